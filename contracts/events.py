@@ -1,0 +1,213 @@
+"""The event envelope (CloudEvents 1.0 in JSON) and the payload of every event type (SPEC §4).
+
+Routing key = event type, on the topic exchange `ops.events`. `sequence` is the aggregate's version after
+the change, so a consumer can ignore an older state arriving after a newer one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.vocabulary import ArticleType, Cause, Channel, Industry, Kind, Priority, Stage, TicketStatus
+
+EXCHANGE = "ops.events"
+DEAD_LETTER_EXCHANGE = "ops.dlx"
+
+P = TypeVar("P", bound="EventData")
+
+
+class EventData(BaseModel):
+    """Base of every payload. Unknown fields are kept so that an older consumer tolerates a newer producer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    DATAVERSION: ClassVar[str] = "1"
+
+
+class Envelope(BaseModel):
+    """CloudEvents 1.0 attributes plus the two extensions SPEC §4 asks for (`correlationid`, `sequence`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    type: str
+    source: str
+    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    subject: str
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataversion: str = "1"
+    correlationid: str
+    sequence: int
+    data: dict[str, Any]
+
+    @classmethod
+    def wrap(cls, payload: EventData, *, type: str, source: str, subject: str, sequence: int,
+             correlationid: str) -> "Envelope":
+        if EVENT_TYPES.get(type) is not payload.__class__:
+            raise ValueError(f"{type!r} does not carry {payload.__class__.__name__}")
+        return cls(type=type, source=source, subject=subject, sequence=sequence, correlationid=correlationid,
+                   dataversion=payload.DATAVERSION, data=payload.model_dump(mode="json"))
+
+    def payload(self, model: type[P]) -> P:
+        return model.model_validate(self.data)
+
+
+# --- ticketing -------------------------------------------------------------------------------------------
+
+
+class TicketEvent(EventData):
+    """Every ticket event carries the ticket's state after the change, so that a read model can be rebuilt
+    from the newest event alone (order tolerance: highest `sequence` wins)."""
+
+    ticket_id: str
+    kind: Kind
+    status: TicketStatus
+    channel: Channel
+    product_code: str
+    city: str
+    industry: Industry | None = None
+    priority: Priority
+    severity: int | None = None
+    tier: int
+    tier_reached: int
+    assignee: str | None = None
+    escalation_target: str | None = None
+    opened_at: datetime
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    respond_by: datetime
+    resolve_by: datetime
+    responded_timely: bool | None = None
+    timely: bool | None = None
+    cause: Cause | None = None
+    satisfied: bool | None = None
+    score: int | None = None
+    reopen_count: int = 0
+    escalation_count: int = 0
+    knowledge_article_id: str | None = None
+    actor: str | None = None
+
+
+class TicketOpened(TicketEvent):
+    title: str
+    description: str
+
+
+class TicketAssigned(TicketEvent):
+    pass
+
+
+class TicketEscalated(TicketEvent):
+    to_tier: int
+    target: str
+    reason: str
+
+
+class TicketProgressNoted(TicketEvent):
+    visibility: Literal["internal", "requester"]
+
+
+class TicketResolved(TicketEvent):
+    answer: str
+
+
+class TicketReopened(TicketEvent):
+    comment: str | None = None
+
+
+class TicketClosed(TicketEvent):
+    """What knowledge, lifecycle and analytics need from a closed ticket, without calling back."""
+
+    title: str
+    description: str
+    answer: str
+    comment: str | None = None
+    close_reason: Literal["satisfied", "no_feedback"] = "satisfied"
+
+
+class TicketSlaBreached(TicketEvent):
+    deadline: Literal["respond", "resolve"]
+
+
+# --- lifecycle -------------------------------------------------------------------------------------------
+
+
+class ProductRegistered(EventData):
+    code: str
+    name: str
+    kind: Literal["product", "platform"] = "product"
+    platform_code: str | None = None
+    stage: Stage
+    product_managers: list[str] = []
+    vendor: str | None = None
+    sample: bool = False
+
+
+class ProductStageChanged(EventData):
+    code: str
+    from_stage: Stage
+    to_stage: Stage
+    note: str | None = None
+    actor: str | None = None
+
+
+# --- knowledge -------------------------------------------------------------------------------------------
+
+
+class ArticlePublished(EventData):
+    article_id: str
+    type: ArticleType
+    product_code: str | None = None
+    title: str
+    version: int
+
+
+class ArticleArchived(EventData):
+    article_id: str
+    type: ArticleType
+    product_code: str | None = None
+    version: int
+
+
+class CandidateUpdated(EventData):
+    candidate_id: str
+    product_code: str
+    type: ArticleType
+    question: str
+    occurrences: int
+    ticket_ids: list[str]
+
+
+# --- analytics -------------------------------------------------------------------------------------------
+
+
+class AnomalyDetected(EventData):
+    dimension: Literal["product_code", "city"]
+    key: str
+    day: str
+    count: int
+    baseline: float
+
+
+EVENT_TYPES: dict[str, type[EventData]] = {
+    "ticket.opened": TicketOpened,
+    "ticket.assigned": TicketAssigned,
+    "ticket.escalated": TicketEscalated,
+    "ticket.progress_noted": TicketProgressNoted,
+    "ticket.resolved": TicketResolved,
+    "ticket.reopened": TicketReopened,
+    "ticket.closed": TicketClosed,
+    "ticket.sla_breached": TicketSlaBreached,
+    "lifecycle.product.registered": ProductRegistered,
+    "lifecycle.product.stage_changed": ProductStageChanged,
+    "knowledge.article.published": ArticlePublished,
+    "knowledge.article.archived": ArticleArchived,
+    "knowledge.candidate.updated": CandidateUpdated,
+    "analytics.anomaly.detected": AnomalyDetected,
+}

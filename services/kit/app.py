@@ -1,0 +1,143 @@
+"""The service factory: every service is the same FastAPI + FastStream + MongoDB shape, assembled here.
+
+Start-up order: store (indexes) → broker topology → consumers → outbox relay → the service's own start hook.
+Shutdown: stop consuming (FastStream waits for in-flight messages), drain the outbox, close the store.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from faststream.specification import AsyncAPI
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pymongo import IndexModel
+
+from contracts.events import EVENT_TYPES, Envelope, EventData
+from services.kit import metrics, problems
+from services.kit.broker import EventBus
+from services.kit.consumer import Subscription, register
+from services.kit.logging import bind_correlation_id, configure_logging, current_correlation_id
+from services.kit.outbox import OutboxRelay
+from services.kit.settings import ServiceSettings
+from services.kit.store import Store
+
+log = structlog.get_logger()
+
+
+@dataclass
+class Runtime:
+    """What a request handler or an event handler of a service reaches: its settings, store and bus."""
+
+    settings: ServiceSettings
+    store: Store
+    bus: EventBus
+    relay: OutboxRelay
+    extras: dict = field(default_factory=dict)
+
+    def event(self, payload: EventData, *, type: str, subject: str, sequence: int) -> Envelope:
+        """An envelope from this service, carrying the current correlation id."""
+        return Envelope.wrap(payload, type=type, source=self.settings.service_name, subject=subject,
+                             sequence=sequence, correlationid=current_correlation_id())
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+@dataclass
+class ServiceSpec:
+    settings: ServiceSettings
+    title: str
+    description: str
+    routers: Sequence[APIRouter] = ()
+    indexes: Mapping[str, Sequence[IndexModel]] = field(default_factory=dict)
+    outbox_collections: Sequence[str] = ()
+    publishes: Sequence[str] = ()
+    subscriptions: Callable[[Runtime], Sequence[Subscription]] = lambda rt: ()
+    on_start: Callable[[Runtime], Awaitable[None]] | None = None
+
+
+def create_app(spec: ServiceSpec) -> FastAPI:
+    settings = spec.settings
+    configure_logging(settings.service_name, settings.log_format, settings.log_level)
+    store = Store(settings, outbox_collections=spec.outbox_collections, indexes=spec.indexes)
+    bus = EventBus(settings)
+    rt = Runtime(settings, store, bus, OutboxRelay(store, bus))
+    for subscription in spec.subscriptions(rt):
+        register(bus, subscription)
+    for event_type in spec.publishes:  # documents the events in AsyncAPI; publishing goes through the outbox
+        bus.broker.publisher(exchange=bus.exchange, routing_key=event_type, title=event_type, schema=EVENT_TYPES[event_type])
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await store.start()
+        await bus.broker.connect()
+        await bus.declare_topology()
+        await bus.broker.start()
+        rt.relay.start()
+        if spec.on_start:
+            await spec.on_start(rt)
+        log.info("service.started", port=settings.port, namespace=settings.namespace or None)
+        try:
+            yield
+        finally:
+            for subscriber in bus.broker.subscribers:
+                await subscriber.stop()  # stop consuming; in-flight messages finish first
+            await rt.relay.stop()        # drain the outbox while the connection is still open
+            await bus.broker.stop()
+            await store.close()
+            log.info("service.stopped")
+
+    app = FastAPI(title=spec.title, description=spec.description, version="0.1.0", lifespan=lifespan)
+    app.state.runtime = rt
+    problems.install(app)
+
+    @app.middleware("http")
+    async def correlation_and_metrics(request: Request, call_next):
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(service=settings.service_name)
+        cid = bind_correlation_id(request.headers.get("x-correlation-id"))
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.HTTP_REQUESTS.labels(settings.service_name, request.method, path, response.status_code).inc()
+        metrics.HTTP_LATENCY.labels(settings.service_name, request.method, path).observe(time.perf_counter() - started)
+        response.headers["X-Correlation-ID"] = cid
+        return response
+
+    @app.get("/healthz", tags=["operations"], summary="Alive")
+    async def healthz():
+        return {"status": "ok", "service": settings.service_name}
+
+    @app.get("/readyz", tags=["operations"], summary="Store and broker reachable")
+    async def readyz():
+        checks = {"store": await store.ping(), "broker": await bus.ping()}
+        ok = all(checks.values())
+        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def prometheus_metrics():
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/asyncapi.json", tags=["operations"], summary="AsyncAPI description of the events")
+    async def asyncapi():
+        return AsyncAPI(bus.broker, title=f"{spec.title} events", version="0.1.0").to_specification().to_jsonable()
+
+    for router in spec.routers:
+        app.include_router(router)
+    return app
+
+
+def serve(app_path: str, settings: ServiceSettings) -> None:
+    """`python -m services.<name>`: run one service with uvicorn on its port."""
+    import uvicorn
+
+    uvicorn.run(app_path, factory=True, host=settings.host, port=settings.port, log_level="warning",
+                timeout_graceful_shutdown=20)

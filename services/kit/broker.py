@@ -1,0 +1,95 @@
+"""FastStream/RabbitMQ wiring with the topology of SPEC §4: topic exchange `ops.events`, one durable quorum queue
+per consumer with dead-letter exchange `ops.dlx` and a `<queue>.dlq`, persistent messages, publisher confirms."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import structlog
+from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit.schemas import Channel, QueueType
+
+from contracts.events import DEAD_LETTER_EXCHANGE, EXCHANGE
+from services.kit.settings import ServiceSettings
+
+log = structlog.get_logger()
+CONTENT_TYPE = "application/cloudevents+json"
+
+
+class EventBus:
+    def __init__(self, settings: ServiceSettings):
+        self.settings = settings
+        self.broker = RabbitBroker(
+            settings.amqp_url,
+            app_id=settings.service_name,
+            # Publisher confirms: `publish` returns once the broker has taken responsibility for the message.
+            default_channel=Channel(prefetch_count=settings.prefetch, publisher_confirms=True),
+            graceful_timeout=15.0,
+            logger=None,
+        )
+        self.exchange = RabbitExchange(settings.name(EXCHANGE), type=ExchangeType.TOPIC, durable=True)
+        self.dead_letter_exchange = RabbitExchange(settings.name(DEAD_LETTER_EXCHANGE), type=ExchangeType.DIRECT,
+                                                   durable=True)
+        self.bindings: dict[str, tuple[RabbitQueue, list[str]]] = {}
+
+    def queue(self, base_name: str, routing_keys: list[str]) -> RabbitQueue:
+        name = self.settings.name(base_name)
+        queue = RabbitQueue(
+            name, QueueType.QUORUM, durable=True, routing_key=routing_keys[0],
+            arguments={
+                "x-dead-letter-exchange": self.dead_letter_exchange.name,
+                "x-dead-letter-routing-key": name,
+                # A backstop for a consumer that dies on a message before it can dead-letter it itself.
+                "x-delivery-limit": self.settings.max_attempts + 2,
+            },
+        )
+        self.bindings[name] = (queue, routing_keys)
+        return queue
+
+    async def declare_topology(self) -> None:
+        """Declare exchanges, queues, dead-letter queues and every binding before consumers start."""
+        exchange = await self.broker.declare_exchange(self.exchange)
+        dlx = await self.broker.declare_exchange(self.dead_letter_exchange)
+        for name, (queue, keys) in self.bindings.items():
+            dlq = await self.broker.declare_queue(RabbitQueue(f"{name}.dlq", QueueType.QUORUM, durable=True))
+            await dlq.bind(dlx, routing_key=name)
+            declared = await self.broker.declare_queue(queue)
+            for key in keys:
+                await declared.bind(exchange, routing_key=key)
+
+    async def publish(self, envelope: dict[str, Any]) -> None:
+        """Publish one stored envelope (already JSON-ready) and wait for the broker's confirm."""
+        await self.broker.publish(
+            json.dumps(envelope, ensure_ascii=False).encode(),
+            exchange=self.exchange,
+            routing_key=envelope["type"],
+            persist=True,
+            mandatory=False,  # no queue bound yet is fine for pub/sub; durable queues exist before producers run
+            message_id=envelope["id"],
+            correlation_id=envelope.get("correlationid"),
+            content_type=CONTENT_TYPE,
+            message_type=envelope["type"],
+        )
+
+    async def dead_letter(self, queue_name: str, body: bytes, headers: dict[str, Any], error: BaseException,
+                          attempts: int) -> None:
+        await self.broker.publish(
+            body,
+            exchange=self.dead_letter_exchange,
+            routing_key=queue_name,
+            persist=True,
+            mandatory=False,
+            content_type=CONTENT_TYPE,
+            headers={**{k: v for k, v in headers.items() if not k.startswith("x-death")},
+                     "x-error": f"{type(error).__name__}: {error}"[:2000],
+                     "x-error-type": type(error).__name__,
+                     "x-attempts": attempts,
+                     "x-queue": queue_name},
+        )
+
+    async def ping(self) -> bool:
+        try:
+            return await self.broker.ping(timeout=2.0)
+        except Exception:  # noqa: BLE001 - readiness answers yes or no
+            return False

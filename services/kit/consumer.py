@@ -1,0 +1,82 @@
+"""Consumers: one durable quorum queue per subscription, manual acknowledgement, retries, dead-lettering.
+
+A handler receives the parsed envelope and must be idempotent and order-tolerant (SPEC §4): it applies a change
+only if it has not seen the event (natural keys such as a ticket id already listed) and only if the event's
+`sequence` is newer than what it holds. Each handler changes at most one document, so its change and the events
+it owes are one atomic write (kit/store.py).
+
+Failures: an envelope or payload that does not validate is poison and goes straight to `<queue>.dlq`; any other
+error is retried with back-off up to `max_attempts`, then dead-lettered with the error in its headers. Either
+way the message is acknowledged and the consumer goes on with the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+from faststream.middlewares import AckPolicy
+from faststream.rabbit.annotations import RabbitMessage
+from pydantic import ValidationError
+
+from contracts.events import Envelope
+from services.kit import metrics
+from services.kit.broker import EventBus
+from services.kit.logging import bind_correlation_id
+
+log = structlog.get_logger()
+
+Handler = Callable[[Envelope], Awaitable[None]]
+
+
+class PoisonMessage(Exception):
+    """Raised by a handler for a message that no retry can fix."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    queue: str                  # base name, e.g. "analytics.tickets"
+    event_types: tuple[str, ...]
+    handler: Handler
+
+
+def register(bus: EventBus, subscription: Subscription) -> None:
+    settings = bus.settings
+    queue = bus.queue(subscription.queue, list(subscription.event_types))
+
+    @bus.broker.subscriber(queue, bus.exchange, ack_policy=AckPolicy.MANUAL,
+                           title=subscription.queue, description=", ".join(subscription.event_types))
+    async def on_message(body: object, message: RabbitMessage) -> None:
+        attempt = int((message.raw_message.headers or {}).get("x-delivery-count", 0) or 0) + 1
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(service=settings.service_name, queue=queue.name)
+        try:
+            envelope = Envelope.model_validate_json(message.body)
+        except ValidationError as error:
+            await _dead_letter(message, error, attempt, "unknown")
+            return
+        bind_correlation_id(envelope.correlationid)
+        structlog.contextvars.bind_contextvars(event_id=envelope.id, event_type=envelope.type)
+        try:
+            await subscription.handler(envelope)
+        except (ValidationError, PoisonMessage) as error:
+            await _dead_letter(message, error, attempt, envelope.type)
+        except Exception as error:  # noqa: BLE001 - every failure is retried, then dead-lettered
+            if attempt >= settings.max_attempts:
+                await _dead_letter(message, error, attempt, envelope.type)
+                return
+            log.warning("event.retry", attempt=attempt, error=str(error))
+            await asyncio.sleep(min(0.2 * 2 ** (attempt - 1), 5.0))
+            await message.nack(requeue=True)
+            metrics.EVENTS_CONSUMED.labels(settings.service_name, queue.name, envelope.type, "retried").inc()
+        else:
+            await message.ack()
+            metrics.EVENTS_CONSUMED.labels(settings.service_name, queue.name, envelope.type, "ok").inc()
+
+    async def _dead_letter(message, error: BaseException, attempt: int, event_type: str) -> None:
+        log.error("event.dead_lettered", error=str(error)[:500], attempt=attempt)
+        await bus.dead_letter(queue.name, message.body, dict(message.raw_message.headers or {}), error, attempt)
+        await message.ack()
+        metrics.EVENTS_CONSUMED.labels(settings.service_name, queue.name, event_type, "dead_lettered").inc()

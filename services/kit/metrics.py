@@ -1,0 +1,8 @@
+"""Prometheus metrics shared by every service (`GET /metrics`)."""
+
+from prometheus_client import Counter, Histogram
+
+HTTP_REQUESTS = Counter("ops_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
+HTTP_LATENCY = Histogram("ops_http_request_seconds", "HTTP request latency", ["service", "method", "route"])
+EVENTS_PUBLISHED = Counter("ops_events_published_total", "Events published by the outbox relay", ["service", "type"])
+EVENTS_CONSUMED = Counter("ops_events_consumed_total", "Events consumed", ["service", "queue", "type", "outcome"])

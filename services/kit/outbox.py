@@ -1,0 +1,115 @@
+"""The outbox relay: publishes the events stored in documents' `_outbox` (see kit/store.py) and then removes them.
+
+One replica at a time relays (a lease in the service's own store), so replicas do not publish the same event
+twice in the normal case; when a replica dies its lease expires and another takes over. An event may still be
+published twice (a crash between the confirm and the removal): delivery is at least once and consumers are
+idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+
+import pymongo.errors
+import structlog
+from pymongo import ReturnDocument
+
+from services.kit import metrics
+from services.kit.broker import EventBus
+from services.kit.logging import bind_correlation_id
+from services.kit.store import OUTBOX, OUTBOX_PENDING, REVISION, Store
+
+log = structlog.get_logger()
+LEASES = "_leases"
+BATCH = 100
+
+
+class OutboxRelay:
+    def __init__(self, store: Store, bus: EventBus):
+        self.store = store
+        self.bus = bus
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease_seconds = store.settings.outbox_lease_seconds
+        self.poll_seconds = store.settings.outbox_poll_seconds
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._leader = False
+
+    def start(self) -> None:
+        if self.store.outbox_collections:
+            self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        """Stop, after one last pass so that nothing written before shutdown waits for the next start."""
+        if self._task is None:
+            return
+        self._stopping.set()
+        self.store.outbox_signal.set()
+        await self._task
+        if self._leader:
+            await self.store[LEASES].update_one({"_id": "outbox-relay", "owner": self.owner}, {"$set": {"expires": 0.0}})
+
+    async def _run(self) -> None:
+        while True:
+            stopping = self._stopping.is_set()
+            try:
+                self._leader = await self._hold_lease()
+                published = await self.relay_once() if self._leader else 0
+            except Exception:  # noqa: BLE001 - a broker or store outage must not end the relay
+                log.exception("outbox.relay_failed")
+                published = 0
+                await asyncio.sleep(min(self.poll_seconds, 1.0))
+            if stopping:
+                return
+            if published == 0:
+                self.store.outbox_signal.clear()
+                try:
+                    await asyncio.wait_for(self.store.outbox_signal.wait(),
+                                           self.poll_seconds if self._leader else self.lease_seconds / 3)
+                except TimeoutError:
+                    pass
+
+    async def _hold_lease(self) -> bool:
+        now = time.time()  # epoch seconds: a float behaves the same on MongoDB and nx-27017
+        try:
+            doc = await self.store[LEASES].find_one_and_update(
+                {"_id": "outbox-relay", "$or": [{"owner": self.owner}, {"expires": {"$lt": now}}]},
+                {"$set": {"owner": self.owner, "expires": now + self.lease_seconds}},
+                upsert=True, return_document=ReturnDocument.AFTER)
+        except pymongo.errors.DuplicateKeyError:
+            return False
+        return doc is not None and doc.get("owner") == self.owner
+
+    async def relay_once(self) -> int:
+        """Publish every pending event once; returns how many were published."""
+        count = 0
+        for name in self.store.outbox_collections:
+            coll = self.store[name]
+            docs = await coll.find({OUTBOX_PENDING: True}).limit(BATCH).to_list()
+            for doc in docs:
+                count += await self._relay_document(name, doc)
+        return count
+
+    async def _relay_document(self, collection: str, doc: dict) -> int:
+        published: set[str] = set()
+        for envelope in doc.get(OUTBOX, []):
+            bind_correlation_id(envelope.get("correlationid"))
+            await self.bus.publish(envelope)
+            published.add(envelope["id"])
+            metrics.EVENTS_PUBLISHED.labels(self.store.settings.service_name, envelope["type"]).inc()
+        coll = self.store[collection]
+        for _ in range(10):
+            remaining = [e for e in doc.get(OUTBOX, []) if e["id"] not in published]
+            cleared = {**doc, OUTBOX: remaining, OUTBOX_PENDING: bool(remaining), REVISION: doc.get(REVISION, 0) + 1}
+            result = await coll.replace_one({"_id": doc["_id"], REVISION: doc.get(REVISION, 0)}, cleared)
+            if result.matched_count:
+                return len(published)
+            doc = await coll.find_one({"_id": doc["_id"]})  # the service wrote meanwhile: remove ours from its copy
+            if doc is None:
+                return len(published)
+        log.warning("outbox.clear_contended", collection=collection, id=doc["_id"])
+        return len(published)

@@ -1,0 +1,35 @@
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_AUTH_SECRET = "dev-only-secret-change-me-before-production"
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service reads from `OPS_*` environment variables; each service subclasses it to set
+    its name and port."""
+
+    model_config = SettingsConfigDict(env_prefix="OPS_", extra="ignore")
+
+    service_name: str = "service"
+    port: int = 8000
+    host: str = "127.0.0.1"
+    mongo_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
+    mongo_db: str | None = None
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    auth_secret: str = DEV_AUTH_SECRET
+    # A prefix for exchange and queue names, so that a test run shares a broker with a running stack unharmed.
+    namespace: str = ""
+    log_format: str = "console"
+    log_level: str = "INFO"
+    # Consumers: attempts before a message goes to its dead-letter queue, and messages in flight per queue.
+    max_attempts: int = 5
+    prefetch: int = 32
+    outbox_poll_seconds: float = 1.0
+    outbox_lease_seconds: float = 10.0
+
+    @property
+    def database(self) -> str:
+        return self.mongo_db or f"ops_{self.service_name}"
+
+    def name(self, base: str) -> str:
+        """Broker object name in this settings' namespace."""
+        return f"{self.namespace}.{base}" if self.namespace else base

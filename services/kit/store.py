@@ -1,0 +1,119 @@
+"""MongoDB wiring and the transactional outbox, built on single-document atomicity.
+
+Each aggregate document carries the events its last changes owe to the broker in `_outbox`; the state change
+and its events are one document write, so they are stored atomically without a multi-document transaction.
+The relay (kit/outbox.py) publishes them with publisher confirms and then removes them from the document.
+
+Why not a separate outbox collection in a transaction: the local store nx-27017 has no isolation between
+sessions (an aborted transaction also rolls back other clients' concurrent writes, and uncommitted writes are
+visible), and a real MongoDB would need a replica set for it. One-document writes behave the same on both.
+
+Other nx-27017 differences worked around here, and only here:
+- `$push`/`$addToSet` store sub-documents as JSON strings, and `$set` turns datetimes into strings, so
+  documents are written whole (insert/replace guarded by a revision), and `$set`/`$inc` only take plain scalars.
+- `find_one_and_update(upsert=True)` whose filter misses an existing `_id` answers None where MongoDB raises
+  DuplicateKeyError; callers treat both as "not matched".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import structlog
+from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts.events import Envelope
+from services.kit.settings import ServiceSettings
+
+OUTBOX = "_outbox"
+OUTBOX_PENDING = "_outbox_pending"
+REVISION = "_rev"          # bumped by every write, the relay's included: the optimistic-concurrency guard
+WRITE_REVISION = "_wrev"   # bumped by the service's own writes only: tells a relay write from a real conflict
+
+log = structlog.get_logger()
+
+
+class ConcurrencyConflict(Exception):
+    """The document changed since it was read; the caller re-reads and decides again."""
+
+
+class Store:
+    def __init__(self, settings: ServiceSettings, *, outbox_collections: Sequence[str] = (),
+                 indexes: Mapping[str, Sequence[IndexModel]] | None = None):
+        self.settings = settings
+        self.client: AsyncMongoClient = AsyncMongoClient(settings.mongo_url, tz_aware=True,
+                                                         serverSelectionTimeoutMS=5000, appname=settings.service_name)
+        self.db: AsyncDatabase = self.client[settings.database]
+        self.outbox_collections = tuple(outbox_collections)
+        self.indexes = dict(indexes or {})
+        self.outbox_signal = asyncio.Event()
+
+    def __getitem__(self, name: str) -> AsyncCollection:
+        return self.db[name]
+
+    async def start(self) -> None:
+        for name in self.outbox_collections:
+            self.indexes.setdefault(name, [])
+            self.indexes[name] = [*self.indexes[name], IndexModel(OUTBOX_PENDING)]
+        for name, models in self.indexes.items():
+            if models:
+                await self.db[name].create_indexes(list(models))
+        log.info("store.ready", database=self.settings.database)
+
+    async def ping(self) -> bool:
+        try:
+            await self.client.admin.command("ping")
+            return True
+        except Exception:  # noqa: BLE001 - readiness answers yes or no
+            return False
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    # --- writes that carry events ---------------------------------------------------------------------
+
+    async def insert(self, collection: str, doc: dict[str, Any], events: Iterable[Envelope] = ()) -> dict[str, Any]:
+        """Insert a new document with its events. DuplicateKeyError propagates (idempotent creation relies on it)."""
+        outbox = [e.model_dump(mode="json") for e in events]
+        new = {**doc, REVISION: 1, WRITE_REVISION: 1, OUTBOX: outbox, OUTBOX_PENDING: bool(outbox)}
+        await self.db[collection].insert_one(new)
+        self._signal(outbox)
+        return new
+
+    async def replace(self, collection: str, doc: dict[str, Any], events: Iterable[Envelope] = ()) -> dict[str, Any]:
+        """Write `doc` (as read, then changed) back with its new events, unless another writer changed it since.
+
+        A concurrent relay write (it only removes published events) is merged and retried; any other change
+        raises ConcurrencyConflict.
+        """
+        new_events = [e.model_dump(mode="json") for e in events]
+        coll = self.db[collection]
+        current_rev, current_outbox = doc.get(REVISION, 0), list(doc.get(OUTBOX, []))
+        for _ in range(10):
+            outbox = current_outbox + new_events
+            new = {**doc, REVISION: current_rev + 1, WRITE_REVISION: doc.get(WRITE_REVISION, 0) + 1,
+                   OUTBOX: outbox, OUTBOX_PENDING: bool(outbox)}
+            result = await coll.replace_one({"_id": doc["_id"], REVISION: current_rev}, new)
+            if result.matched_count:
+                self._signal(new_events)
+                return new
+            fresh = await coll.find_one({"_id": doc["_id"]})
+            if fresh is None or fresh.get(WRITE_REVISION, 0) != doc.get(WRITE_REVISION, 0):
+                raise ConcurrencyConflict(f"{collection}/{doc['_id']} changed since it was read")
+            current_rev, current_outbox = fresh.get(REVISION, 0), list(fresh.get(OUTBOX, []))
+        raise ConcurrencyConflict(f"{collection}/{doc['_id']} kept changing")
+
+    def _signal(self, outbox: list) -> None:
+        if outbox:
+            self.outbox_signal.set()
+
+
+def public(doc: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The document without the store's bookkeeping fields."""
+    if doc is None:
+        return None
+    return {k: v for k, v in doc.items() if k not in (OUTBOX, OUTBOX_PENDING, REVISION, WRITE_REVISION)}
