@@ -1,0 +1,142 @@
+"""Request and response bodies of the ticketing API (SPEC §5)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from contracts.vocabulary import (
+    CITIES, KIND_LABELS, STATUS_LABELS, Cause, Channel, Industry, Kind, Priority, TicketStatus,
+)
+from services.ticketing.domain.ticket import Customer, Ticket
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CustomerIn(Strict):
+    name: str = Field(min_length=1, max_length=100, description="客户姓名")
+    contact: str | None = Field(None, max_length=100, description="联系方式")
+    group_name: str = Field(min_length=1, max_length=200, description="集团名称")
+    group_code: str | None = Field(None, max_length=50, description="集团编号")
+
+
+class TicketIn(Strict):
+    kind: Kind = Field(description="consultation 咨询 | complaint 投诉 | suggestion 建议 | fault 故障")
+    channel: Channel = Field(description="接入渠道")
+    product_code: str = Field(min_length=1, max_length=40, description="产品编码 (lifecycle catalog)")
+    city: str = Field(description="地市, one of the 16 cities of Shandong")
+    industry: Industry | None = Field(None, description="行业")
+    priority: Priority | None = None
+    severity: int | None = Field(None, ge=1, le=3, description="faults only: 1 highest … 3")
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=10_000, description="the question or problem 问题描述")
+    customer: CustomerIn
+
+    @field_validator("city")
+    @classmethod
+    def known_city(cls, value: str) -> str:
+        if value not in CITIES:
+            raise ValueError(f"unknown city; one of {', '.join(CITIES)}")
+        return value
+
+    @model_validator(mode="after")
+    def severity_for_faults_only(self) -> "TicketIn":
+        if self.severity is not None and self.kind != Kind.fault:
+            raise ValueError("severity applies to faults only")
+        return self
+
+    def customer_model(self) -> Customer:
+        return Customer(**self.customer.model_dump())
+
+
+class AssignIn(Strict):
+    assignee: str = Field(min_length=1, max_length=100)
+
+
+class EscalateIn(Strict):
+    tier: Literal[2, 3] = Field(description="2 产品经理 | 3 厂家/其他部门")
+    target: str = Field(min_length=1, max_length=100, description="who: product manager id, vendor id or department")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class NoteIn(Strict):
+    body: str = Field(min_length=1, max_length=10_000)
+    visibility: Literal["internal", "requester"] = "internal"
+
+
+class ResolveIn(Strict):
+    answer: str = Field(min_length=1, max_length=10_000, description="答复")
+    cause: Cause
+    knowledge_article_id: str | None = Field(None, max_length=40, description="the article used to answer, if any")
+
+
+class FeedbackIn(Strict):
+    satisfied: bool
+    score: int | None = Field(None, ge=1, le=5)
+    comment: str | None = Field(None, max_length=2000)
+
+
+class Sla(BaseModel):
+    respond_by: datetime
+    resolve_by: datetime
+    responded_timely: bool | None
+    timely: bool | None
+    breached: bool
+
+
+class TicketOut(BaseModel):
+    id: str
+    kind: Kind
+    kind_label: str
+    status: TicketStatus
+    status_label: str
+    channel: Channel
+    product_code: str
+    city: str
+    industry: Industry | None
+    priority: Priority
+    severity: int | None
+    title: str
+    description: str
+    customer: dict[str, Any]
+    tier: int
+    tier_reached: int
+    assignee: str | None
+    escalation: dict[str, Any] | None
+    sla: Sla
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    answer: str | None
+    cause: Cause | None
+    knowledge_article_id: str | None
+    feedback: dict[str, Any] | None
+    reopen_count: int
+    notes: list[dict[str, Any]]
+    filed_by: str
+    opened_at: datetime
+    updated_at: datetime
+    version: int
+
+    @classmethod
+    def of(cls, ticket: Ticket, now: datetime, *, internal_notes: bool = True) -> "TicketOut":
+        data = ticket.model_dump(exclude={"history", "respond_by", "resolve_by", "escalated_to"})
+        if not internal_notes:
+            data["notes"] = [n for n in data["notes"] if n["visibility"] == "requester"]
+        return cls(**data, kind_label=KIND_LABELS[ticket.kind], status_label=STATUS_LABELS[ticket.status],
+                   sla=Sla(respond_by=ticket.respond_by, resolve_by=ticket.resolve_by,
+                           responded_timely=ticket.responded_timely, timely=ticket.timely,
+                           breached=ticket.breached(now)))
+
+
+class TicketPage(BaseModel):
+    items: list[TicketOut]
+    next_cursor: str | None
+
+
+class HistoryOut(BaseModel):
+    ticket_id: str
+    items: list[dict[str, Any]]

@@ -1,0 +1,249 @@
+"""ticketing's HTTP API: thin handlers that check the caller, load the aggregate, run the domain action and store
+the new state together with its event (one atomic write, see services/kit/store.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pymongo.errors
+from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi.responses import JSONResponse
+
+from contracts.events import TicketEvent
+from contracts.vocabulary import CITIES, Channel, Kind, Role, TicketStatus
+from services.kit.app import Runtime, runtime
+from services.kit.auth import Principal, authenticate
+from services.kit.pagination import PageParams, page, page_params
+from services.kit.problems import Problem, invalid
+from services.kit.store import ConcurrencyConflict
+from services.ticketing.api.models import (
+    AssignIn, EscalateIn, FeedbackIn, HistoryOut, NoteIn, ResolveIn, TicketIn, TicketOut, TicketPage,
+)
+from services.ticketing.domain import scope
+from services.ticketing.domain.ticket import ALLOWED_FROM, Actor, IllegalTransition, RuleViolation, Ticket, event_type
+from services.ticketing.store.collections import CATALOG, TICKETS, from_document, next_ticket_id, to_document
+
+router = APIRouter(prefix="/v1", tags=["tickets"])
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(sub=principal.sub, name=principal.name)
+
+
+def require(principal: Principal, action: str) -> None:
+    if not scope.may(principal, action):
+        raise Problem(403, "forbidden", "Forbidden", f"Your roles do not allow '{action}' on tickets.")
+
+
+def out(ticket: Ticket, principal: Principal, response: Response | None = None) -> TicketOut:
+    if response is not None:
+        response.headers["ETag"] = f'"{ticket.version}"'
+    return TicketOut.of(ticket, utcnow(), internal_notes=not principal.has(Role.intake) or principal.has(
+        *scope.SEE_ALL, Role.product_manager, Role.vendor))
+
+
+# --- intake -------------------------------------------------------------------------------------------------
+
+@router.post("/tickets", status_code=201, response_model=TicketOut, summary="File a ticket 受理建档",
+             responses={409: {"description": "Idempotency-Key reused with another body"},
+                        422: {"description": "Invalid body, unknown product or city"}})
+async def open_ticket(body: TicketIn, response: Response, principal: Principal = Depends(authenticate),
+                      rt: Runtime = Depends(runtime),
+                      idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=200)):
+    require(principal, "open")
+    if principal.has(Role.account_manager) and not principal.has(*scope.SEE_ALL, Role.intake) \
+            and body.city != principal.city:
+        raise Problem(403, "out-of-scope", "Outside your scope", "An account manager files tickets for their own city.")
+    key = f"{principal.sub}:{idempotency_key}" if idempotency_key else None
+    fingerprint = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    if key and (earlier := await rt.store[TICKETS].find_one({"idempotency_key": key})):
+        return replay(earlier, fingerprint)
+    if await rt.store[CATALOG].find_one({"_id": body.product_code}) is None:
+        raise invalid("product_code", f"unknown product '{body.product_code}' (see lifecycle's GET /v1/products)")
+
+    now = utcnow()
+    try:
+        ticket, opened = Ticket.open(
+            id=await next_ticket_id(rt.store, body.kind, now), kind=body.kind, channel=body.channel,
+            product_code=body.product_code, city=body.city, title=body.title, description=body.description,
+            customer=body.customer_model(), actor=actor_of(principal), now=now, industry=body.industry,
+            priority=body.priority, severity=body.severity)
+    except RuleViolation as error:
+        raise invalid(error.field, error.message) from error
+    answer = out(ticket, principal, response)
+    doc = to_document(ticket, {"idempotency_key": key or f"none:{ticket.id}", "request_fingerprint": fingerprint,
+                               "first_answer": answer.model_dump(mode="json")})
+    try:
+        await rt.store.insert(TICKETS, doc, [rt.event(opened, type="ticket.opened", subject=ticket.id,
+                                                      sequence=ticket.version)])
+    except pymongo.errors.DuplicateKeyError:
+        earlier = await rt.store[TICKETS].find_one({"idempotency_key": key}) if key else None
+        if earlier is None:
+            raise
+        return replay(earlier, fingerprint)
+    response.headers["Location"] = f"/v1/tickets/{ticket.id}"
+    return answer
+
+
+def replay(earlier: dict[str, Any], fingerprint: str) -> JSONResponse:
+    if earlier.get("request_fingerprint") != fingerprint:
+        raise Problem(409, "idempotency-key-reused", "Idempotency-Key reused",
+                      f"This key already filed {earlier['_id']} with another body; use a new key for a new ticket.")
+    return JSONResponse(earlier["first_answer"], status_code=201,
+                        headers={"Idempotent-Replayed": "true", "Location": f"/v1/tickets/{earlier['_id']}"})
+
+
+# --- reading ------------------------------------------------------------------------------------------------
+
+async def load_visible(rt: Runtime, principal: Principal, ticket_id: str) -> tuple[dict[str, Any], Ticket]:
+    doc = await rt.store[TICKETS].find_one({"_id": ticket_id})
+    if doc is None:
+        raise Problem(404, "not-found", "Ticket not found", f"No ticket {ticket_id}.")
+    ticket = from_document(doc)
+    if not scope.can_see(principal, ticket):
+        raise Problem(403, "out-of-scope", "Outside your scope", f"Ticket {ticket_id} is outside your scope.")
+    return doc, ticket
+
+
+@router.get("/tickets/{ticket_id}", response_model=TicketOut, summary="One ticket")
+async def get_ticket(ticket_id: str, response: Response, principal: Principal = Depends(authenticate),
+                     rt: Runtime = Depends(runtime)):
+    require(principal, "read")
+    _, ticket = await load_visible(rt, principal, ticket_id)
+    return out(ticket, principal, response)
+
+
+@router.get("/tickets/{ticket_id}/history", response_model=HistoryOut, summary="Every action: who, when")
+async def ticket_history(ticket_id: str, principal: Principal = Depends(authenticate), rt: Runtime = Depends(runtime)):
+    require(principal, "read")
+    _, ticket = await load_visible(rt, principal, ticket_id)
+    return HistoryOut(ticket_id=ticket.id, items=[h.model_dump(mode="json") for h in ticket.history])
+
+
+@router.get("/tickets", response_model=TicketPage, summary="Tickets, newest first")
+async def list_tickets(principal: Principal = Depends(authenticate), rt: Runtime = Depends(runtime),
+                       params: PageParams = Depends(page_params), kind: Kind | None = None,
+                       status: TicketStatus | None = None, product_code: str | None = None,
+                       city: str | None = Query(None), channel: Channel | None = None,
+                       q: str | None = Query(None, max_length=100, description="text in title, description or group"),
+                       breached: bool | None = Query(None, description="past an SLA deadline")):
+    require(principal, "read")
+    if city is not None and city not in CITIES:
+        raise invalid("city", f"unknown city; one of {', '.join(CITIES)}")
+    visible = scope.visibility_filter(principal)
+    if visible is None:
+        return TicketPage(items=[], next_cursor=None)
+    clauses: list[dict[str, Any]] = [visible] if visible else []
+    for field, value in (("kind", kind), ("status", status), ("product_code", product_code), ("city", city),
+                         ("channel", channel)):
+        if value is not None:
+            clauses.append({field: getattr(value, "value", value)})
+    if q:
+        pattern = {"$regex": re.escape(q), "$options": "i"}
+        clauses.append({"$or": [{"title": pattern}, {"description": pattern}, {"customer.group_name": pattern}]})
+    if breached is not None:
+        clauses.append(breach_filter(breached, utcnow()))
+    query = {"$and": clauses} if len(clauses) > 1 else (clauses[0] if clauses else {})
+    docs, next_cursor = await page(rt.store[TICKETS], query, params, [("opened_at", -1), ("_id", -1)])
+    return TicketPage(items=[out(from_document(d), principal) for d in docs], next_cursor=next_cursor)
+
+
+def breach_filter(breached: bool, now: datetime) -> dict[str, Any]:
+    """Past a deadline now, or answered/resolved after one (the stored `*_late` flags)."""
+    if breached:
+        return {"$or": [{"first_response_at": None, "respond_by": {"$lt": now}},
+                        {"status": {"$nin": ["resolved", "closed"]}, "resolve_by": {"$lt": now}},
+                        {"responded_late": True}, {"resolved_late": True}]}
+    return {"$and": [{"$or": [{"first_response_at": {"$ne": None}}, {"respond_by": {"$gte": now}}]},
+                     {"$or": [{"status": {"$in": ["resolved", "closed"]}}, {"resolve_by": {"$gte": now}}]},
+                     {"responded_late": {"$ne": True}}, {"resolved_late": {"$ne": True}}]}
+
+
+# --- actions ------------------------------------------------------------------------------------------------
+
+def parse_if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    cleaned = value.strip().removeprefix("W/").strip('"')
+    if not cleaned.isdigit():
+        raise Problem(400, "bad-if-match", "Invalid If-Match", "If-Match takes the ticket version, e.g. If-Match: 3.")
+    return int(cleaned)
+
+
+async def act(rt: Runtime, principal: Principal, ticket_id: str, action: str, if_match: str | None,
+              apply: Callable[[Ticket, Actor, datetime], TicketEvent], response: Response) -> TicketOut:
+    require(principal, action)
+    expected = parse_if_match(if_match)
+    for _ in range(5):
+        doc, ticket = await load_visible(rt, principal, ticket_id)
+        if expected is not None and ticket.version != expected:
+            raise Problem(412, "version-mismatch", "Precondition failed",
+                          f"The ticket is at version {ticket.version}, not {expected}; read it again.",
+                          current_version=ticket.version)
+        try:
+            event = apply(ticket, actor_of(principal), utcnow())
+        except IllegalTransition as error:
+            raise Problem(409, "illegal-transition", "Not allowed in this status", str(error),
+                          ticket_status=ticket.status.value,
+                          allowed_actions=sorted(a for a, s in ALLOWED_FROM.items() if ticket.status in s)) from error
+        except RuleViolation as error:
+            raise invalid(error.field, error.message) from error
+        envelope = rt.event(event, type=event_type(event), subject=ticket.id, sequence=ticket.version)
+        extra = {"responded_late": ticket.responded_timely is False, "resolved_late": ticket.timely is False}
+        try:
+            await rt.store.replace(TICKETS, {**doc, **to_document(ticket, extra)}, [envelope])
+        except ConcurrencyConflict:
+            if expected is not None:
+                raise Problem(412, "version-mismatch", "Precondition failed",
+                              "The ticket changed while this request ran; read it again.") from None
+            continue  # no If-Match: decide again on the fresh state
+        return out(ticket, principal, response)
+    raise Problem(409, "busy", "Ticket busy", "The ticket kept changing; try again.")
+
+
+IfMatch = Header(None, alias="If-Match", description="the version you read; 412 if it changed")
+
+
+@router.post("/tickets/{ticket_id}/assign", response_model=TicketOut, summary="Assign 分派")
+async def assign(ticket_id: str, body: AssignIn, response: Response, principal: Principal = Depends(authenticate),
+                 rt: Runtime = Depends(runtime), if_match: str | None = IfMatch):
+    return await act(rt, principal, ticket_id, "assign", if_match,
+                     lambda t, a, now: t.assign(body.assignee, a, now), response)
+
+
+@router.post("/tickets/{ticket_id}/escalate", response_model=TicketOut, summary="Escalate 转产品经理/厂家")
+async def escalate(ticket_id: str, body: EscalateIn, response: Response, principal: Principal = Depends(authenticate),
+                   rt: Runtime = Depends(runtime), if_match: str | None = IfMatch):
+    return await act(rt, principal, ticket_id, "escalate", if_match,
+                     lambda t, a, now: t.escalate(body.tier, body.target, body.reason, a, now), response)
+
+
+@router.post("/tickets/{ticket_id}/notes", response_model=TicketOut, summary="Note or progress report 进度通报")
+async def notes(ticket_id: str, body: NoteIn, response: Response, principal: Principal = Depends(authenticate),
+                rt: Runtime = Depends(runtime), if_match: str | None = IfMatch):
+    return await act(rt, principal, ticket_id, "notes", if_match,
+                     lambda t, a, now: t.add_note(body.body, body.visibility, a, now), response)
+
+
+@router.post("/tickets/{ticket_id}/resolve", response_model=TicketOut, summary="Answer 答复")
+async def resolve(ticket_id: str, body: ResolveIn, response: Response, principal: Principal = Depends(authenticate),
+                  rt: Runtime = Depends(runtime), if_match: str | None = IfMatch):
+    return await act(rt, principal, ticket_id, "resolve", if_match,
+                     lambda t, a, now: t.resolve(body.answer, body.cause, body.knowledge_article_id, a, now),
+                     response)
+
+
+@router.post("/tickets/{ticket_id}/feedback", response_model=TicketOut,
+             summary="Requester feedback 反馈: satisfied closes, unsatisfied reopens")
+async def feedback(ticket_id: str, body: FeedbackIn, response: Response, principal: Principal = Depends(authenticate),
+                   rt: Runtime = Depends(runtime), if_match: str | None = IfMatch):
+    return await act(rt, principal, ticket_id, "feedback", if_match,
+                     lambda t, a, now: t.give_feedback(body.satisfied, body.score, body.comment, a, now), response)

@@ -1,0 +1,64 @@
+"""Who may see and act on which ticket (SPEC §1, §5). Pure rules over the token's claims.
+
+- account_manager (地市客户经理): tickets of their own city only;
+- vendor (厂家): only tickets escalated to their own vendor id;
+- product_manager (产品经理): tickets of their own products;
+- intake (接入渠道): the tickets it filed;
+- front line (agent, complaint_handler, ops_engineer), analyst and admin: every ticket.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts.vocabulary import Role
+from services.kit.auth import Principal
+from services.ticketing.domain.ticket import Ticket
+
+R = Role
+FRONT_LINE = (R.agent, R.complaint_handler, R.ops_engineer)
+SEE_ALL = (*FRONT_LINE, R.analyst, R.admin)
+
+# action → roles that may perform it (scope rules then narrow it to the tickets the principal can see)
+ACTION_ROLES: dict[str, tuple[Role, ...]] = {
+    "open": (R.intake, R.account_manager, *FRONT_LINE, R.admin),
+    "assign": (*FRONT_LINE, R.product_manager, R.admin),
+    "escalate": (*FRONT_LINE, R.product_manager, R.admin),
+    "notes": (*FRONT_LINE, R.product_manager, R.vendor, R.account_manager, R.admin),
+    "resolve": (*FRONT_LINE, R.product_manager, R.vendor, R.admin),
+    "feedback": (R.intake, R.account_manager, *FRONT_LINE, R.admin),
+    "read": (*SEE_ALL, R.product_manager, R.vendor, R.account_manager, R.intake),
+}
+
+
+def may(principal: Principal, action: str) -> bool:
+    return principal.has(*ACTION_ROLES[action])
+
+
+def visibility_filter(principal: Principal) -> dict[str, Any] | None:
+    """Constraints on the tickets `principal` may list; {} for all, None for none."""
+    if principal.has(*SEE_ALL):
+        return {}
+    clauses: list[dict[str, Any]] = []
+    if principal.has(R.product_manager) and principal.products:
+        clauses.append({"product_code": {"$in": principal.products}})
+    if principal.has(R.vendor) and principal.vendor:
+        clauses.append({"escalated_to": principal.vendor})
+    if principal.has(R.account_manager) and principal.city:
+        clauses.append({"city": principal.city})
+    if principal.has(R.intake):
+        clauses.append({"filed_by": principal.sub})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$or": clauses}
+
+
+def can_see(principal: Principal, ticket: Ticket) -> bool:
+    if principal.has(*SEE_ALL):
+        return True
+    return any((
+        principal.has(R.product_manager) and ticket.product_code in principal.products,
+        principal.has(R.vendor) and principal.vendor is not None and principal.vendor in ticket.escalated_to,
+        principal.has(R.account_manager) and principal.city is not None and ticket.city == principal.city,
+        principal.has(R.intake) and ticket.filed_by == principal.sub,
+    ))

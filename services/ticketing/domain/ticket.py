@@ -1,0 +1,268 @@
+"""The ticket aggregate and its status machine (SPEC §3). Pure: no I/O; every action returns the event it owes.
+
+new (受理) → in_progress (初步处理) → escalated (tier 2 产品经理 / tier 3 厂家) → resolved (答复) → closed (归档);
+unsatisfied feedback reopens a resolved ticket to the front line (直至满意). Anything else is refused.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from contracts.events import (
+    TicketAssigned, TicketClosed, TicketEscalated, TicketEvent, TicketOpened, TicketProgressNoted, TicketReopened,
+    TicketResolved,
+)
+from contracts.vocabulary import Cause, Channel, Industry, Kind, Priority, TicketStatus
+from services.ticketing.domain import sla
+
+S = TicketStatus
+
+
+class IllegalTransition(Exception):
+    """The action is not allowed in the ticket's current status (HTTP 409)."""
+
+    def __init__(self, action: str, status: TicketStatus, detail: str | None = None):
+        self.action, self.status = action, status
+        super().__init__(detail or f"'{action}' is not allowed while the ticket is {status.value}")
+
+
+class RuleViolation(Exception):
+    """The request is well-formed but breaks a domain rule (HTTP 422)."""
+
+    def __init__(self, field: str, message: str):
+        self.field, self.message = field, message
+        super().__init__(f"{field}: {message}")
+
+
+# action → statuses it may start from; the status it leads to is decided by the action itself
+ALLOWED_FROM: dict[str, frozenset[TicketStatus]] = {
+    "assign": frozenset({S.new, S.in_progress, S.escalated}),
+    "escalate": frozenset({S.new, S.in_progress, S.escalated}),
+    "notes": frozenset({S.new, S.in_progress, S.pending, S.escalated, S.resolved}),
+    "resolve": frozenset({S.in_progress, S.escalated}),
+    "feedback": frozenset({S.resolved}),
+}
+
+
+class Customer(BaseModel):
+    name: str
+    contact: str | None = None
+    group_name: str
+    group_code: str | None = None
+
+
+class HistoryEntry(BaseModel):
+    at: datetime
+    action: str
+    actor: str
+    actor_name: str | None = None
+    from_status: TicketStatus | None = None
+    to_status: TicketStatus
+    details: dict[str, Any] = {}
+
+
+class Note(BaseModel):
+    at: datetime
+    author: str
+    body: str
+    visibility: Literal["internal", "requester"]
+
+
+class Escalation(BaseModel):
+    tier: int
+    target: str
+    reason: str
+    at: datetime
+
+
+class Feedback(BaseModel):
+    satisfied: bool
+    score: int | None = None
+    comment: str | None = None
+    at: datetime
+
+
+class Actor(BaseModel):
+    sub: str
+    name: str | None = None
+
+
+class Ticket(BaseModel):
+    id: str
+    kind: Kind
+    status: TicketStatus = S.new
+    channel: Channel
+    product_code: str
+    city: str
+    industry: Industry | None = None
+    priority: Priority = Priority.normal
+    severity: int | None = None
+    title: str
+    description: str
+    customer: Customer
+    tier: int = 1
+    tier_reached: int = 1
+    assignee: str | None = None
+    escalation: Escalation | None = None
+    escalated_to: list[str] = []
+    respond_by: datetime
+    resolve_by: datetime
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    answer: str | None = None
+    cause: Cause | None = None
+    knowledge_article_id: str | None = None
+    feedback: Feedback | None = None
+    reopen_count: int = 0
+    escalation_count: int = 0
+    notes: list[Note] = []
+    history: list[HistoryEntry] = []
+    filed_by: str
+    opened_at: datetime
+    updated_at: datetime
+    version: int = 1
+
+    # --- creation ---------------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, *, id: str, kind: Kind, channel: Channel, product_code: str, city: str, title: str,
+             description: str, customer: Customer, actor: Actor, now: datetime, industry: Industry | None = None,
+             priority: Priority | None = None, severity: int | None = None) -> tuple["Ticket", TicketOpened]:
+        if kind == Kind.fault:
+            severity = severity or 3
+        elif severity is not None:
+            raise RuleViolation("severity", "severity applies to faults only")
+        respond_by, resolve_by = sla.deadlines(kind, severity, now)
+        ticket = cls(id=id, kind=kind, channel=channel, product_code=product_code, city=city, industry=industry,
+                     priority=priority or Priority.normal, severity=severity, title=title, description=description,
+                     customer=customer, respond_by=respond_by, resolve_by=resolve_by, filed_by=actor.sub,
+                     opened_at=now, updated_at=now)
+        ticket._record("open", actor, None, now, {"channel": channel.value})
+        return ticket, TicketOpened(**ticket.state(actor), title=title, description=description)
+
+    # --- actions ----------------------------------------------------------------------------------------
+
+    def assign(self, assignee: str, actor: Actor, now: datetime) -> TicketAssigned:
+        before = self._check("assign")
+        self.assignee = assignee
+        if self.status == S.new:
+            self.status = S.in_progress
+        self._responded(now)
+        self._record("assign", actor, before, now, {"assignee": assignee})
+        return TicketAssigned(**self.state(actor))
+
+    def escalate(self, tier: int, target: str, reason: str, actor: Actor, now: datetime) -> TicketEscalated:
+        before = self._check("escalate")
+        if tier not in (2, 3):
+            raise RuleViolation("tier", "escalation goes to tier 2 (product manager) or 3 (vendor or other department)")
+        if tier <= self.tier:
+            raise IllegalTransition("escalate", self.status,
+                                    f"the ticket is already at tier {self.tier}; escalation goes up (to tier {self.tier + 1}+)")
+        self.status, self.tier = S.escalated, tier
+        self.tier_reached = max(self.tier_reached, tier)
+        self.escalation = Escalation(tier=tier, target=target, reason=reason, at=now)
+        if target not in self.escalated_to:
+            self.escalated_to = [*self.escalated_to, target]
+        self.escalation_count += 1
+        self._responded(now)
+        self._record("escalate", actor, before, now, {"tier": tier, "target": target, "reason": reason})
+        return TicketEscalated(**self.state(actor), to_tier=tier, target=target, reason=reason)
+
+    def add_note(self, body: str, visibility: Literal["internal", "requester"], actor: Actor,
+                 now: datetime) -> TicketProgressNoted:
+        before = self._check("notes")
+        self.notes = [*self.notes, Note(at=now, author=actor.sub, body=body, visibility=visibility)]
+        if visibility == "requester":
+            self._responded(now)  # a progress report to the requester (定期通报处理进度) is a response
+        self._record("notes", actor, before, now, {"visibility": visibility})
+        return TicketProgressNoted(**self.state(actor), visibility=visibility)
+
+    def resolve(self, answer: str, cause: Cause, knowledge_article_id: str | None, actor: Actor,
+                now: datetime) -> TicketResolved:
+        before = self._check("resolve")
+        self.status = S.resolved
+        self.answer, self.cause, self.knowledge_article_id = answer, cause, knowledge_article_id
+        self.resolved_at = now
+        self._responded(now)
+        self._record("resolve", actor, before, now, {"cause": cause.value, "knowledge_article_id": knowledge_article_id})
+        return TicketResolved(**self.state(actor), answer=answer)
+
+    def give_feedback(self, satisfied: bool, score: int | None, comment: str | None, actor: Actor,
+                      now: datetime) -> TicketClosed | TicketReopened:
+        before = self._check("feedback")
+        self.feedback = Feedback(satisfied=satisfied, score=score, comment=comment, at=now)
+        if satisfied:
+            self.status, self.closed_at = S.closed, now
+            self._record("feedback", actor, before, now, {"satisfied": True, "score": score})
+            return TicketClosed(**self.state(actor), title=self.title, description=self.description,
+                                answer=self.answer or "", comment=comment, close_reason="satisfied")
+        # 直至投诉者满意: back to the front line, which re-investigates and may escalate again
+        self.status, self.tier, self.reopen_count = S.in_progress, 1, self.reopen_count + 1
+        self.escalation = None
+        self._record("feedback", actor, before, now, {"satisfied": False, "score": score, "comment": comment})
+        return TicketReopened(**self.state(actor), comment=comment)
+
+    # --- derived ----------------------------------------------------------------------------------------
+
+    @property
+    def responded_timely(self) -> bool | None:
+        return None if self.first_response_at is None else self.first_response_at <= self.respond_by
+
+    @property
+    def timely(self) -> bool | None:
+        """及时: resolved by its resolve deadline (the latest resolution counts)."""
+        return None if self.resolved_at is None else self.resolved_at <= self.resolve_by
+
+    def breached(self, now: datetime) -> bool:
+        late_response = (self.first_response_at or now) > self.respond_by
+        late_resolution = (self.resolved_at if self.status in (S.resolved, S.closed) else now) > self.resolve_by
+        return late_response or late_resolution
+
+    def state(self, actor: Actor | None = None) -> dict[str, Any]:
+        """The fields every ticket event carries (contracts.events.TicketEvent)."""
+        return dict(
+            ticket_id=self.id, kind=self.kind, status=self.status, channel=self.channel,
+            product_code=self.product_code, city=self.city, industry=self.industry, priority=self.priority,
+            severity=self.severity, tier=self.tier, tier_reached=self.tier_reached, assignee=self.assignee,
+            escalation_target=self.escalation.target if self.escalation else None, opened_at=self.opened_at,
+            first_response_at=self.first_response_at, resolved_at=self.resolved_at, closed_at=self.closed_at,
+            respond_by=self.respond_by, resolve_by=self.resolve_by, responded_timely=self.responded_timely,
+            timely=self.timely, cause=self.cause, satisfied=self.feedback.satisfied if self.feedback else None,
+            score=self.feedback.score if self.feedback else None, reopen_count=self.reopen_count,
+            escalation_count=self.escalation_count, knowledge_article_id=self.knowledge_article_id,
+            actor=actor.sub if actor else None,
+        )
+
+    # --- internals --------------------------------------------------------------------------------------
+
+    def _check(self, action: str) -> TicketStatus:
+        if self.status not in ALLOWED_FROM[action]:
+            raise IllegalTransition(action, self.status)
+        return self.status
+
+    def _responded(self, now: datetime) -> None:
+        if self.first_response_at is None:
+            self.first_response_at = now
+
+    def _record(self, action: str, actor: Actor, before: TicketStatus | None, now: datetime,
+                details: dict[str, Any]) -> None:
+        if before is not None:
+            self.version += 1
+        self.updated_at = now
+        self.history = [*self.history, HistoryEntry(at=now, action=action, actor=actor.sub, actor_name=actor.name,
+                                                    from_status=before, to_status=self.status, details=details)]
+
+
+EVENT_TYPE = {
+    TicketOpened: "ticket.opened", TicketAssigned: "ticket.assigned", TicketEscalated: "ticket.escalated",
+    TicketProgressNoted: "ticket.progress_noted", TicketResolved: "ticket.resolved",
+    TicketReopened: "ticket.reopened", TicketClosed: "ticket.closed",
+}
+
+
+def event_type(event: TicketEvent) -> str:
+    return EVENT_TYPE[type(event)]

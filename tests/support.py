@@ -1,0 +1,82 @@
+"""Helpers for integration tests: run a service in-process (its real lifespan, real broker and store), mint
+tokens, publish events onto the session's exchange, and wait for an asynchronous effect."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import aio_pika
+import httpx
+
+from contracts.events import EXCHANGE, Envelope
+from services.kit.auth import mint_token
+
+T = TypeVar("T")
+
+
+def settings_for(settings_cls, infra, service: str, **overrides):
+    """The service's settings pointed at the session's store, broker and namespace."""
+    return settings_cls(mongo_url=infra.mongo_url, amqp_url=infra.amqp_url, namespace=infra.namespace,
+                        mongo_db=infra.db_name(service), auth_secret=infra.auth_secret, **overrides)
+
+
+@asynccontextmanager
+async def running(app):
+    """Run a FastAPI app's lifespan and give an httpx client talking to it in-process."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+def token(infra, *roles: str, sub: str | None = None, **claims) -> dict[str, str]:
+    """Authorization header for a principal with these roles (and city/products/vendor claims)."""
+    return {"Authorization": "Bearer " + mint_token(infra.auth_secret, sub=sub or f"{roles[0]}-test",
+                                                    roles=roles, **claims)}
+
+
+async def publish(infra, envelope: Envelope | dict[str, Any] | bytes, routing_key: str | None = None) -> None:
+    """Publish onto the session's `ops.events` exchange as a producing service would (persistent)."""
+    if isinstance(envelope, Envelope):
+        routing_key, body = envelope.type, envelope.model_dump_json().encode()
+    elif isinstance(envelope, dict):
+        routing_key, body = routing_key or envelope["type"], json.dumps(envelope, ensure_ascii=False).encode()
+    else:
+        body = envelope
+    connection = await aio_pika.connect(infra.amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.declare_exchange(f"{infra.namespace}.{EXCHANGE}", aio_pika.ExchangeType.TOPIC,
+                                                  durable=True)
+        await exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                               routing_key=routing_key)
+
+
+async def dead_letters(infra, queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Drain `<namespace>.<queue>.dlq` and return its messages."""
+    connection = await aio_pika.connect(infra.amqp_url)
+    out = []
+    async with connection:
+        channel = await connection.channel()
+        q = await channel.declare_queue(f"{infra.namespace}.{queue}.dlq", passive=True)
+        while (message := await q.get(no_ack=True, fail=False)) is not None:
+            out.append(message)
+    return out
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], *, timeout: float = 10.0, interval: float = 0.1,
+                     what: str = "condition") -> T:
+    """Poll `probe` until it returns a truthy value (returned) or `timeout` passes (AssertionError)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"{what} did not hold within {timeout}s; last value: {last!r}")
