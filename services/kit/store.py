@@ -13,6 +13,8 @@ Other nx-27017 differences worked around here, and only here:
   documents are written whole (insert/replace guarded by a revision), and `$set`/`$inc` only take plain scalars.
 - `find_one_and_update(upsert=True)` whose filter misses an existing `_id` answers None where MongoDB raises
   DuplicateKeyError; callers treat both as "not matched".
+- A compound index that contains `_id` makes every write to its collection fail ("JSON path error near
+  '_id'"): index the sort field alone; the `_id` tie-break of kit/pagination.py needs no index of its own.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from contracts.events import TicketClosed, TicketReopened
-from contracts.vocabulary import Cause, Channel, Kind, Priority, Role, TicketStatus
+from contracts.vocabulary import Cause, Channel, Kind, Role, TicketStatus
 from services.kit.auth import Principal
 from services.ticketing.domain import scope, sla
 from services.ticketing.domain.ticket import Actor, Customer, IllegalTransition, RuleViolation, Ticket

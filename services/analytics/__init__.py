@@ -1,0 +1,7 @@
+"""analytics (数据分析): read models built from the other services' events, and the metrics over them.
+
+It owns a per-ticket read model fed by every `ticket.*` event (客服分析, 投诉分析) and answers the figures of
+SPEC §5 (3.2.1 数据分析: opened, resolved, closed, backlog, 及时率 timeliness, 满意度 satisfaction, resolution
+hours, reopen and escalation rates) by period, product, city and kind. Breakdowns, time series, sudden-change
+detection (突然变化), monthly reports and subscription/revenue imports (数据提取) come in later issues.
+"""

@@ -1,0 +1,40 @@
+"""Collections of the analytics database and the queries over them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import DESCENDING, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
+
+TICKETS = "tickets"  # the per-ticket read model, `_id` = ticket id (domain/tickets.py)
+
+INDEXES = {
+    TICKETS: [
+        IndexModel([("event_time", DESCENDING)]),
+        IndexModel([("opened_at", 1)]),
+        IndexModel([("product_code", 1), ("opened_at", 1)]),
+        IndexModel([("city", 1), ("opened_at", 1)]),
+    ],
+}
+
+# What the metrics read of a ticket: the rest of the document stays in the store.
+SUMMARY_FIELDS = ("ticket_id", "status", "opened_at", "first_response_at", "resolved_at", "closed_at",
+                  "responded_timely", "timely", "satisfied", "reopen_count", "tier_reached")
+
+
+def ticket_query(*, product_code: str | None, city: str | None, kind: str | None,
+                 opened_before: datetime | None) -> dict[str, Any]:
+    """Tickets matching the dimension filters that could count in a period ending at `opened_before`."""
+    query: dict[str, Any] = {k: v for k, v in (("product_code", product_code), ("city", city), ("kind", kind)) if v}
+    if opened_before is not None:
+        query["opened_at"] = {"$lt": opened_before}
+    return query
+
+
+async def newest_event_time(tickets: AsyncCollection) -> datetime | None:
+    """When the newest event applied to the read model happened (the `as_of` of every figure)."""
+    newest = await tickets.find({"event_time": {"$ne": None}}, {"event_time": 1}).sort("event_time", DESCENDING) \
+        .limit(1).to_list()
+    return newest[0]["event_time"] if newest else None

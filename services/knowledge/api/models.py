@@ -1,0 +1,97 @@
+"""Request and response bodies of the knowledge API (SPEC §5)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from contracts.vocabulary import ArticleType
+from services.knowledge.domain.articles import ArticleState
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
+class ArticleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: ArticleType = Field(description="类型: service_script 客服口径, complaint_guide 投诉指导手册, faq, manual 操作手册, "
+                                          "tariff 资费表, training 培训材料")
+    product_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = \
+        Field(None, description="产品编码; 空 = 通用 (not tied to one product)")
+    title: Annotated[Text, StringConstraints(max_length=200)] = Field(description="标题")
+    body: Annotated[Text, StringConstraints(max_length=50_000)] = Field(description="正文")
+    tags: list[Tag] = Field(default_factory=list, max_length=20, description="标签")
+
+
+class ArticleEdit(BaseModel):
+    """A new version's content. Type and product stay: moving an article is archiving it and writing another."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[Text, StringConstraints(max_length=200)] = Field(description="标题")
+    body: Annotated[Text, StringConstraints(max_length=50_000)] = Field(description="正文")
+    tags: list[Tag] = Field(default_factory=list, max_length=20, description="标签")
+
+
+class ArticleVersionInfo(BaseModel):
+    version: int = Field(description="版本")
+    state: ArticleState = Field(description="该版本的状态")
+    changed_by: str = Field(description="修改人")
+    changed_at: datetime = Field(description="修改时间")
+
+
+class ArticleOut(BaseModel):
+    id: str = Field(description="知识编号, e.g. KB-000123")
+    type: ArticleType
+    type_label: str = Field(description="类型中文名")
+    product_code: str | None = Field(description="产品编码")
+    title: str = Field(description="标题")
+    body: str = Field(description="正文")
+    tags: list[str] = Field(description="标签")
+    state: ArticleState = Field(description="状态: draft 草稿, published 已发布, archived 已归档")
+    state_label: str = Field(description="状态中文名")
+    version: int = Field(description="this answer's version (the latest unless ?version= asked for another)")
+    latest_version: int = Field(description="最新版本")
+    created_at: datetime
+    created_by: str
+    updated_at: datetime = Field(description="when this version was made")
+    updated_by: str = Field(description="who made this version")
+    published_at: datetime | None = Field(description="发布时间 (latest)")
+    archived_at: datetime | None = Field(description="归档时间")
+    reuse_count: int = Field(description="复用次数: closed tickets answered from this article")
+    reused_by: list[str] = Field(description="tickets answered from this article")
+    versions: list[ArticleVersionInfo] = Field(description="历史版本, oldest first; read one with ?version=")
+
+
+class ArticlePage(BaseModel):
+    items: list[ArticleOut]
+    next_cursor: str | None
+
+
+class CandidateAnswer(BaseModel):
+    answer: str = Field(description="答复")
+    ticket_ids: list[str] = Field(description="tickets closed with this answer")
+
+
+class CandidateOut(BaseModel):
+    id: str = Field(description="<product_code>:<type>:<hash of the normalised question>")
+    product_code: str = Field(description="产品编码")
+    type: ArticleType = Field(description="the article type it would become (客服口径 / FAQ / 投诉指导手册)")
+    type_label: str = Field(description="类型中文名")
+    question: str = Field(description="问题 (the first ticket's title)")
+    normalised_question: str
+    answers: list[CandidateAnswer] = Field(description="distinct answers given, first seen first (capped)")
+    occurrences: int = Field(description="出现次数")
+    ticket_ids: list[str] = Field(description="工单编号")
+    first_seen: datetime
+    last_seen: datetime
+    state: str = Field(description="open: not yet turned into an article")
+    version: int
+
+
+class CandidatePage(BaseModel):
+    items: list[CandidateOut]
+    next_cursor: str | None

@@ -1,0 +1,88 @@
+"""The four services as separate processes (`python -m services.<name>`), on free ports, against the session's
+broker and store — the way `make run` starts them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+import devstack
+from tests.conftest import ROOT, service_env
+
+# lifecycle last: the others' durable queues exist before it announces the catalog at start
+START_ORDER = ("ticketing", "knowledge", "analytics", "lifecycle")
+
+
+@dataclass
+class Stack:
+    urls: dict[str, str]
+    logs: dict[str, Path]
+    processes: dict[str, subprocess.Popen]
+
+    def log_tail(self, lines: int = 40) -> str:
+        out = []
+        for name, path in self.logs.items():
+            text = path.read_text(errors="replace").splitlines()[-lines:]
+            out.append(f"--- {name} (exit {self.processes[name].poll()}) ---\n" + "\n".join(text))
+        return "\n".join(out)
+
+
+def start(infra, name: str, port: int, log_dir: Path) -> subprocess.Popen:
+    log = open(log_dir / f"{name}.log", "w")
+    return subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            env=service_env(infra, name, OPS_PORT=port, OPS_LOG_FORMAT="json"),
+                            start_new_session=True)
+
+
+def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url}/readyz not ready within {timeout}s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def stack(infra):
+    log_dir = Path(tempfile.mkdtemp(prefix="ops-e2e-"))
+    processes: dict[str, subprocess.Popen] = {}
+    urls: dict[str, str] = {}
+    result = Stack(urls, {n: log_dir / f"{n}.log" for n in START_ORDER}, processes)
+    try:
+        for name in START_ORDER:
+            port = devstack.free_port()
+            urls[name] = f"http://127.0.0.1:{port}"
+            processes[name] = start(infra, name, port, log_dir)
+            wait_ready(urls[name], processes[name])
+        yield result
+    except Exception:
+        print(result.log_tail(), file=sys.stderr)
+        raise
+    finally:
+        for name in reversed(list(processes)):
+            stop(processes[name])

@@ -1,0 +1,171 @@
+"""Pure rules of the knowledge service: which tickets feed which candidates, how questions compare, how a
+candidate grows, and the KCS life of an article."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from contracts.events import TicketClosed
+from contracts.vocabulary import ArticleType, Cause, Kind
+from services.knowledge.domain import articles, candidates
+from services.knowledge.domain.candidates import candidate_type, grow, key_of, normalise
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def closed(ticket_id="ZX-20260302-00001", *, kind=Kind.consultation, cause=Cause.other, title="如何 登录移动办公?",
+           answer="使用手机号和短信验证码登录。", product_code="ydbg", closed_at=T0, **extra) -> TicketClosed:
+    return TicketClosed(
+        ticket_id=ticket_id, kind=kind, status="closed", channel="call_center", product_code=product_code,
+        city="济南", priority="normal", tier=1, tier_reached=1, opened_at=closed_at - timedelta(hours=2),
+        respond_by=closed_at, resolve_by=closed_at + timedelta(days=2), resolved_at=closed_at - timedelta(hours=1),
+        closed_at=closed_at, cause=cause, title=title, description="客户反映……", answer=answer, **extra)
+
+
+@pytest.mark.parametrize("kind, cause, expected", [
+    (Kind.consultation, None, ArticleType.service_script),
+    (Kind.consultation, Cause.billing_error, ArticleType.service_script),
+    (Kind.complaint, Cause.usage_misunderstanding, ArticleType.faq),
+    (Kind.complaint, Cause.billing_error, ArticleType.complaint_guide),
+    (Kind.complaint, Cause.product_defect, ArticleType.complaint_guide),
+    (Kind.complaint, Cause.feature_request, None),
+    (Kind.complaint, Cause.network_or_platform, None),
+    (Kind.complaint, Cause.other, None),
+    (Kind.complaint, None, None),
+    (Kind.suggestion, Cause.feature_request, None),
+    (Kind.fault, Cause.product_defect, None),
+    ("complaint", "billing_error", ArticleType.complaint_guide),
+])
+def test_candidate_type_follows_the_rules_of_spec_5(kind, cause, expected):
+    assert candidate_type(kind, cause) == expected
+
+
+@pytest.mark.parametrize("a, b", [
+    ("如何登录移动办公？", "如何 登录 移动办公"),
+    ("如何登录移动办公?", "  如何，登录移动办公。 "),
+    ("集团通讯录「同步」失败！", "集团通讯录同步失败"),
+    ("How do I  log in?", "how do i log in"),
+    ("ＡＰＰ闪退", "app闪退"),                 # full-width letters fold to ASCII
+    ("外勤通 APP 闪退", "外勤通app闪退"),       # a space next to Chinese separates nothing
+    ("资费\n是多少", "资费是多少"),
+])
+def test_normalise_ignores_case_width_punctuation_and_spacing(a, b):
+    assert normalise(a) == normalise(b)
+
+
+def test_normalise_keeps_what_distinguishes_questions():
+    assert normalise("how do i log in") == "how do i log in"   # spaces between latin words stay
+    assert normalise("howdoi login") != normalise("how do i log in")
+    assert normalise("如何登录移动办公") != normalise("如何退出移动办公")
+    assert normalise("？！。，") == ""
+
+
+def test_a_new_candidate_from_a_consultation():
+    candidate = grow(None, closed())
+    assert candidate == {
+        "_id": key_of(closed()), "product_code": "ydbg", "type": "service_script", "question": "如何 登录移动办公?",
+        "normalised_question": "如何登录移动办公",
+        "answers": [{"answer": "使用手机号和短信验证码登录。", "ticket_ids": ["ZX-20260302-00001"]}],
+        "occurrences": 1, "ticket_ids": ["ZX-20260302-00001"], "first_seen": T0, "last_seen": T0,
+        "state": "open", "version": 1,
+    }
+    assert candidate["_id"].startswith("ydbg:service_script:") and len(candidate["_id"].split(":")[2]) == 12
+
+
+def test_the_candidate_id_depends_on_product_type_and_normalised_question_only():
+    assert key_of(closed(title="如何登录移动办公？")) == key_of(closed("ZX-2", title="如何 登录 移动办公"))
+    assert key_of(closed(product_code="txl")) != key_of(closed())
+    faq = closed(kind=Kind.complaint, cause=Cause.usage_misunderstanding)
+    assert key_of(faq).startswith("ydbg:faq:") and key_of(faq) != key_of(closed())
+    assert key_of(closed(kind=Kind.fault)) is None
+
+
+def test_a_second_ticket_adds_an_occurrence_and_groups_equal_answers():
+    first = grow(None, closed("A", closed_at=T0))
+    second = grow({**first, "_rev": 3}, closed("B", title="如何登录移动办公？", answer="使用手机号和短信验证码登录",
+                                              closed_at=T0 + timedelta(days=1)))
+    third = grow(second, closed("C", answer="请联系客户经理开通账号。", closed_at=T0 - timedelta(days=1)))
+    assert third["occurrences"] == 3 and third["ticket_ids"] == ["A", "B", "C"]
+    assert third["answers"] == [{"answer": "使用手机号和短信验证码登录。", "ticket_ids": ["A", "B"]},
+                                {"answer": "请联系客户经理开通账号。", "ticket_ids": ["C"]}]
+    assert third["question"] == "如何 登录移动办公?"            # the first ticket's title
+    assert (third["first_seen"], third["last_seen"]) == (T0 - timedelta(days=1), T0 + timedelta(days=1))
+    assert third["version"] == 3 and third["_rev"] == 3          # store bookkeeping is carried along
+
+
+def test_the_same_ticket_twice_changes_nothing():
+    candidate = grow(None, closed("A"))
+    assert grow(candidate, closed("A")) is None
+
+
+def test_tickets_that_feed_no_candidate_change_nothing():
+    assert grow(None, closed(kind=Kind.suggestion)) is None
+    assert grow(None, closed(kind=Kind.complaint, cause=Cause.network_or_platform)) is None
+    assert grow(None, closed(knowledge_article_id="KB-000001")) is None  # a reuse, not a new question
+    assert grow(None, closed(title="？？！")) is None and key_of(closed(title="？？！")) is None
+
+
+def test_answers_are_capped_but_every_ticket_counts():
+    candidate = None
+    for i in range(candidates.MAX_ANSWERS + 3):
+        candidate = grow(candidate, closed(f"T{i}", answer=f"答复 {i}"))
+    assert len(candidate["answers"]) == candidates.MAX_ANSWERS
+    assert candidate["occurrences"] == candidates.MAX_ANSWERS + 3
+    assert grow(candidate, closed("T-empty", answer="  ")).get("answers") == candidate["answers"]
+
+
+# --- articles --------------------------------------------------------------------------------------------
+
+
+def draft():
+    return articles.new_article("KB-000001", type=ArticleType.faq, product_code="ydbg", title="登录", body="v1",
+                                tags=["登录", " 登录 ", ""], actor="pm", at=T0)
+
+
+def test_every_change_is_a_new_version_and_old_versions_stay_readable():
+    v1 = draft()
+    assert v1["tags"] == ["登录"] and v1["state"] == "draft" and v1["version"] == 1
+    v2 = articles.edit(v1, title="登录方法", body="v2", tags=[], actor="agent", at=T0 + timedelta(hours=1))
+    v3 = articles.transition(v2, "publish", actor="pm", at=T0 + timedelta(hours=2))
+    assert (v3["version"], v3["state"], v3["title"], v3["published_at"]) == (3, "published", "登录方法",
+                                                                              T0 + timedelta(hours=2))
+    old = articles.at_version(v3, 1)
+    assert (old["title"], old["body"], old["state"], old["version"], old["updated_by"]) == \
+        ("登录", "v1", "draft", 1, "pm")
+    assert articles.at_version(v3, 2)["body"] == "v2"
+    assert articles.at_version(v3, 4) is None
+    assert [v["version"] for v in v3["versions"]] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("steps, illegal", [
+    ([], None),
+    (["publish"], "publish"),
+    (["archive"], "publish"),
+    (["archive"], "archive"),
+    (["publish", "archive"], "edit"),
+])
+def test_illegal_state_changes_are_refused(steps, illegal):
+    article = draft()
+    for step in steps:
+        article = articles.transition(article, step, actor="pm", at=T0)
+    if illegal is None:
+        assert articles.transition(article, "publish", actor="pm", at=T0)["state"] == "published"
+        return
+    with pytest.raises(articles.IllegalTransition):
+        if illegal == "edit":
+            articles.edit(article, title="x", body="y", tags=[], actor="pm", at=T0)
+        else:
+            articles.transition(article, illegal, actor="pm", at=T0)
+
+
+def test_editing_a_published_article_keeps_it_published():
+    published = articles.transition(draft(), "publish", actor="pm", at=T0)
+    assert articles.edit(published, title="t", body="b", tags=[], actor="agent", at=T0)["state"] == "published"
+
+
+def test_a_reuse_counts_once_per_ticket_and_is_not_a_version():
+    article = articles.count_reuse(draft(), "ZX-1", T0)
+    assert (article["reuse_count"], article["reused_by"], article["version"]) == (1, ["ZX-1"], 1)
+    assert articles.count_reuse(article, "ZX-1", T0) is None
+    later = articles.count_reuse(article, "ZX-2", T0 - timedelta(days=1))
+    assert later["reuse_count"] == 2 and later["last_reused_at"] == T0
