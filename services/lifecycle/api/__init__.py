@@ -1,0 +1,1 @@
+"""HTTP API of the lifecycle service (routes under /v1)."""

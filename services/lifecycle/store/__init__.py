@@ -1,0 +1,1 @@
+"""Collections, indexes and small query helpers of the lifecycle store."""
