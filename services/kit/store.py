@@ -20,8 +20,10 @@ Other nx-27017 differences worked around here, and only here:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+
+import pymongo.errors
 
 import structlog
 from pymongo import AsyncMongoClient, IndexModel
@@ -108,6 +110,29 @@ class Store:
                 raise ConcurrencyConflict(f"{collection}/{doc['_id']} changed since it was read")
             current_rev, current_outbox = fresh.get(REVISION, 0), list(fresh.get(OUTBOX, []))
         raise ConcurrencyConflict(f"{collection}/{doc['_id']} kept changing")
+
+    async def change(self, collection: str, doc_id: Any,
+                     decide: Callable[[dict[str, Any] | None], tuple[dict[str, Any], list[Envelope]] | None],
+                     *, attempts: int = 5) -> dict[str, Any] | None:
+        """Read one document (None if absent), let `decide` return its new state and the events it owes (or None:
+        nothing to do), and write both at once. When another writer got there first, read and decide again.
+
+        This is how event handlers stay idempotent and order-tolerant: `decide` is a pure function of what is
+        stored and what arrived."""
+        coll = self.db[collection]
+        for _ in range(attempts):
+            current = await coll.find_one({"_id": doc_id})
+            decision = decide(current)
+            if decision is None:
+                return None
+            doc, events = decision
+            try:
+                if current is None:
+                    return await self.insert(collection, doc, events)
+                return await self.replace(collection, doc, events)
+            except (pymongo.errors.DuplicateKeyError, ConcurrencyConflict):
+                continue
+        raise ConcurrencyConflict(f"{collection}/{doc_id} kept changing")  # the consumer retries the message
 
     def _signal(self, outbox: list) -> None:
         if outbox:

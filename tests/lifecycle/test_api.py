@@ -247,8 +247,12 @@ async def test_a_malformed_ticket_closed_goes_to_the_dead_letter_queue(app, infr
         bad = {**json.loads(closed(unique("JY"), title="x").model_dump_json()), "data": {"ticket_id": "only"}}
         await publish(infra, bad)
 
-        async def dead():
-            return await dead_letters(infra, "lifecycle.tickets")
+        seen = []
 
-        messages = await eventually(dead, what="dead-lettered message")
-        assert json.loads(messages[0].body)["data"] == {"ticket_id": "only"}
+        async def ours():
+            # other tests of the session publish their own poison onto ticket.closed: find this one
+            seen.extend(await dead_letters(infra, "lifecycle.tickets"))
+            return [m for m in seen if m.body.startswith(b"{") and json.loads(m.body).get("data") == {"ticket_id": "only"}]
+
+        messages = await eventually(ours, what="dead-lettered message")
+        assert messages[0].headers["x-error-type"] == "ValidationError"

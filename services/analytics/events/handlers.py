@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import structlog
-from pymongo.errors import DuplicateKeyError
 
 from contracts.events import Envelope, TicketEvent
 from services.analytics.domain.tickets import EXTRA_FIELDS, SLA_BREACHED, apply_event, snapshot
 from services.analytics.store.collections import TICKETS
 from services.kit.app import Runtime
 from services.kit.consumer import PoisonMessage, Subscription
-from services.kit.store import ConcurrencyConflict
 
 log = structlog.get_logger()
 
 TICKET_EVENTS = ("ticket.opened", "ticket.assigned", "ticket.escalated", "ticket.progress_noted",
                  "ticket.resolved", "ticket.reopened", "ticket.closed", "ticket.sla_breached")
-WRITE_ATTEMPTS = 5
 
 
 def subscriptions(rt: Runtime) -> list[Subscription]:
@@ -34,21 +31,13 @@ async def apply_ticket_event(rt: Runtime, envelope: Envelope) -> None:
                       **{k: v for k, v in envelope.data.items() if k in EXTRA_FIELDS}})
     # The breach itself is what counts; a producer that forgot which deadline still reports one.
     deadline = str(envelope.data.get("deadline") or "unspecified") if envelope.type == SLA_BREACHED else None
-    tickets = rt.store[TICKETS]
-    # Whole-document writes guarded by the revision (kit/store.py): a concurrent writer makes us re-read.
-    for _ in range(WRITE_ATTEMPTS):
-        current = await tickets.find_one({"_id": event.ticket_id})
+
+    def decide(current):
         doc = apply_event(current, event_type=envelope.type, sequence=envelope.sequence, event_time=envelope.time,
                           state=state, breach_deadline=deadline)
         if doc is None:
             log.debug("ticket.event_ignored", ticket_id=event.ticket_id, sequence=envelope.sequence)
-            return
-        try:
-            if current is None:
-                await rt.store.insert(TICKETS, doc)
-            else:
-                await rt.store.replace(TICKETS, doc)
-            return
-        except (DuplicateKeyError, ConcurrencyConflict):
-            continue
-    raise ConcurrencyConflict(f"{TICKETS}/{event.ticket_id} kept changing")  # retried by the consumer
+            return None
+        return doc, []
+
+    await rt.store.change(TICKETS, event.ticket_id, decide)

@@ -6,74 +6,62 @@ document already lists; a write that loses a race with another writer re-reads a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import structlog
-from pymongo.errors import DuplicateKeyError
 
 from contracts.events import CandidateUpdated, Envelope, TicketClosed
 from services.kit.app import Runtime
 from services.kit.consumer import Subscription
-from services.kit.store import ConcurrencyConflict
 from services.knowledge.domain import articles, candidates
 from services.knowledge.store.collections import ARTICLES, CANDIDATES
 
 log = structlog.get_logger()
 QUEUE = "knowledge.tickets"
 CANDIDATE_UPDATED = "knowledge.candidate.updated"
-WRITE_ATTEMPTS = 5
 
 
 def subscriptions(rt: Runtime) -> list[Subscription]:
     async def on_ticket_closed(envelope: Envelope) -> None:
         ticket = envelope.payload(TicketClosed)  # a payload that does not validate is poison: dead-lettered
         if ticket.knowledge_article_id:
-            await _retrying(lambda: count_reuse(rt, ticket))
+            await count_reuse(rt, ticket)
         else:
-            await _retrying(lambda: grow_candidate(rt, ticket))
+            await grow_candidate(rt, ticket)
 
     return [Subscription(QUEUE, ("ticket.closed",), on_ticket_closed)]
-
-
-async def _retrying(write: Callable[[], Awaitable[None]]) -> None:
-    for attempt in range(1, WRITE_ATTEMPTS + 1):
-        try:
-            return await write()
-        except (ConcurrencyConflict, DuplicateKeyError):
-            if attempt == WRITE_ATTEMPTS:
-                raise  # the consumer retries the message later, then dead-letters it
 
 
 async def grow_candidate(rt: Runtime, ticket: TicketClosed) -> None:
     key = candidates.key_of(ticket)
     if key is None:
         return
-    current = await rt.store[CANDIDATES].find_one({"_id": key})
-    grown = candidates.grow(current, ticket)
-    if grown is None:
-        return
-    event = rt.event(CandidateUpdated(candidate_id=grown["_id"], product_code=grown["product_code"],
-                                      type=grown["type"], question=grown["question"],
-                                      occurrences=grown["occurrences"], ticket_ids=grown["ticket_ids"]),
-                     type=CANDIDATE_UPDATED, subject=grown["_id"], sequence=grown["version"])
-    if current is None:
-        await rt.store.insert(CANDIDATES, grown, [event])
-    else:
-        await rt.store.replace(CANDIDATES, grown, [event])
-    log.info("candidate.grown", candidate_id=grown["_id"], ticket_id=ticket.ticket_id,
-             occurrences=grown["occurrences"])
+
+    def decide(current):
+        grown = candidates.grow(current, ticket)
+        if grown is None:
+            return None
+        event = rt.event(CandidateUpdated(candidate_id=grown["_id"], product_code=grown["product_code"],
+                                          type=grown["type"], question=grown["question"],
+                                          occurrences=grown["occurrences"], ticket_ids=grown["ticket_ids"]),
+                         type=CANDIDATE_UPDATED, subject=grown["_id"], sequence=grown["version"])
+        return grown, [event]
+
+    grown = await rt.store.change(CANDIDATES, key, decide)
+    if grown is not None:
+        log.info("candidate.grown", candidate_id=key, ticket_id=ticket.ticket_id, occurrences=grown["occurrences"])
 
 
 async def count_reuse(rt: Runtime, ticket: TicketClosed) -> None:
-    article = await rt.store[ARTICLES].find_one({"_id": ticket.knowledge_article_id})
-    if article is None:
+    article_id = ticket.knowledge_article_id
+    if await rt.store[ARTICLES].find_one({"_id": article_id}, {"_id": 1}) is None:
         # A mistyped or foreign id: retrying cannot make it exist, and the ticket itself is fine.
-        log.warning("article.reuse_unknown_article", article_id=ticket.knowledge_article_id,
-                    ticket_id=ticket.ticket_id)
+        log.warning("article.reuse_unknown_article", article_id=article_id, ticket_id=ticket.ticket_id)
         return
     at = ticket.closed_at or ticket.resolved_at or ticket.opened_at
-    reused = articles.count_reuse(article, ticket.ticket_id, at)
+
+    def decide(article):
+        reused = articles.count_reuse(article, ticket.ticket_id, at) if article else None
+        return None if reused is None else (reused, [])
+
+    reused = await rt.store.change(ARTICLES, article_id, decide)
     if reused is not None:
-        await rt.store.replace(ARTICLES, reused)
-        log.info("article.reused", article_id=article["_id"], ticket_id=ticket.ticket_id,
-                 reuse_count=reused["reuse_count"])
+        log.info("article.reused", article_id=article_id, ticket_id=ticket.ticket_id, reuse_count=reused["reuse_count"])

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import pymongo.errors
 import structlog
 
 from contracts.events import Envelope, ProductRegistered, ProductStageChanged
 from services.kit.app import Runtime
 from services.kit.consumer import Subscription
-from services.kit.store import ConcurrencyConflict
 from services.ticketing.store.collections import CATALOG
 
 log = structlog.get_logger()
@@ -33,14 +31,11 @@ def subscriptions(rt: Runtime) -> list[Subscription]:
 
 async def apply_if_newer(rt: Runtime, code: str, sequence: int, changes: dict) -> None:
     """Order-tolerant upsert: a product's state older than what we hold changes nothing."""
-    for _ in range(5):
-        current = await rt.store[CATALOG].find_one({"_id": code})
-        try:
-            if current is None:
-                await rt.store.insert(CATALOG, {"_id": code, "sequence": sequence, **changes})
-            elif sequence >= current.get("sequence", 0):
-                await rt.store.replace(CATALOG, {**current, "sequence": sequence, **changes})
-            return
-        except (pymongo.errors.DuplicateKeyError, ConcurrencyConflict):
-            continue  # another consumer wrote it meanwhile: read again and decide again
-    raise ConcurrencyConflict(f"catalog/{code} kept changing")
+    def decide(current):
+        if current is None:
+            return {"_id": code, "sequence": sequence, **changes}, []
+        if sequence < current.get("sequence", 0):
+            return None
+        return {**current, "sequence": sequence, **changes}, []
+
+    await rt.store.change(CATALOG, code, decide)
