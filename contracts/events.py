@@ -157,6 +157,13 @@ class ProductStageChanged(EventData):
     actor: str | None = None
 
 
+class CatalogSyncRequested(EventData):
+    """A consumer of the catalog that holds none of it asks lifecycle to announce every entry again (its queue
+    may not have existed when lifecycle last announced them, e.g. on the first start of a fresh broker)."""
+
+    requested_by: str
+
+
 # --- knowledge -------------------------------------------------------------------------------------------
 
 
@@ -206,6 +213,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "ticket.sla_breached": TicketSlaBreached,
     "lifecycle.product.registered": ProductRegistered,
     "lifecycle.product.stage_changed": ProductStageChanged,
+    "catalog.sync_requested": CatalogSyncRequested,
     "knowledge.article.published": ArticlePublished,
     "knowledge.article.archived": ArticleArchived,
     "knowledge.candidate.updated": CandidateUpdated,

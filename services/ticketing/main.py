@@ -1,13 +1,23 @@
 from fastapi import FastAPI
 
-from services.kit.app import ServiceSpec, create_app
+from contracts.events import CatalogSyncRequested
+from services.kit.app import Runtime, ServiceSpec, create_app
 from services.ticketing.api.routes import router
 from services.ticketing.events import handlers
 from services.ticketing.settings import Settings
-from services.ticketing.store.collections import INDEXES, TICKETS
+from services.ticketing.store.collections import CATALOG, INDEXES, TICKETS
 
 PUBLISHES = ("ticket.opened", "ticket.assigned", "ticket.escalated", "ticket.progress_noted", "ticket.resolved",
-             "ticket.reopened", "ticket.closed")
+             "ticket.reopened", "ticket.closed", "catalog.sync_requested")
+
+
+async def learn_catalog(rt: Runtime) -> None:
+    """With no catalog yet, ask lifecycle to announce it: on a fresh broker lifecycle may have announced it
+    before our queue existed. Published directly (no state goes with it); the next start asks again."""
+    if await rt.store[CATALOG].find_one({}, {"_id": 1}) is None:
+        request = rt.event(CatalogSyncRequested(requested_by=rt.settings.service_name),
+                           type="catalog.sync_requested", subject="catalog", sequence=0)
+        await rt.bus.publish(request.model_dump(mode="json"))
 
 
 def create(settings: Settings | None = None) -> FastAPI:
@@ -21,4 +31,5 @@ def create(settings: Settings | None = None) -> FastAPI:
         outbox_collections=[TICKETS],
         publishes=PUBLISHES,
         subscriptions=handlers.subscriptions,
+        on_start=learn_catalog,
     ))

@@ -18,8 +18,9 @@ import pytest
 import devstack
 from tests.conftest import ROOT, service_env
 
-# lifecycle last: the others' durable queues exist before it announces the catalog at start
-START_ORDER = ("ticketing", "knowledge", "analytics", "lifecycle")
+# lifecycle first, as on a fresh broker in the worst order: it announces the catalog before ticketing's queue
+# exists, so ticketing only learns it by asking (catalog.sync_requested)
+START_ORDER = ("lifecycle", "ticketing", "knowledge", "analytics")
 
 
 @dataclass

@@ -6,6 +6,7 @@ from contracts.events import Envelope, TicketClosed
 from services.kit.app import Runtime
 from services.kit.consumer import Subscription
 from services.lifecycle.domain import backlog
+from services.lifecycle.events.catalog import republish_catalog
 from services.lifecycle.store.collections import BACKLOG
 
 TICKETS_QUEUE = "lifecycle.tickets"
@@ -15,7 +16,11 @@ def subscriptions(rt: Runtime) -> list[Subscription]:
     async def on_ticket_closed(envelope: Envelope) -> None:
         await record_closed_ticket(rt, envelope)
 
-    return [Subscription(TICKETS_QUEUE, ("ticket.closed",), on_ticket_closed)]
+    async def on_catalog_sync_requested(envelope: Envelope) -> None:
+        await republish_catalog(rt)
+
+    return [Subscription(TICKETS_QUEUE, ("ticket.closed",), on_ticket_closed),
+            Subscription("lifecycle.catalog_sync", ("catalog.sync_requested",), on_catalog_sync_requested)]
 
 
 async def record_closed_ticket(rt: Runtime, envelope: Envelope) -> None:
