@@ -1,0 +1,53 @@
+# Developer entry points. `make help` lists them.
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+ROLE ?= agent
+BENCH_ARGS ?=
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help .venv run test bench token clean-data
+
+help:
+	@echo "make run         start RabbitMQ (if down), nx-27017 (unless OPS_MONGO_URL is set) and the four services"
+	@echo "make test        run the test suite (pytest; extra args in PYTEST_ARGS)"
+	@echo "make bench       run bench/close_loop.py (args in BENCH_ARGS)"
+	@echo "make token       print a dev JWT: ROLE=agent [CITY=济南] [PRODUCTS=a,b] [VENDOR=v] [SUB=s]"
+	@echo "make clean-data  delete the local data under .data/"
+	@echo "make .venv       create .venv and install the project (re-installs when pyproject.toml changes)"
+
+# The virtualenv: created once, (re)installed whenever pyproject.toml changes.
+# Install output goes to stderr so that `make -s token` prints only the token.
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PYTHON=python3.11)")'
+	$(PYTHON) -m venv $(VENV) >&2
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[local,test]' >&2
+	@touch $@
+
+.venv: $(STAMP)
+
+run: $(STAMP)
+	$(PY) scripts/run.py
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) bench/close_loop.py $(BENCH_ARGS)
+
+token: $(STAMP)
+	@$(PY) -m services.kit.token --role '$(ROLE)' \
+		$(if $(CITY),--city '$(CITY)') \
+		$(if $(PRODUCTS),--products '$(PRODUCTS)') \
+		$(if $(VENDOR),--vendor '$(VENDOR)') \
+		$(if $(SUB),--sub '$(SUB)')
+
+clean-data:
+	rm -rf .data
