@@ -20,7 +20,9 @@ Other nx-27017 differences worked around here, and only here:
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pymongo.errors
@@ -45,6 +47,29 @@ class ConcurrencyConflict(Exception):
     """The document changed since it was read; the caller re-reads and decides again."""
 
 
+class KeyedLocks:
+    """One asyncio lock per key, dropped when nobody holds or awaits it. Handlers of one process that change
+    the same document take turns instead of failing each other's optimistic writes (a hot document, such as
+    a candidate many closes grow at once, would otherwise exhaust their retries)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Any, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: Any):
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 class Store:
     def __init__(self, settings: ServiceSettings, *, outbox_collections: Sequence[str] = (),
                  indexes: Mapping[str, Sequence[IndexModel]] | None = None):
@@ -55,6 +80,7 @@ class Store:
         self.outbox_collections = tuple(outbox_collections)
         self.indexes = dict(indexes or {})
         self.outbox_signal = asyncio.Event()
+        self._document_locks = KeyedLocks()
 
     def __getitem__(self, name: str) -> AsyncCollection:
         return self.db[name]
@@ -118,20 +144,22 @@ class Store:
         nothing to do), and write both at once. When another writer got there first, read and decide again.
 
         This is how event handlers stay idempotent and order-tolerant: `decide` is a pure function of what is
-        stored and what arrived."""
+        stored and what arrived. Within a process, changes of one document take turns; between replicas the
+        revision guard decides and the loser tries again after a short random pause."""
         coll = self.db[collection]
-        for _ in range(attempts):
-            current = await coll.find_one({"_id": doc_id})
-            decision = decide(current)
-            if decision is None:
-                return None
-            doc, events = decision
-            try:
-                if current is None:
-                    return await self.insert(collection, doc, events)
-                return await self.replace(collection, doc, events)
-            except (pymongo.errors.DuplicateKeyError, ConcurrencyConflict):
-                continue
+        async with self._document_locks.hold((collection, doc_id)):
+            for attempt in range(attempts):
+                current = await coll.find_one({"_id": doc_id})
+                decision = decide(current)
+                if decision is None:
+                    return None
+                doc, events = decision
+                try:
+                    if current is None:
+                        return await self.insert(collection, doc, events)
+                    return await self.replace(collection, doc, events)
+                except (pymongo.errors.DuplicateKeyError, ConcurrencyConflict):
+                    await asyncio.sleep(random.uniform(0, 0.01 * 2 ** attempt))
         raise ConcurrencyConflict(f"{collection}/{doc_id} kept changing")  # the consumer retries the message
 
     def _signal(self, outbox: list) -> None:

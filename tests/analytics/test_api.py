@@ -1,6 +1,7 @@
 """Integration tests of analytics: ticket events on the real broker feed the read model in the real store, and the
 summary answers over HTTP. Each test uses its own product code, so tests do not see each other's tickets."""
 
+import dataclasses
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from contracts.events import (Envelope, TicketClosed, TicketEscalated, TicketOpe
 from services.analytics.events.handlers import apply_ticket_event
 from services.analytics.main import create
 from services.analytics.settings import Settings
+from services.kit.store import Store
 from tests.support import dead_letters, eventually, publish, running, settings_for, token
 
 OPENED_AT = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
@@ -256,13 +258,19 @@ async def test_a_writer_slipping_in_between_read_and_write(app, client, analyst,
         await apply_ticket_event(rt, opened(ticket_id, code))
     real_write = getattr(rt.store, write)
 
+    # The competitor is another replica: its own store client, outside this process's per-document turn-taking.
+    replica = dataclasses.replace(rt, store=Store(rt.settings))
+
     async def competitor_first(collection, doc, events=()):
-        monkeypatch.setattr(rt.store, write, real_write)  # the competitor and my retry write for real
-        await apply_ticket_event(rt, closed(ticket_id, code, sequence=theirs))
+        monkeypatch.setattr(rt.store, write, real_write)  # my retry writes for real
+        await apply_ticket_event(replica, closed(ticket_id, code, sequence=theirs))
         return await real_write(collection, doc, events)
 
     monkeypatch.setattr(rt.store, write, competitor_first)
-    await apply_ticket_event(rt, resolved_event(ticket_id, code, mine))
+    try:
+        await apply_ticket_event(rt, resolved_event(ticket_id, code, mine))
+    finally:
+        await replica.store.close()
     doc = await rt.store["tickets"].find_one({"_id": ticket_id})
     assert (doc["status"], doc["sequence"]) == (expected_status, max(mine, theirs))
     assert (await summary(client, analyst, product_code=code))["count"] == 1

@@ -309,3 +309,19 @@ async def test_operations_endpoints_describe_the_service(client):
     asyncapi = json.dumps((await client.get("/asyncapi.json")).json())
     for event_type in ("knowledge.article.published", "knowledge.article.archived", "knowledge.candidate.updated"):
         assert event_type in asyncapi
+
+
+async def test_a_burst_of_closes_on_one_question_counts_every_ticket(client, infra):
+    """Many closes of the same question arrive at once: they all land on one hot candidate document, and
+    none may be lost to write conflicts (nor dead-lettered)."""
+    code = product()
+    events = [closed_event(code) for _ in range(100)]
+    await publish(infra, *events)
+
+    async def all_counted():
+        items = await candidates_of(client, infra, code)
+        return items and items[0]["occurrences"] == len(events)
+
+    await eventually(all_counted, timeout=30, what="every close counted on the one candidate")
+    letters = await dead_letters(infra, "knowledge.tickets")
+    assert not [m for m in letters if m.body.startswith(b"{") and json.loads(m.body)["data"]["product_code"] == code]
