@@ -71,6 +71,19 @@ async def dead_letters(infra, queue: str) -> list[aio_pika.abc.AbstractIncomingM
     return out
 
 
+async def collect_dead_letters(infra, queue: str, until: Callable[[list], bool], *, timeout: float = 10.0,
+                               what: str = "dead letters") -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Drain `<queue>.dlq` repeatedly, keeping everything drained, until `until(collected)` holds."""
+    collected: list = []
+
+    async def probe():
+        collected.extend(await dead_letters(infra, queue))
+        return until(collected)
+
+    await eventually(probe, timeout=timeout, what=what)
+    return collected
+
+
 async def eventually(probe: Callable[[], Awaitable[T]], *, timeout: float = 10.0, interval: float = 0.1,
                      what: str = "condition") -> T:
     """Poll `probe` until it returns a truthy value (returned) or `timeout` passes (AssertionError)."""

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable
 
 import jwt
+import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
@@ -56,13 +57,8 @@ async def authenticate(request: Request,
         raise Problem(401, "unauthorized", "Authentication required", "Send Authorization: Bearer <token>.",
                       headers={"WWW-Authenticate": "Bearer"})
     principal = decode_token(request.app.state.runtime.settings.auth_secret, credentials.credentials)
-    structlog_bind(principal)
-    return principal
-
-
-def structlog_bind(principal: Principal) -> None:
-    import structlog
     structlog.contextvars.bind_contextvars(user=principal.sub)
+    return principal
 
 
 def require_roles(*roles: Role):

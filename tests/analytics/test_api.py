@@ -14,7 +14,7 @@ from services.analytics.events.handlers import apply_ticket_event
 from services.analytics.main import create
 from services.analytics.settings import Settings
 from services.kit.store import Store
-from tests.support import dead_letters, eventually, publish, running, settings_for, token
+from tests.support import collect_dead_letters, eventually, publish, running, settings_for, token
 
 OPENED_AT = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 
@@ -225,13 +225,8 @@ async def test_poison_goes_to_the_dlq_and_later_events_apply(client, analyst, in
     await publish(infra, opened("TS-H1", code))
     await wait_for(client, analyst, lambda b: b["opened"] == 1, product_code=code)
 
-    collected = []
-
-    async def both_dead_lettered():
-        collected.extend(await dead_letters(infra, "analytics.tickets"))
-        return len(collected) >= 2
-
-    await eventually(both_dead_lettered, what="poison messages in analytics.tickets.dlq")
+    collected = await collect_dead_letters(infra, "analytics.tickets", lambda got: len(got) >= 2,
+                                           what="poison messages in analytics.tickets.dlq")
     bodies = [m.body for m in collected]
     assert b"{}" in bodies
     assert any(b"TS-H0" in body for body in bodies)

@@ -15,7 +15,7 @@ from contracts.events import EXCHANGE, Envelope, TicketClosed
 from contracts.vocabulary import Cause, Kind
 from services.knowledge.main import create
 from services.knowledge.settings import Settings
-from tests.support import dead_letters, eventually, publish, running, settings_for, token
+from tests.support import collect_dead_letters, dead_letters, eventually, publish, running, settings_for, token
 
 CLOSED_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -181,13 +181,8 @@ async def test_poison_messages_are_dead_lettered_and_the_consumer_goes_on(client
     await publish(infra, closed_event(code, title="毒消息之后"))
 
     await eventually(lambda: _count(client, infra, code, 1), what="the valid event after the poison")
-    letters = []
-
-    async def both_dead_lettered():
-        letters.extend(await dead_letters(infra, "knowledge.tickets"))
-        return len(letters) >= 2
-
-    await eventually(both_dead_lettered, what="two dead letters")
+    letters = await collect_dead_letters(infra, "knowledge.tickets", lambda got: len(got) >= 2,
+                                         what="two dead letters")
     bodies = [m.body for m in letters]
     assert b"not json" in bodies
     assert [json.loads(b)["subject"] for b in bodies if b != b"not json"] == [incomplete["subject"]]
