@@ -2,4 +2,4 @@ from services.kit.app import serve
 
 from .settings import Settings
 
-serve("services.analytics.main:create", Settings())
+serve("services.analytics.main:create", Settings)

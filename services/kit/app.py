@@ -69,8 +69,11 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     store = Store(settings, outbox_collections=spec.outbox_collections, indexes=spec.indexes)
     bus = EventBus(settings)
     rt = Runtime(settings, store, bus, OutboxRelay(store, bus))
-    for subscription in spec.subscriptions(rt):
-        register(bus, subscription)
+    consumes = settings.role in ("all", "worker")
+    serves_api = settings.role in ("all", "api")
+    if consumes:
+        for subscription in spec.subscriptions(rt):
+            register(bus, subscription)
     for event_type in spec.publishes:  # documents the events in AsyncAPI; publishing goes through the outbox
         bus.broker.publisher(exchange=bus.exchange, routing_key=event_type, title=event_type, schema=EVENT_TYPES[event_type])
 
@@ -83,7 +86,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         rt.relay.start()
         if spec.on_start:
             await spec.on_start(rt)
-        log.info("service.started", port=settings.port, namespace=settings.namespace or None)
+        log.info("service.started", port=settings.port, role=settings.role, namespace=settings.namespace or None)
         try:
             yield
         finally:
@@ -94,7 +97,8 @@ def create_app(spec: ServiceSpec) -> FastAPI:
             await store.close()
             log.info("service.stopped")
 
-    app = FastAPI(title=spec.title, description=spec.description, version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title=spec.title, description=spec.description, version="0.1.0", lifespan=lifespan,
+                  root_path=settings.root_path)
     app.state.runtime = rt
     problems.install(app)
 
@@ -130,14 +134,30 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     async def asyncapi():
         return AsyncAPI(bus.broker, title=f"{spec.title} events", version="0.1.0").to_specification().to_jsonable()
 
-    for router in spec.routers:
-        app.include_router(router)
+    if serves_api:
+        for router in spec.routers:
+            app.include_router(router)
     return app
 
 
-def serve(app_path: str, settings: ServiceSettings) -> None:
-    """`python -m services.<name>`: run one service with uvicorn on its port."""
+def serve(app_path: str, settings_type: type[ServiceSettings]) -> None:
+    """`python -m services.<name> [--role all|api|worker]`: run one service with uvicorn on its port.
+
+    SIGTERM (Kubernetes, docker stop) shuts down gracefully: uvicorn stops accepting connections and gives open
+    requests `shutdown_grace_seconds`, then the lifespan stops consuming, lets in-flight messages finish and
+    drains the outbox before the process exits.
+    """
+    import argparse
+    import os
+
     import uvicorn
 
+    parser = argparse.ArgumentParser(prog=f"python -m {app_path.split(':')[0].rsplit('.', 1)[0]}")
+    parser.add_argument("--role", choices=["all", "api", "worker"],
+                        help="all: API and consumers (default, or OPS_ROLE); api: HTTP API only; worker: consumers only")
+    args = parser.parse_args()
+    if args.role:
+        os.environ["OPS_ROLE"] = args.role  # the app factory reads its settings from the environment
+    settings = settings_type()
     uvicorn.run(app_path, factory=True, host=settings.host, port=settings.port, log_level="warning",
-                timeout_graceful_shutdown=20)
+                timeout_graceful_shutdown=settings.shutdown_grace_seconds)

@@ -1,3 +1,5 @@
+from typing import Literal
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_AUTH_SECRET = "dev-only-secret-change-me-before-production"
@@ -10,10 +12,22 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OPS_", extra="ignore")
 
     service_name: str = "service"
+    # What this process does: `all` (HTTP API and consumers), `api` (HTTP API only) or `worker` (consumers, with
+    # only the operations endpoints over HTTP). All three relay their outbox. `--role` on the command line sets it.
+    role: Literal["all", "api", "worker"] = "all"
     port: int = 8000
     host: str = "127.0.0.1"
+    # The path prefix a reverse proxy strips before the request reaches us (e.g. `/api/ticketing`), so that
+    # /docs and the OpenAPI links work behind the Ingress.
+    root_path: str = ""
+    # Seconds uvicorn gives open HTTP requests at shutdown, before consumers stop and the outbox drains.
+    shutdown_grace_seconds: float = 20.0
     mongo_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongo_db: str | None = None
+    # Write concern of every write (unset: the URL's or the server's default). Production replica sets use
+    # `majority` with the journal (deploy/k8s), so an acknowledged ticket survives the loss of a member.
+    mongo_write_concern: str | None = None
+    mongo_journal: bool | None = None
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     auth_secret: str = DEV_AUTH_SECRET
     # A prefix for exchange and queue names, so that a test run shares a broker with a running stack unharmed.

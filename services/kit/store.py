@@ -70,12 +70,22 @@ class KeyedLocks:
                 self._locks[key] = (lock, users - 1)
 
 
+def _write_concern(settings: ServiceSettings) -> dict:
+    options: dict = {}
+    if settings.mongo_write_concern:
+        w = settings.mongo_write_concern
+        options["w"] = int(w) if w.isdigit() else w
+    if settings.mongo_journal is not None:
+        options["journal"] = settings.mongo_journal
+    return options
+
+
 class Store:
     def __init__(self, settings: ServiceSettings, *, outbox_collections: Sequence[str] = (),
                  indexes: Mapping[str, Sequence[IndexModel]] | None = None):
         self.settings = settings
-        self.client: AsyncMongoClient = AsyncMongoClient(settings.mongo_url, tz_aware=True,
-                                                         serverSelectionTimeoutMS=5000, appname=settings.service_name)
+        self.client: AsyncMongoClient = AsyncMongoClient(settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000,
+                                                         appname=settings.service_name, **_write_concern(settings))
         self.db: AsyncDatabase = self.client[settings.database]
         self.outbox_collections = tuple(outbox_collections)
         self.indexes = dict(indexes or {})
