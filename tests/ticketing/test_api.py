@@ -51,18 +51,21 @@ async def api(infra, ticket_events):
         yield client
 
 
-async def drain(queue, ticket_id, timeout=5.0):
-    """Events of one ticket received so far (waits until no new one arrives for a moment)."""
+async def drain(queue, ticket_id, timeout=5.0, quiet=0.5):
+    """Events of one ticket received so far: waits until none has arrived for `quiet` seconds (the relay may
+    publish a ticket's events over several passes)."""
     seen = []
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    last_arrival = loop.time()
     while loop.time() < deadline:
         message = await queue.get(no_ack=True, fail=False)
         if message is None:
-            if seen:
+            if seen and loop.time() - last_arrival >= quiet:
                 break
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.05)
             continue
+        last_arrival = loop.time()
         envelope = json.loads(message.body)
         if envelope["subject"] == ticket_id:
             seen.append(envelope)
