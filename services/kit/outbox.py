@@ -95,21 +95,25 @@ class OutboxRelay:
         return count
 
     async def _relay_document(self, collection: str, doc: dict) -> int:
-        published: set[str] = set()
+        published: list[str] = []
         for envelope in doc.get(OUTBOX, []):
             bind_correlation_id(envelope.get("correlationid"))
             await self.bus.publish(envelope)
-            published.add(envelope["id"])
+            published.append(envelope["id"])
             metrics.EVENTS_PUBLISHED.labels(self.store.settings.service_name, envelope["type"]).inc()
-        coll = self.store[collection]
-        for _ in range(10):
-            remaining = [e for e in doc.get(OUTBOX, []) if e["id"] not in published]
-            cleared = {**doc, OUTBOX: remaining, OUTBOX_PENDING: bool(remaining), REVISION: doc.get(REVISION, 0) + 1}
-            result = await coll.replace_one({"_id": doc["_id"], REVISION: doc.get(REVISION, 0)}, cleared)
-            if result.matched_count:
-                return len(published)
-            doc = await coll.find_one({"_id": doc["_id"]})  # the service wrote meanwhile: remove ours from its copy
-            if doc is None:
-                return len(published)
-        log.warning("outbox.clear_contended", collection=collection, id=doc["_id"])
+        if not published:
+            await self._clear_flag(collection, doc["_id"])
+            return 0
+        # Remove exactly what was published, atomically and unconditionally: a revision-guarded rewrite could
+        # lose to a hot document's writers again and again, leave the events in place and publish them twice.
+        # The revision bump makes a writer that read the document before this removal re-read it (kit/store.py)
+        # instead of writing the published events back.
+        await self.store[collection].update_one(
+            {"_id": doc["_id"]}, {"$pull": {OUTBOX: {"id": {"$in": published}}}, "$inc": {REVISION: 1}})
+        await self._clear_flag(collection, doc["_id"])
         return len(published)
+
+    async def _clear_flag(self, collection: str, doc_id) -> None:
+        """Lower the pending flag once the outbox is empty; a writer adding events meanwhile keeps it up."""
+        await self.store[collection].update_one({"_id": doc_id, OUTBOX: {"$size": 0}, OUTBOX_PENDING: True},
+                                                {"$set": {OUTBOX_PENDING: False}})

@@ -11,6 +11,8 @@ visible), and a real MongoDB would need a replica set for it. One-document write
 Other nx-27017 differences worked around here, and only here:
 - `$push`/`$addToSet` store sub-documents as JSON strings, and `$set` turns datetimes into strings, so
   documents are written whole (insert/replace guarded by a revision), and `$set`/`$inc` only take plain scalars.
+  `$pull` of sub-documents matched by a field behaves the same on both (the relay removes published events so),
+  though `$set` of False reads back as 0 on nx-27017: query the pending flag only as `True`.
 - `find_one_and_update(upsert=True)` whose filter misses an existing `_id` answers None where MongoDB raises
   DuplicateKeyError; callers treat both as "not matched".
 - A compound index that contains `_id` makes every write to its collection fail ("JSON path error near
