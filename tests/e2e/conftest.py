@@ -37,10 +37,13 @@ class Stack:
         return "\n".join(out)
 
 
-def start(infra, name: str, port: int, log_dir: Path) -> subprocess.Popen:
-    log = open(log_dir / f"{name}.log", "w")
-    return subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env=service_env(infra, name, OPS_PORT=port, OPS_LOG_FORMAT="json"),
+def start(infra, name: str, port: int, log_dir: Path, *args: str, log_name: str | None = None,
+          **env) -> subprocess.Popen:
+    """`python -m services.<name> *args` on `port`, its output in `log_dir/<log_name or name>.log`."""
+    log = open(log_dir / f"{log_name or name}.log", "w")
+    return subprocess.Popen([sys.executable, "-m", f"services.{name}", *args], cwd=ROOT, stdout=log,
+                            stderr=subprocess.STDOUT, env=service_env(infra, name, OPS_PORT=port, OPS_LOG_FORMAT="json",
+                                                                      **env),
                             start_new_session=True)
 
 

@@ -1,0 +1,275 @@
+"""Several replicas of one service, as separate processes on the same queue and store (deploy/k8s runs ≥ 2).
+
+- Competing consumers: two `--role worker` processes of knowledge share `knowledge.tickets`; a burst of closes,
+  each delivered twice and shuffled, lands on a few hot candidate documents. Every ticket must count exactly once,
+  and every `knowledge.candidate.updated` must go out exactly once, although both processes write the same
+  documents and both run an outbox relay.
+- Relay failover: two ticketing processes take tickets; each `ticket.opened` goes out once; when the replica
+  holding the relay lease is killed (SIGKILL: no shutdown hook), the survivor takes the lease over and nothing
+  stays stuck in the outbox.
+- Graceful shutdown: SIGTERM in the middle of a burst ends the process cleanly with the outbox drained, and a new
+  replica finishes the rest of the queue with nothing lost and nothing applied twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections import Counter
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aio_pika
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from pymongo import AsyncMongoClient
+
+import devstack
+from contracts.events import EXCHANGE, Envelope, ProductRegistered
+from services.kit.outbox import LEASES
+from services.kit.store import OUTBOX_PENDING
+from services.knowledge.store.collections import CANDIDATES
+from services.ticketing.store.collections import TICKETS
+from tests.e2e.conftest import start, stop, wait_ready
+from tests.knowledge.test_api import closed_event, product
+from tests.support import dead_letters, eventually, publish, token
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Replica:
+    name: str
+    process: subprocess.Popen
+    url: str
+    log: Path
+
+
+class Replicas:
+    """Starts service processes for one test and stops them (printing their logs when the test failed)."""
+
+    def __init__(self, infra):
+        self.infra = infra
+        self.log_dir = Path(tempfile.mkdtemp(prefix="ops-replicas-"))
+        self.started: list[Replica] = []
+
+    def start(self, service: str, label: str, *args: str, **env) -> Replica:
+        port = devstack.free_port()
+        process = start(self.infra, service, port, self.log_dir, *args, log_name=label, **env)
+        replica = Replica(label, process, f"http://127.0.0.1:{port}", self.log_dir / f"{label}.log")
+        self.started.append(replica)
+        wait_ready(replica.url, process)
+        return replica
+
+    def logs(self, lines: int = 30) -> str:
+        return "\n".join(f"--- {r.name} (exit {r.process.poll()}) ---\n"
+                         + "\n".join(r.log.read_text(errors="replace").splitlines()[-lines:]) for r in self.started)
+
+    def stop_all(self) -> None:
+        for replica in self.started:
+            stop(replica.process)
+
+
+@pytest.fixture
+def replicas(infra):
+    group = Replicas(infra)
+    yield group
+    group.stop_all()
+    print(group.logs(), file=sys.stderr)  # pytest shows captured output only when the test failed
+
+
+@asynccontextmanager
+async def captured(infra, routing_key: str):
+    """A throwaway queue bound to the session's exchange; yields a function returning what arrived so far."""
+    connection = await aio_pika.connect(infra.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(f"{infra.namespace}.{EXCHANGE}", aio_pika.ExchangeType.TOPIC,
+                                                  durable=True)
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(exchange, routing_key=routing_key)
+        received: list[Envelope] = []
+
+        async def drain() -> list[Envelope]:
+            while (message := await queue.get(no_ack=True, fail=False)) is not None:
+                received.append(Envelope.model_validate_json(message.body))
+            return received
+
+        yield drain
+
+
+async def settled(drain, until, *, timeout: float, what: str, quiet: float = 1.5) -> list[Envelope]:
+    """Wait until `until(received)` holds, then a quiet moment more, so that a late duplicate would show."""
+    await eventually(lambda: _holds(drain, until), timeout=timeout, what=what)
+    await asyncio.sleep(quiet)
+    return await drain()
+
+
+async def _holds(drain, until) -> bool:
+    return until(await drain())
+
+
+def consumed_ok(replica: Replica, queue: str) -> float:
+    """How many messages of `queue` this process handled successfully, from its own /metrics."""
+    text = httpx.get(f"{replica.url}/metrics", timeout=5).text
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == "ops_events_consumed_total" and sample.labels.get("queue") == queue
+               and sample.labels.get("outcome") == "ok")
+
+
+@asynccontextmanager
+async def database(infra, service: str):
+    client = AsyncMongoClient(infra.mongo_url, tz_aware=True)
+    try:
+        yield client[infra.db_name(service)]
+    finally:
+        await client.close()
+
+
+async def test_two_workers_on_one_queue_apply_every_event_exactly_once(infra, replicas):
+    code = product()
+    questions = ["如何登录移动办公？", "如何重置密码？", "如何开通云视讯？"]
+    per_question = 40
+    events = [closed_event(code, title=q) for q in questions for _ in range(per_question)]
+    deliveries = events + events  # the same envelopes again: what a redelivery or a relay retry looks like
+    random.Random(7).shuffle(deliveries)
+    queue = f"{infra.namespace}.knowledge.tickets"
+
+    async with captured(infra, "knowledge.candidate.updated") as updates:
+        workers = [replicas.start("knowledge", f"knowledge-worker-{i}", "--role", "worker", OPS_PREFETCH=4)
+                   for i in (1, 2)]
+        api = replicas.start("knowledge", "knowledge-api", "--role", "api")
+        async with httpx.AsyncClient(base_url=api.url, headers=token(infra, "analyst")) as client:
+            assert (await client.get("/v1/candidates")).status_code == 200
+            assert httpx.get(f"{workers[0].url}/v1/candidates").status_code == 404  # a worker serves no API
+            assert httpx.get(f"{workers[0].url}/readyz").status_code == 200
+
+            await publish(infra, *deliveries)
+
+            async def candidates() -> list[dict]:
+                r = await client.get("/v1/candidates", params={"product_code": code, "limit": 50})
+                return r.json()["items"]
+
+            async def all_counted():
+                items = await candidates()
+                return sum(c["occurrences"] for c in items) == len(events)
+
+            await eventually(all_counted, timeout=90, what="every close counted across both workers")
+            published = await settled(updates, lambda got: len([e for e in got if e.data["product_code"] == code])
+                                      >= len(events), timeout=30, what="every candidate update published")
+            items = await candidates()
+
+    assert len(items) == len(questions)
+    expected_ids = {e.subject for e in events}
+    counted = [tid for c in items for tid in c["ticket_ids"]]
+    assert sorted(counted) == sorted(expected_ids), "a ticket counted twice or not at all"
+    for candidate in items:
+        assert candidate["occurrences"] == len(candidate["ticket_ids"]) == per_question
+    ours = [e for e in published if e.data["product_code"] == code]
+    sequences = Counter((e.subject, e.sequence) for e in ours)
+    assert set(sequences) == {(c["id"], n) for c in items for n in range(1, per_question + 1)}
+    assert max(sequences.values()) == 1, "an update was published twice"
+    # Both processes really competed for the queue, and every delivery (duplicates included) was handled.
+    handled = [consumed_ok(w, queue) for w in workers]
+    assert all(n > 0 for n in handled), handled
+    assert sum(handled) == len(deliveries)
+    assert not await dead_letters(infra, "knowledge.tickets")
+
+
+async def test_the_relay_publishes_once_with_two_replicas_and_survives_the_leader_dying(infra, replicas):
+    code = "replica_" + uuid.uuid4().hex[:6]
+    fast_lease = dict(OPS_OUTBOX_LEASE_SECONDS=2, OPS_OUTBOX_POLL_SECONDS=0.5)
+    async with captured(infra, "ticket.opened") as opened:
+        pair = [replicas.start("ticketing", f"ticketing-{i}", **fast_lease) for i in (1, 2)]
+        await publish(infra, Envelope.wrap(
+            ProductRegistered(code=code, name="副本测试产品", stage="delivered", vendor="vendor-a"),
+            type="lifecycle.product.registered", source="lifecycle", subject=code, sequence=1, correlationid="test"))
+        staff = token(infra, "agent")
+        body = {"kind": "consultation", "channel": "call_center", "product_code": code, "city": "济南",
+                "industry": "government", "title": "如何登录？", "description": "客户询问登录方式",
+                "customer": {"name": "张三", "contact": "13800000000", "group_name": "济南市某局"}}
+
+        async def file(replica: Replica) -> str | None:
+            async with httpx.AsyncClient(base_url=replica.url, headers=staff) as client:
+                r = await client.post("/v1/tickets", json=body)
+                return r.json()["id"] if r.status_code == 201 else None
+
+        ids: list[str] = []
+        for replica in pair:  # the catalog is learnt by whichever replica consumed lifecycle's event
+            ids.append(await eventually(lambda: file(replica), timeout=30, what=f"{replica.name} knows the product"))
+        for i in range(20):
+            ids.append(await file(pair[i % 2]))
+        assert len(set(ids)) == len(ids), "two replicas handed out the same ticket id"
+
+        def each_once(got, wanted):
+            counts = Counter(e.subject for e in got if e.subject in wanted)
+            return set(counts) == set(wanted)
+
+        got = await settled(opened, lambda got: each_once(got, ids), timeout=30, what="every ticket.opened")
+        assert Counter(e.subject for e in got if e.subject in ids) == Counter(ids), "published twice"
+
+        async with database(infra, "ticketing") as db:
+            lease = await db[LEASES].find_one({"_id": "outbox-relay"})
+            leader = next(r for r in pair if lease["owner"].split(":")[1] == str(r.process.pid))
+            survivor = next(r for r in pair if r is not leader)
+            os.killpg(leader.process.pid, signal.SIGKILL)  # no shutdown hook: the lease is left to expire
+            leader.process.wait(10)
+
+            later = [await file(survivor) for _ in range(20)]
+            assert None not in later
+            got = await settled(opened, lambda got: each_once(got, ids + later), timeout=30,
+                                what="the survivor publishing after the leader died")
+            assert Counter(e.subject for e in got if e.subject in later) == Counter(later)
+            lease = await db[LEASES].find_one({"_id": "outbox-relay"})
+            assert lease["owner"].split(":")[1] == str(survivor.process.pid)
+            assert await db[TICKETS].count_documents({OUTBOX_PENDING: True}) == 0
+
+
+async def test_sigterm_mid_burst_drains_the_outbox_and_loses_nothing(infra, replicas):
+    code = product()
+    events = [closed_event(code) for _ in range(300)]
+    async with captured(infra, "knowledge.candidate.updated") as updates, database(infra, "knowledge") as db:
+        first = replicas.start("knowledge", "knowledge-first", "--role", "worker")
+        await publish(infra, *events)
+
+        async def occurrences() -> int:
+            doc = await db[CANDIDATES].find_one({"product_code": code})
+            return doc["occurrences"] if doc else 0
+
+        await eventually(lambda: _at_least(occurrences, 30), timeout=60, what="the first worker under way")
+        os.killpg(first.process.pid, signal.SIGTERM)
+        # uvicorn re-raises SIGTERM once its shutdown is complete, so a clean stop ends with -SIGTERM; the log
+        # line is written at the very end of the shutdown (after consumers stopped and the outbox drained).
+        assert first.process.wait(60) in (0, -signal.SIGTERM)
+        assert '"service.stopped"' in first.log.read_text()
+        stopped_at = await occurrences()
+        assert stopped_at < len(events), "the burst finished before SIGTERM: nothing was in flight"
+        # Every change the first worker made had its events published before it exited.
+        assert await db[CANDIDATES].count_documents({"product_code": code, OUTBOX_PENDING: True}) == 0
+        async def first_worker_updates() -> Counter:
+            return Counter(e.sequence for e in await updates() if e.data["product_code"] == code)
+
+        await asyncio.sleep(1)  # published before exit, but maybe not yet routed into our queue
+        before_restart = await first_worker_updates()
+        assert sorted(before_restart) == list(range(1, stopped_at + 1)), (stopped_at, before_restart)
+        assert max(before_restart.values()) == 1, "published twice"
+
+        replicas.start("knowledge", "knowledge-second", "--role", "worker")
+        await eventually(lambda: _at_least(occurrences, len(events)), timeout=90, what="the second worker finishing")
+        got = await settled(updates, lambda got: len([e for e in got if e.data["product_code"] == code]) >= len(events),
+                            timeout=30, what="every candidate update published")
+        assert await occurrences() == len(events)
+    sequences = Counter(e.sequence for e in got if e.data["product_code"] == code)
+    assert sorted(sequences) == list(range(1, len(events) + 1)) and max(sequences.values()) == 1
+
+
+async def _at_least(probe, n: int) -> bool:
+    return await probe() >= n
