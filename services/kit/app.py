@@ -1,7 +1,8 @@
 """The service factory: every service is the same FastAPI + FastStream + MongoDB shape, assembled here.
 
-Start-up order: store (indexes) → broker topology → consumers → outbox relay → the service's own start hook.
-Shutdown: stop consuming (FastStream waits for in-flight messages), drain the outbox, close the store.
+Start-up order: store (indexes) → broker topology → consumers → outbox relay → scheduled jobs → the service's own
+start hook. Shutdown: stop the jobs, stop consuming (FastStream waits for in-flight messages), drain the outbox,
+close the store.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from services.kit.broker import EventBus
 from services.kit.consumer import Subscription, register
 from services.kit.logging import bind_correlation_id, configure_logging, current_correlation_id
 from services.kit.outbox import OutboxRelay
+from services.kit.scheduler import PeriodicJob, Scheduler
 from services.kit.settings import ServiceSettings
 from services.kit.store import Store
 
@@ -60,6 +62,7 @@ class ServiceSpec:
     outbox_collections: Sequence[str] = ()
     publishes: Sequence[str] = ()
     subscriptions: Callable[[Runtime], Sequence[Subscription]] = lambda rt: ()
+    jobs: Callable[[Runtime], Sequence[PeriodicJob]] = lambda rt: ()  # scheduled work, one replica at a time
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
 
 
@@ -71,6 +74,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     rt = Runtime(settings, store, bus, OutboxRelay(store, bus))
     consumes = settings.role in ("all", "worker")
     serves_api = settings.role in ("all", "api")
+    scheduler = Scheduler(store, spec.jobs(rt) if consumes else ())
     if consumes:
         for subscription in spec.subscriptions(rt):
             register(bus, subscription)
@@ -84,12 +88,14 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         await bus.declare_topology()
         await bus.broker.start()
         rt.relay.start()
+        scheduler.start()
         if spec.on_start:
             await spec.on_start(rt)
         log.info("service.started", port=settings.port, role=settings.role, namespace=settings.namespace or None)
         try:
             yield
         finally:
+            await scheduler.stop()          # a running job finishes; its lease goes to another replica
             for subscriber in bus.broker.subscribers:
                 await subscriber.stop()  # stop consuming; in-flight messages finish first
             await rt.relay.stop()        # drain the outbox while the connection is still open

@@ -9,22 +9,16 @@ idempotent.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import time
-import uuid
 
-import pymongo.errors
 import structlog
-from pymongo import ReturnDocument
 
 from services.kit import metrics
 from services.kit.broker import EventBus
+from services.kit.lease import Lease
 from services.kit.logging import bind_correlation_id
 from services.kit.store import OUTBOX, OUTBOX_PENDING, REVISION, Store
 
 log = structlog.get_logger()
-LEASES = "_leases"
 BATCH = 100
 
 
@@ -32,12 +26,11 @@ class OutboxRelay:
     def __init__(self, store: Store, bus: EventBus):
         self.store = store
         self.bus = bus
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.lease_seconds = store.settings.outbox_lease_seconds
+        self.lease = Lease(store, "outbox-relay", store.settings.outbox_lease_seconds)
+        self.lease_seconds = self.lease.seconds
         self.poll_seconds = store.settings.outbox_poll_seconds
         self._stopping = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._leader = False
 
     def start(self) -> None:
         if self.store.outbox_collections:
@@ -50,15 +43,13 @@ class OutboxRelay:
         self._stopping.set()
         self.store.outbox_signal.set()
         await self._task
-        if self._leader:
-            await self.store[LEASES].update_one({"_id": "outbox-relay", "owner": self.owner}, {"$set": {"expires": 0.0}})
+        await self.lease.release()
 
     async def _run(self) -> None:
         while True:
             stopping = self._stopping.is_set()
             try:
-                self._leader = await self._hold_lease()
-                published = await self.relay_once() if self._leader else 0
+                published = await self.relay_once() if await self.lease.acquire() else 0
             except Exception:  # noqa: BLE001 - a broker or store outage must not end the relay
                 log.exception("outbox.relay_failed")
                 published = 0
@@ -69,20 +60,9 @@ class OutboxRelay:
                 self.store.outbox_signal.clear()
                 try:
                     await asyncio.wait_for(self.store.outbox_signal.wait(),
-                                           self.poll_seconds if self._leader else self.lease_seconds / 3)
+                                           self.poll_seconds if self.lease.held else self.lease_seconds / 3)
                 except TimeoutError:
                     pass
-
-    async def _hold_lease(self) -> bool:
-        now = time.time()  # epoch seconds: a float behaves the same on MongoDB and nx-27017
-        try:
-            doc = await self.store[LEASES].find_one_and_update(
-                {"_id": "outbox-relay", "$or": [{"owner": self.owner}, {"expires": {"$lt": now}}]},
-                {"$set": {"owner": self.owner, "expires": now + self.lease_seconds}},
-                upsert=True, return_document=ReturnDocument.AFTER)
-        except pymongo.errors.DuplicateKeyError:
-            return False
-        return doc is not None and doc.get("owner") == self.owner
 
     async def relay_once(self) -> int:
         """Publish every pending event once; returns how many were published."""

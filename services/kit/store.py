@@ -15,6 +15,8 @@ Other nx-27017 differences worked around here, and only here:
   though `$set` of False reads back as 0 on nx-27017: query the pending flag only as `True`.
 - `find_one_and_update(upsert=True)` whose filter misses an existing `_id` answers None where MongoDB raises
   DuplicateKeyError; callers treat both as "not matched".
+- `find_one_and_update` with a field beside a top-level `$or` (`{_id: x, $or: [...]}`) can match and change a
+  document the field excludes; `find` does not. Spell the conjunction out as `$and` (kit/lease.py does).
 - A compound index that contains `_id` makes every write to its collection fail ("JSON path error near
   '_id'"): index the sort field alone; the `_id` tie-break of kit/pagination.py needs no index of its own.
 """

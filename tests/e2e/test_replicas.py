@@ -34,7 +34,7 @@ from pymongo import AsyncMongoClient
 
 import devstack
 from contracts.events import EXCHANGE, Envelope, ProductRegistered
-from services.kit.outbox import LEASES
+from services.kit.lease import LEASES
 from services.kit.store import OUTBOX_PENDING
 from services.knowledge.store.collections import CANDIDATES
 from services.ticketing.store.collections import TICKETS
