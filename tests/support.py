@@ -59,6 +59,27 @@ async def publish(infra, *envelopes: Envelope | dict[str, Any] | bytes, routing_
                                    routing_key=key)
 
 
+@asynccontextmanager
+async def captured(infra, routing_key: str):
+    """A throwaway queue bound to the session's exchange, to see the events services publish. Yields an async
+    function that returns every envelope (as a dict) received since the block began."""
+    connection = await aio_pika.connect(infra.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(f"{infra.namespace}.{EXCHANGE}", aio_pika.ExchangeType.TOPIC,
+                                                  durable=True)
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(exchange, routing_key=routing_key)
+        received: list[dict] = []
+
+        async def received_so_far() -> list[dict]:
+            while (message := await queue.get(no_ack=True, fail=False)) is not None:
+                received.append(json.loads(message.body))
+            return received
+
+        yield received_so_far
+
+
 async def dead_letters(infra, queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
     """Drain `<namespace>.<queue>.dlq` and return its messages."""
     connection = await aio_pika.connect(infra.amqp_url)

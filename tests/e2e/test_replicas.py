@@ -26,21 +26,20 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import aio_pika
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
 import devstack
-from contracts.events import EXCHANGE, Envelope, ProductRegistered
+from contracts.events import Envelope, ProductRegistered
 from services.kit.lease import LEASES
 from services.kit.store import OUTBOX_PENDING
 from services.knowledge.store.collections import CANDIDATES
 from services.ticketing.store.collections import TICKETS
 from tests.e2e.conftest import start, stop, wait_ready
 from tests.knowledge.test_api import closed_event, product
-from tests.support import dead_letters, eventually, publish, token
+from tests.support import captured, dead_letters, eventually, publish, token
 
 pytestmark = pytest.mark.e2e
 
@@ -86,27 +85,7 @@ def replicas(infra):
     print(group.logs(), file=sys.stderr)  # pytest shows captured output only when the test failed
 
 
-@asynccontextmanager
-async def captured(infra, routing_key: str):
-    """A throwaway queue bound to the session's exchange; yields a function returning what arrived so far."""
-    connection = await aio_pika.connect(infra.amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        exchange = await channel.declare_exchange(f"{infra.namespace}.{EXCHANGE}", aio_pika.ExchangeType.TOPIC,
-                                                  durable=True)
-        queue = await channel.declare_queue(exclusive=True)
-        await queue.bind(exchange, routing_key=routing_key)
-        received: list[Envelope] = []
-
-        async def drain() -> list[Envelope]:
-            while (message := await queue.get(no_ack=True, fail=False)) is not None:
-                received.append(Envelope.model_validate_json(message.body))
-            return received
-
-        yield drain
-
-
-async def settled(drain, until, *, timeout: float, what: str, quiet: float = 1.5) -> list[Envelope]:
+async def settled(drain, until, *, timeout: float, what: str, quiet: float = 1.5) -> list[dict]:
     """Wait until `until(received)` holds, then a quiet moment more, so that a late duplicate would show."""
     await eventually(lambda: _holds(drain, until), timeout=timeout, what=what)
     await asyncio.sleep(quiet)
@@ -163,7 +142,7 @@ async def test_two_workers_on_one_queue_apply_every_event_exactly_once(infra, re
                 return sum(c["occurrences"] for c in items) == len(events)
 
             await eventually(all_counted, timeout=90, what="every close counted across both workers")
-            published = await settled(updates, lambda got: len([e for e in got if e.data["product_code"] == code])
+            published = await settled(updates, lambda got: len([e for e in got if e["data"]["product_code"] == code])
                                       >= len(events), timeout=30, what="every candidate update published")
             items = await candidates()
 
@@ -173,8 +152,8 @@ async def test_two_workers_on_one_queue_apply_every_event_exactly_once(infra, re
     assert sorted(counted) == sorted(expected_ids), "a ticket counted twice or not at all"
     for candidate in items:
         assert candidate["occurrences"] == len(candidate["ticket_ids"]) == per_question
-    ours = [e for e in published if e.data["product_code"] == code]
-    sequences = Counter((e.subject, e.sequence) for e in ours)
+    ours = [e for e in published if e["data"]["product_code"] == code]
+    sequences = Counter((e["subject"], e["sequence"]) for e in ours)
     assert set(sequences) == {(c["id"], n) for c in items for n in range(1, per_question + 1)}
     assert max(sequences.values()) == 1, "an update was published twice"
     # Both processes really competed for the queue, and every delivery (duplicates included) was handled.
@@ -210,11 +189,11 @@ async def test_the_relay_publishes_once_with_two_replicas_and_survives_the_leade
         assert len(set(ids)) == len(ids), "two replicas handed out the same ticket id"
 
         def each_once(got, wanted):
-            counts = Counter(e.subject for e in got if e.subject in wanted)
+            counts = Counter(e["subject"] for e in got if e["subject"] in wanted)
             return set(counts) == set(wanted)
 
         got = await settled(opened, lambda got: each_once(got, ids), timeout=30, what="every ticket.opened")
-        assert Counter(e.subject for e in got if e.subject in ids) == Counter(ids), "published twice"
+        assert Counter(e["subject"] for e in got if e["subject"] in ids) == Counter(ids), "published twice"
 
         async with database(infra, "ticketing") as db:
             lease = await db[LEASES].find_one({"_id": "outbox-relay"})
@@ -227,7 +206,7 @@ async def test_the_relay_publishes_once_with_two_replicas_and_survives_the_leade
             assert None not in later
             got = await settled(opened, lambda got: each_once(got, ids + later), timeout=30,
                                 what="the survivor publishing after the leader died")
-            assert Counter(e.subject for e in got if e.subject in later) == Counter(later)
+            assert Counter(e["subject"] for e in got if e["subject"] in later) == Counter(later)
             lease = await db[LEASES].find_one({"_id": "outbox-relay"})
             assert lease["owner"].split(":")[1] == str(survivor.process.pid)
             assert await db[TICKETS].count_documents({OUTBOX_PENDING: True}) == 0
@@ -255,7 +234,7 @@ async def test_sigterm_mid_burst_drains_the_outbox_and_loses_nothing(infra, repl
         # Every change the first worker made had its events published before it exited.
         assert await db[CANDIDATES].count_documents({"product_code": code, OUTBOX_PENDING: True}) == 0
         async def first_worker_updates() -> Counter:
-            return Counter(e.sequence for e in await updates() if e.data["product_code"] == code)
+            return Counter(e["sequence"] for e in await updates() if e["data"]["product_code"] == code)
 
         await asyncio.sleep(1)  # published before exit, but maybe not yet routed into our queue
         before_restart = await first_worker_updates()
@@ -264,10 +243,10 @@ async def test_sigterm_mid_burst_drains_the_outbox_and_loses_nothing(infra, repl
 
         replicas.start("knowledge", "knowledge-second", "--role", "worker")
         await eventually(lambda: _at_least(occurrences, len(events)), timeout=90, what="the second worker finishing")
-        got = await settled(updates, lambda got: len([e for e in got if e.data["product_code"] == code]) >= len(events),
+        got = await settled(updates, lambda got: len([e for e in got if e["data"]["product_code"] == code]) >= len(events),
                             timeout=30, what="every candidate update published")
         assert await occurrences() == len(events)
-    sequences = Counter(e.sequence for e in got if e.data["product_code"] == code)
+    sequences = Counter(e["sequence"] for e in got if e["data"]["product_code"] == code)
     assert sorted(sequences) == list(range(1, len(events) + 1)) and max(sequences.values()) == 1
 
 

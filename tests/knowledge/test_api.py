@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-import aio_pika
 import pytest
 
-from contracts.events import EXCHANGE, Envelope, TicketClosed
+from contracts.events import Envelope, TicketClosed
 from contracts.vocabulary import Cause, Kind
 from services.knowledge.main import create
 from services.knowledge.settings import Settings
-from tests.support import collect_dead_letters, dead_letters, eventually, publish, running, settings_for, token
+from tests.support import (captured, collect_dead_letters, dead_letters, eventually, publish, running, settings_for,
+                           token)
 
 CLOSED_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -55,26 +54,6 @@ async def candidates_of(client, infra, product_code: str) -> list[dict]:
     return response.json()["items"]
 
 
-@asynccontextmanager
-async def captured(infra, routing_key: str):
-    """A throwaway queue bound to the session's exchange, to see the events the service publishes."""
-    connection = await aio_pika.connect(infra.amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        exchange = await channel.declare_exchange(f"{infra.namespace}.{EXCHANGE}", aio_pika.ExchangeType.TOPIC,
-                                                  durable=True)
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        await queue.bind(exchange, routing_key=routing_key)
-
-        async def received() -> list[dict]:
-            out = []
-            while (message := await queue.get(no_ack=True, fail=False)) is not None:
-                out.append(json.loads(message.body))
-            return out
-
-        yield received
-
-
 # --- candidates and reuses from ticket.closed --------------------------------------------------------------
 
 
@@ -91,13 +70,12 @@ async def test_same_question_twice_is_one_candidate_and_redelivery_counts_once(c
             return items if items and items[0]["occurrences"] == 2 else None
 
         [candidate] = await eventually(two_occurrences, what="one candidate with 2 occurrences")
-        events = []
 
         async def both_events():
-            events.extend(e for e in await received() if e["data"]["product_code"] == code)
-            return len(events) >= 2
+            ours = [e for e in await received() if e["data"]["product_code"] == code]
+            return ours if len(ours) >= 2 else None
 
-        await eventually(both_events, what="two knowledge.candidate.updated events")
+        events = await eventually(both_events, what="two knowledge.candidate.updated events")
 
     assert candidate["type"] == "service_script" and candidate["type_label"] == "客服口径"
     assert candidate["question"] == "如何登录移动办公？"
@@ -239,13 +217,11 @@ async def test_article_versions_and_states(client, infra):
         assert (await client.put(f"/v1/articles/{id}", json={"title": "x", "body": "y"},
                                  headers=token(infra, "agent"))).status_code == 409
 
-        events: list[dict] = []
-
         async def two_events():
-            events.extend(e for e in await received() if e["subject"] == id)
-            return len(events) >= 2
+            ours = [e for e in await received() if e["subject"] == id]
+            return ours if len(ours) >= 2 else None
 
-        await eventually(two_events, what="published and archived events")
+        events = await eventually(two_events, what="published and archived events")
     assert [(e["type"], e["sequence"], e["data"]["version"]) for e in events] == \
         [("knowledge.article.published", 3, 3), ("knowledge.article.archived", 4, 4)]
     assert events[0]["data"]["title"] == "如何登录移动办公"
