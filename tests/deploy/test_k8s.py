@@ -617,3 +617,64 @@ def test_ops_variables_are_settings_the_services_read(docs):
         assert ops <= fields, f"{name}: {ops - fields} are not settings"
         assert not ops & {"OPS_SERVICE_NAME", "OPS_NAMESPACE"}, f"{name}: must not set these"
         assert {"OPS_MONGO_URL", "OPS_AMQP_URL", "OPS_AUTH_SECRET", "OPS_LOG_FORMAT"} <= ops, name
+
+
+# Placeholders for what Secrets hold at run time, of the shape the settings parse.
+SECRET_PLACEHOLDERS = {"OPS_AUTH_SECRET": "s" * 48, "AMQP_USERNAME": "user", "AMQP_PASSWORD": "password"}
+EXPANSION = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+
+
+def container_environment(docs: list[dict], deployment: dict,
+                          image_env: dict[str, str]) -> tuple[dict[str, str], dict]:
+    """What the process sees: the image's ENV, then envFrom, then env in order with Kubernetes' $(VAR) expansion;
+    Secret references stand in as placeholders (the MongoDB URL as MCK writes it for the user, who is returned)."""
+    mongo_users = {u["connectionStringSecretName"]: u for u in one(docs, "MongoDBCommunity")["spec"]["users"]}
+    env = {**image_env, **config_env(docs, deployment)}
+    user: dict = {}
+    for var in container(deployment).get("env", []):
+        if "value" in var:
+            env[var["name"]] = EXPANSION.sub(lambda m: env.get(m.group(1), m.group(0)), var["value"])
+        elif var["name"] == "OPS_MONGO_URL":
+            user = mongo_users[var["valueFrom"]["secretKeyRef"]["name"]]
+            env[var["name"]] = f"mongodb://{user['name']}:pw@ops-mongodb-svc.ops.svc:27017/{user['db']}?replicaSet=ops-mongodb"
+        else:
+            env[var["name"]] = SECRET_PLACEHOLDERS[var["name"]]
+    return env, user
+
+
+def test_each_deployment_environment_loads_as_its_service_settings(docs, monkeypatch):
+    """The manifests and the code agree: every Deployment's environment, on top of its image's ENV, parses with
+    the service's own Settings class into the values the manifests around it assume."""
+    from dockerfile_parse import DockerfileParser
+
+    from tests.deploy.code import REPO, settings_class
+
+    ingress_prefixes = {rule_path["backend"]["service"]["name"]: rule_path["path"]
+                        for ingress in objects(docs, "Ingress").values() for rule in ingress["spec"]["rules"]
+                        for rule_path in rule["http"]["paths"]}
+    for name, deployment in objects(docs, "Deployment").items():
+        service, role = name.rsplit("-", 1)
+        image_env = DockerfileParser(path=str(REPO / "deploy" / "docker" / f"{service}.Dockerfile")).envs
+        env, mongo_user = container_environment(docs, deployment, image_env)
+        for key in [k for k in os.environ if k.startswith("OPS_")]:
+            monkeypatch.delenv(key)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        args = container(deployment)["args"]
+        monkeypatch.setenv("OPS_ROLE", args[args.index("--role") + 1])  # what `serve` does with --role
+        settings = settings_class(service)()
+
+        assert settings.service_name == service and settings.role == role, name
+        assert settings.host == "0.0.0.0", f"{name}: listens on {settings.host}, unreachable from the kubelet"
+        assert settings.port == container(deployment)["ports"][0]["containerPort"], name
+        # The user authenticates against its auth database; the one it may write is the one the service uses.
+        assert settings.database == f"ops_{service}", name
+        assert mongo_user["roles"] == [{"name": "readWrite", "db": settings.database}], f"{name}: its user may not write there"
+        assert (settings.mongo_write_concern, settings.mongo_journal) == ("majority", True), name
+        assert settings.amqp_url.startswith("amqp://user:password@"), f"{name}: {settings.amqp_url}"
+        assert settings.log_format == "json" and settings.namespace == "", name
+        assert settings.auth_secret == SECRET_PLACEHOLDERS["OPS_AUTH_SECRET"], name
+        prefix = ingress_prefixes.get(f"{service}-api", "")
+        assert prefix.startswith(settings.root_path) and settings.root_path == f"/api/{service}", name
+        grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+        assert grace > settings.shutdown_grace_seconds + 15 + 5, f"{name}: the kubelet would kill a draining pod"
