@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import aio_pika
 import httpx
+from pymongo import AsyncMongoClient
 
 from contracts.events import EXCHANGE, Envelope
 from services.kit.auth import mint_token
@@ -78,6 +79,16 @@ async def captured(infra, routing_key: str):
             return received
 
         yield received_so_far
+
+
+@asynccontextmanager
+async def database(infra, service: str):
+    """The session's database of `service`, read directly: what a test checks a service stored."""
+    client = AsyncMongoClient(infra.mongo_url, tz_aware=True)
+    try:
+        yield client[infra.db_name(service)]
+    finally:
+        await client.close()
 
 
 async def dead_letters(infra, queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:

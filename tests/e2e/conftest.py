@@ -90,3 +90,44 @@ def stack(infra):
     finally:
         for name in reversed(list(processes)):
             stop(processes[name])
+
+
+@dataclass
+class Replica:
+    name: str
+    process: subprocess.Popen
+    url: str
+    log: Path
+
+
+class Processes:
+    """Service processes of one test (replicas of a service, or several services), stopped at its end."""
+
+    def __init__(self, infra):
+        self.infra = infra
+        self.log_dir = Path(tempfile.mkdtemp(prefix="ops-processes-"))
+        self.started: list[Replica] = []
+
+    def start(self, service: str, label: str, *args: str, **env) -> Replica:
+        port = devstack.free_port()
+        process = start(self.infra, service, port, self.log_dir, *args, log_name=label, **env)
+        replica = Replica(label, process, f"http://127.0.0.1:{port}", self.log_dir / f"{label}.log")
+        self.started.append(replica)
+        wait_ready(replica.url, process)
+        return replica
+
+    def logs(self, lines: int = 30) -> str:
+        return "\n".join(f"--- {r.name} (exit {r.process.poll()}) ---\n"
+                         + "\n".join(r.log.read_text(errors="replace").splitlines()[-lines:]) for r in self.started)
+
+    def stop_all(self) -> None:
+        for replica in self.started:
+            stop(replica.process)
+
+
+@pytest.fixture
+def processes(infra):
+    group = Processes(infra)
+    yield group
+    group.stop_all()
+    print(group.logs(), file=sys.stderr)  # pytest shows captured output only when the test failed

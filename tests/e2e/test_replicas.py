@@ -17,72 +17,23 @@ import asyncio
 import os
 import random
 import signal
-import subprocess
-import sys
-import tempfile
 import uuid
 from collections import Counter
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from pymongo import AsyncMongoClient
 
-import devstack
 from contracts.events import Envelope, ProductRegistered
 from services.kit.lease import LEASES
 from services.kit.store import OUTBOX_PENDING
 from services.knowledge.store.collections import CANDIDATES
 from services.ticketing.store.collections import TICKETS
-from tests.e2e.conftest import start, stop, wait_ready
+from tests.e2e.conftest import Replica
 from tests.knowledge.test_api import closed_event, product
-from tests.support import captured, dead_letters, eventually, publish, token
+from tests.support import captured, database, dead_letters, eventually, publish, token
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class Replica:
-    name: str
-    process: subprocess.Popen
-    url: str
-    log: Path
-
-
-class Replicas:
-    """Starts service processes for one test and stops them (printing their logs when the test failed)."""
-
-    def __init__(self, infra):
-        self.infra = infra
-        self.log_dir = Path(tempfile.mkdtemp(prefix="ops-replicas-"))
-        self.started: list[Replica] = []
-
-    def start(self, service: str, label: str, *args: str, **env) -> Replica:
-        port = devstack.free_port()
-        process = start(self.infra, service, port, self.log_dir, *args, log_name=label, **env)
-        replica = Replica(label, process, f"http://127.0.0.1:{port}", self.log_dir / f"{label}.log")
-        self.started.append(replica)
-        wait_ready(replica.url, process)
-        return replica
-
-    def logs(self, lines: int = 30) -> str:
-        return "\n".join(f"--- {r.name} (exit {r.process.poll()}) ---\n"
-                         + "\n".join(r.log.read_text(errors="replace").splitlines()[-lines:]) for r in self.started)
-
-    def stop_all(self) -> None:
-        for replica in self.started:
-            stop(replica.process)
-
-
-@pytest.fixture
-def replicas(infra):
-    group = Replicas(infra)
-    yield group
-    group.stop_all()
-    print(group.logs(), file=sys.stderr)  # pytest shows captured output only when the test failed
 
 
 async def settled(drain, until, *, timeout: float, what: str, quiet: float = 1.5) -> list[dict]:
@@ -104,16 +55,7 @@ def consumed_ok(replica: Replica, queue: str) -> float:
                and sample.labels.get("outcome") == "ok")
 
 
-@asynccontextmanager
-async def database(infra, service: str):
-    client = AsyncMongoClient(infra.mongo_url, tz_aware=True)
-    try:
-        yield client[infra.db_name(service)]
-    finally:
-        await client.close()
-
-
-async def test_two_workers_on_one_queue_apply_every_event_exactly_once(infra, replicas):
+async def test_two_workers_on_one_queue_apply_every_event_exactly_once(infra, processes):
     code = product()
     questions = ["如何登录移动办公？", "如何重置密码？", "如何开通云视讯？"]
     per_question = 40
@@ -123,9 +65,9 @@ async def test_two_workers_on_one_queue_apply_every_event_exactly_once(infra, re
     queue = f"{infra.namespace}.knowledge.tickets"
 
     async with captured(infra, "knowledge.candidate.updated") as updates:
-        workers = [replicas.start("knowledge", f"knowledge-worker-{i}", "--role", "worker", OPS_PREFETCH=4)
+        workers = [processes.start("knowledge", f"knowledge-worker-{i}", "--role", "worker", OPS_PREFETCH=4)
                    for i in (1, 2)]
-        api = replicas.start("knowledge", "knowledge-api", "--role", "api")
+        api = processes.start("knowledge", "knowledge-api", "--role", "api")
         async with httpx.AsyncClient(base_url=api.url, headers=token(infra, "analyst")) as client:
             assert (await client.get("/v1/candidates")).status_code == 200
             assert httpx.get(f"{workers[0].url}/v1/candidates").status_code == 404  # a worker serves no API
@@ -163,11 +105,11 @@ async def test_two_workers_on_one_queue_apply_every_event_exactly_once(infra, re
     assert not await dead_letters(infra, "knowledge.tickets")
 
 
-async def test_the_relay_publishes_once_with_two_replicas_and_survives_the_leader_dying(infra, replicas):
+async def test_the_relay_publishes_once_with_two_replicas_and_survives_the_leader_dying(infra, processes):
     code = "replica_" + uuid.uuid4().hex[:6]
     fast_lease = dict(OPS_OUTBOX_LEASE_SECONDS=2, OPS_OUTBOX_POLL_SECONDS=0.5)
     async with captured(infra, "ticket.opened") as opened:
-        pair = [replicas.start("ticketing", f"ticketing-{i}", **fast_lease) for i in (1, 2)]
+        pair = [processes.start("ticketing", f"ticketing-{i}", **fast_lease) for i in (1, 2)]
         await publish(infra, Envelope.wrap(
             ProductRegistered(code=code, name="副本测试产品", stage="delivered", vendor="vendor-a"),
             type="lifecycle.product.registered", source="lifecycle", subject=code, sequence=1, correlationid="test"))
@@ -212,11 +154,11 @@ async def test_the_relay_publishes_once_with_two_replicas_and_survives_the_leade
             assert await db[TICKETS].count_documents({OUTBOX_PENDING: True}) == 0
 
 
-async def test_sigterm_mid_burst_drains_the_outbox_and_loses_nothing(infra, replicas):
+async def test_sigterm_mid_burst_drains_the_outbox_and_loses_nothing(infra, processes):
     code = product()
     events = [closed_event(code) for _ in range(300)]
     async with captured(infra, "knowledge.candidate.updated") as updates, database(infra, "knowledge") as db:
-        first = replicas.start("knowledge", "knowledge-first", "--role", "worker")
+        first = processes.start("knowledge", "knowledge-first", "--role", "worker")
         await publish(infra, *events)
 
         async def occurrences() -> int:
@@ -241,7 +183,7 @@ async def test_sigterm_mid_burst_drains_the_outbox_and_loses_nothing(infra, repl
         assert sorted(before_restart) == list(range(1, stopped_at + 1)), (stopped_at, before_restart)
         assert max(before_restart.values()) == 1, "published twice"
 
-        replicas.start("knowledge", "knowledge-second", "--role", "worker")
+        processes.start("knowledge", "knowledge-second", "--role", "worker")
         await eventually(lambda: _at_least(occurrences, len(events)), timeout=90, what="the second worker finishing")
         got = await settled(updates, lambda got: len([e for e in got if e["data"]["product_code"] == code]) >= len(events),
                             timeout=30, what="every candidate update published")
