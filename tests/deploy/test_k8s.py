@@ -678,3 +678,16 @@ def test_each_deployment_environment_loads_as_its_service_settings(docs, monkeyp
         assert prefix.startswith(settings.root_path) and settings.root_path == f"/api/{service}", name
         grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
         assert grace > settings.shutdown_grace_seconds + 15 + 5, f"{name}: the kubelet would kill a draining pod"
+
+
+def test_the_four_service_manifests_differ_only_in_the_service_name():
+    """deploy/k8s/base/services/*.yaml are one shape written four times, as plain manifests an operator reads
+    without kustomize tricks; this keeps the copies from drifting apart (the header line may differ)."""
+    def shape(service: str) -> list[str]:
+        text = (K8S / "base" / "services" / f"{service}.yaml").read_text()
+        # the name, not a field such as the container's `lifecycle:` hooks
+        return re.sub(rf"(?<![A-Za-z]){service}(?![A-Za-z:])", "SERVICE", text).splitlines()[1:]
+
+    reference = shape(SERVICES[0])
+    for service in SERVICES[1:]:
+        assert shape(service) == reference, f"{service}.yaml has drifted from {SERVICES[0]}.yaml"
