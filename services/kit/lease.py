@@ -34,6 +34,7 @@ class Lease:
         self.seconds = seconds
         self.owner = owner or process_owner()
         self.held = False
+        self._renewed_at = 0.0  # monotonic time of the last successful acquire
 
     async def acquire(self) -> bool:
         """Take the lease, or renew it if it is ours; False while another owner's lease is still running."""
@@ -48,7 +49,16 @@ class Lease:
         except pymongo.errors.DuplicateKeyError:  # MongoDB: someone else's lease exists and has not expired
             doc = None
         self.held = doc is not None and doc.get("owner") == self.owner  # nx-27017 answers None instead
+        if self.held:
+            self._renewed_at = time.monotonic()
         return self.held
+
+    async def keep(self) -> bool:
+        """During long work: renew once a third of the lease has passed, so that it never expires under a holder
+        that is still working (another replica would start the same work). False when the lease is lost."""
+        if self.held and time.monotonic() - self._renewed_at < self.seconds / 3:
+            return True
+        return await self.acquire()
 
     async def release(self) -> None:
         """Let the next replica take over at once instead of after the expiry."""

@@ -71,6 +71,8 @@ class OutboxRelay:
             coll = self.store[name]
             docs = await coll.find({OUTBOX_PENDING: True}).limit(BATCH).to_list()
             for doc in docs:
+                if not await self.lease.keep():  # a long pass must not outlive the lease: stop, do not double up
+                    return count
                 count += await self._relay_document(name, doc)
         return count
 

@@ -79,3 +79,17 @@ async def test_a_failing_run_does_not_stop_the_job(store):
     await asyncio.sleep(0.4)
     await scheduler.stop()
     assert len(calls) >= 3
+
+
+async def test_a_holder_at_work_keeps_its_lease_and_a_lost_lease_is_noticed(store):
+    name = "work-" + uuid.uuid4().hex[:6]
+    holder = Lease(store, name, 0.6, owner="holder")
+    assert await holder.acquire()
+    for _ in range(6):  # 1.2 s of work, twice the lease, renewed as it goes
+        await asyncio.sleep(0.2)
+        assert await holder.keep()
+    assert not await Lease(store, name, 0.6, owner="other").acquire()
+
+    await asyncio.sleep(0.7)  # a holder that stalls past its lease loses it to another replica
+    assert await Lease(store, name, 0.6, owner="other").acquire()
+    assert not await holder.keep()
