@@ -3,6 +3,7 @@ poison messages dead-lettered, and the article API with its versions, states, au
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -30,8 +31,13 @@ def product() -> str:
     return "p" + uuid.uuid4().hex[:8]
 
 
+_ticket_numbers = itertools.count(1)
+
+
 def ticket_id() -> str:
-    return "ZX-20260302-" + uuid.uuid4().hex[:5]
+    """Unique in the session: a random five-character suffix collided about once in 25 bursts of 300 tickets,
+    and a burst test then counted one ticket fewer (rightly: the two closes named the same ticket)."""
+    return f"ZX-20260302-{next(_ticket_numbers):05d}"
 
 
 def closed_event(product_code: str, *, id: str | None = None, kind=Kind.consultation, cause=Cause.other,
