@@ -49,7 +49,7 @@ class OutboxRelay:
         while True:
             stopping = self._stopping.is_set()
             try:
-                published = await self.relay_once() if await self.lease.acquire() else 0
+                published = await self.relay_once() if await self.lease.keep() else 0
             except Exception:  # noqa: BLE001 - a broker or store outage must not end the relay
                 log.exception("outbox.relay_failed")
                 published = 0
