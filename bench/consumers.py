@@ -122,19 +122,13 @@ async def main() -> int:
     parser.add_argument("--products", type=int, default=40)
     args = parser.parse_args()
     replica_counts = [int(n) for n in args.replicas.split(",")]
-    amqp_url = os.environ.get("OPS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    amqp_url = os.environ.get("OPS_AMQP_URL", devstack.DEFAULT_AMQP_URL)
     devstack.ensure_rabbitmq(amqp_url)
     log_dir = Path(tempfile.mkdtemp(prefix="ops-bench-"))
-    nx = None
-    mongo_url = os.environ.get("OPS_MONGO_URL")
-    if not mongo_url:
-        port = devstack.free_port()
-        nx = devstack.start_nx(log_dir / "mongo", port)
-        mongo_url = devstack.mongo_url(port)
-    print(f"store: {devstack.redact_url(mongo_url)}   broker: {devstack.redact_url(amqp_url)}   cpus: {os.cpu_count()}")
-    print(f"{args.count} ticket.closed events over {args.products} products; worker logs in {log_dir}\n")
-    print(f"{'service':<10} {'replicas':>8} {'events/s':>9} {'vs 1 replica':>12} {'seconds':>8} {'publish s':>9}  worker RSS MiB")
-    try:
+    with devstack.store_url(prefix="ops-bench-consumers-") as mongo_url:
+        print(f"store: {devstack.redact_url(mongo_url)}   broker: {devstack.redact_url(amqp_url)}   cpus: {os.cpu_count()}")
+        print(f"{args.count} ticket.closed events over {args.products} products; worker logs in {log_dir}\n")
+        print(f"{'service':<10} {'replicas':>8} {'events/s':>9} {'vs 1 replica':>12} {'seconds':>8} {'publish s':>9}  worker RSS MiB")
         for service in args.services.split(","):
             envelopes = closed_events(args.count, args.products)
             baseline = None
@@ -143,9 +137,6 @@ async def main() -> int:
                 baseline = baseline or r["rate"]
                 print(f"{service:<10} {replicas:>8} {r['rate']:>9.0f} {r['rate'] / baseline:>11.2f}x "
                       f"{r['seconds']:>8.2f} {r['publish_seconds']:>9.2f}  {', '.join(f'{m:.0f}' for m in r['rss'])}")
-    finally:
-        if nx is not None:
-            devstack.stop_process(nx)
     return 0
 
 

@@ -17,7 +17,6 @@ import asyncio
 import os
 import secrets
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -78,17 +77,10 @@ def run() -> int:
     args = parser.parse_args()
     amqp_url = os.environ.get("OPS_AMQP_URL", devstack.DEFAULT_AMQP_URL)
     devstack.ensure_rabbitmq(amqp_url)
-    nx = None
-    mongo_url = os.environ.get("OPS_MONGO_URL")
-    if not mongo_url:
-        port = devstack.free_port()
-        nx = devstack.start_nx(tempfile.mkdtemp(prefix="ops-bench-relay-"), port)
-        mongo_url = devstack.mongo_url(port)
-    print(f"store: {devstack.redact_url(mongo_url)}   broker: {devstack.redact_url(amqp_url)}   cpus: {os.cpu_count()}")
-    try:
+    with devstack.store_url(prefix="ops-bench-relay-") as mongo_url:
+        print(f"store: {devstack.redact_url(mongo_url)}   broker: {devstack.redact_url(amqp_url)}   "
+              f"cpus: {os.cpu_count()}")
         asyncio.run(main(mongo_url, amqp_url, args.count))
-    finally:
-        devstack.stop_process(nx)
     return 0
 
 

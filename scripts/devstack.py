@@ -21,6 +21,7 @@ Runnable too::
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import shutil
 import signal
@@ -390,6 +391,22 @@ def _await_nx(proc, host, port, log_file, tail, timeout) -> None:
 
 
 # --------------------------------------------------------------------------- processes
+
+
+@contextlib.contextmanager
+def store_url(prefix: str = "ops-nx-"):
+    """`OPS_MONGO_URL` when set; otherwise a fresh nx-27017 on a temporary directory, stopped on exit. For tools
+    (the bench scripts) that need a store of their own for one run."""
+    url = os.environ.get("OPS_MONGO_URL")
+    if url:
+        yield url
+        return
+    port = free_port()
+    nx = start_nx(tempfile.mkdtemp(prefix=prefix), port)
+    try:
+        yield mongo_url(port)
+    finally:
+        stop_process(nx)
 
 
 def signal_group(proc: subprocess.Popen, sig: int) -> None:

@@ -27,7 +27,6 @@ class OutboxRelay:
         self.store = store
         self.bus = bus
         self.lease = Lease(store, "outbox-relay", store.settings.outbox_lease_seconds)
-        self.lease_seconds = self.lease.seconds
         self.poll_seconds = store.settings.outbox_poll_seconds
         self._stopping = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -60,7 +59,7 @@ class OutboxRelay:
                 self.store.outbox_signal.clear()
                 try:
                     await asyncio.wait_for(self.store.outbox_signal.wait(),
-                                           self.poll_seconds if self.lease.held else self.lease_seconds / 3)
+                                           self.poll_seconds if self.lease.held else self.lease.seconds / 3)
                 except TimeoutError:
                     pass
 
