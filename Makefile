@@ -11,12 +11,13 @@ BENCH_ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help .venv run test bench bench-consumers bench-relay token clean-data
+.PHONY: help .venv run test bench bench-intake bench-consumers bench-relay token clean-data
 
 help:
 	@echo "make run         start RabbitMQ (if down), nx-27017 (unless OPS_MONGO_URL is set) and the four services"
 	@echo "make test        run the test suite (pytest; extra args in PYTEST_ARGS)"
 	@echo "make bench       run bench/close_loop.py against a running 'make run' (args in BENCH_ARGS)"
+	@echo "make bench-intake  intake at saturation and where its time goes, against a running 'make run' (bench/intake.py)"
 	@echo "make bench-consumers  events/s of one and two worker replicas (bench/consumers.py; args in BENCH_ARGS)"
 	@echo "make bench-relay  events/s the outbox relay publishes, against the broker alone (bench/relay.py)"
 	@echo "make token       print a dev JWT: ROLE=agent [CITY=济南] [PRODUCTS=a,b] [VENDOR=v] [SUB=s]"
@@ -43,6 +44,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/close_loop.py $(BENCH_ARGS)
+
+bench-intake: $(STAMP)
+	$(PY) bench/intake.py $(BENCH_ARGS)
 
 bench-consumers: $(STAMP)
 	$(PY) bench/consumers.py $(BENCH_ARGS)

@@ -30,13 +30,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pymongo.errors
-
 import structlog
-from pymongo import AsyncMongoClient, IndexModel
+from pymongo import AsyncMongoClient, IndexModel, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.events import Envelope
+from services.kit import metrics
 from services.kit.settings import ServiceSettings
 
 OUTBOX = "_outbox"
@@ -84,12 +84,35 @@ def _write_concern(settings: ServiceSettings) -> dict:
     return options
 
 
+class CommandCounter(monitoring.CommandListener):
+    """Counts the commands this process sends to its store (`ops_store_commands_total`)."""
+
+    def __init__(self, service: str):
+        self.service = service
+        self._counters: dict[str, Any] = {}
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        counter = self._counters.get(event.command_name)
+        if counter is None:
+            counter = self._counters[event.command_name] = metrics.STORE_COMMANDS.labels(self.service,
+                                                                                          event.command_name)
+        counter.inc()
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
 class Store:
     def __init__(self, settings: ServiceSettings, *, outbox_collections: Sequence[str] = (),
                  indexes: Mapping[str, Sequence[IndexModel]] | None = None):
         self.settings = settings
         self.client: AsyncMongoClient = AsyncMongoClient(settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000,
-                                                         appname=settings.service_name, **_write_concern(settings))
+                                                         appname=settings.service_name,
+                                                         event_listeners=[CommandCounter(settings.service_name)],
+                                                         **_write_concern(settings))
         self.db: AsyncDatabase = self.client[settings.database]
         self.outbox_collections = tuple(outbox_collections)
         self.indexes = dict(indexes or {})
