@@ -48,8 +48,45 @@ class Runtime:
                              sequence=sequence, correlationid=current_correlation_id())
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
+    # async on purpose: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per request
     return request.app.state.runtime
+
+
+class RequestContext:
+    """Per request: a fresh log context with the correlation id (from X-Correlation-ID or new), the same id on
+    the response, and the request counted and timed per route.
+
+    A plain ASGI middleware, not `@app.middleware("http")`: Starlette's BaseHTTPMiddleware runs every request
+    in an extra task and streams the response through a memory channel, which cost about a fifth of the
+    intake's CPU."""
+
+    def __init__(self, app, service: str):
+        self.app, self.service = app, service
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(service=self.service)
+        given = next((v for k, v in scope["headers"] if k == b"x-correlation-id"), None)
+        cid = bind_correlation_id(given.decode("latin-1") if given else None)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-correlation-id", cid.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            metrics.HTTP_REQUESTS.labels(self.service, scope["method"], path, status).inc()
+            metrics.HTTP_LATENCY.labels(self.service, scope["method"], path).observe(time.perf_counter() - started)
 
 
 @dataclass
@@ -108,19 +145,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     app.state.runtime = rt
     problems.install(app)
 
-    @app.middleware("http")
-    async def correlation_and_metrics(request: Request, call_next):
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(service=settings.service_name)
-        cid = bind_correlation_id(request.headers.get("x-correlation-id"))
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.HTTP_REQUESTS.labels(settings.service_name, request.method, path, response.status_code).inc()
-        metrics.HTTP_LATENCY.labels(settings.service_name, request.method, path).observe(time.perf_counter() - started)
-        response.headers["X-Correlation-ID"] = cid
-        return response
+    app.add_middleware(RequestContext, service=settings.service_name)
 
     @app.get("/healthz", tags=["operations"], summary="Alive")
     async def healthz():

@@ -23,7 +23,7 @@ class PageParams(BaseModel):
     cursor: str | None
 
 
-def page_params(limit: int = Query(50, ge=1, le=MAX_LIMIT), cursor: str | None = Query(None)) -> PageParams:
+async def page_params(limit: int = Query(50, ge=1, le=MAX_LIMIT), cursor: str | None = Query(None)) -> PageParams:
     return PageParams(limit=limit, cursor=cursor)
 
 

@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.kit.logging import current_correlation_id
+
 log = structlog.get_logger()
 MEDIA_TYPE = "application/problem+json"
 
@@ -68,5 +70,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception):
         log.exception("http.unexpected_error", path=request.url.path)
+        # Answered by Starlette's outermost middleware, past the one that adds the header to other answers.
         return respond(Problem(500, "internal-error", "Internal error",
-                               "The request failed unexpectedly; the X-Correlation-ID response header names it in the logs."), request)
+                               "The request failed unexpectedly; the X-Correlation-ID response header names it in the logs.",
+                               headers={"X-Correlation-ID": current_correlation_id()}), request)
