@@ -194,12 +194,15 @@ def total(values: dict, name: str, **labels) -> float:
 
 
 def store_commands(before: dict, after: dict) -> dict[str, float]:
+    """Commands sent during the run, by command and collection."""
     out: dict[str, float] = {}
     for key, value in after.items():
         if key[0] == "ops_store_commands_total":
             delta = value - before.get(key, 0.0)
             if delta:
-                out[dict(key[1])["command"]] = delta
+                labels = dict(key[1])
+                name = f"{labels['command']} {labels['collection']}".strip()
+                out[name] = out.get(name, 0.0) + delta
     return out
 
 

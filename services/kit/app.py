@@ -100,6 +100,8 @@ class ServiceSpec:
     publishes: Sequence[str] = ()
     subscriptions: Callable[[Runtime], Sequence[Subscription]] = lambda rt: ()
     jobs: Callable[[Runtime], Sequence[PeriodicJob]] = lambda rt: ()  # scheduled work, one replica at a time
+    # Objects of the service that requests and handlers share (e.g. a cache), put in `rt.extras` before anything runs.
+    prepare: Callable[[Runtime], None] | None = None
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
 
 
@@ -109,11 +111,13 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     store = Store(settings, outbox_collections=spec.outbox_collections, indexes=spec.indexes)
     bus = EventBus(settings)
     rt = Runtime(settings, store, bus, OutboxRelay(store, bus))
+    if spec.prepare:
+        spec.prepare(rt)
     consumes = settings.role in ("all", "worker")
     serves_api = settings.role in ("all", "api")
     scheduler = Scheduler(store, spec.jobs(rt) if consumes else ())
-    if consumes:
-        for subscription in spec.subscriptions(rt):
+    for subscription in spec.subscriptions(rt):
+        if consumes or subscription.per_process:
             register(bus, subscription)
     for event_type in spec.publishes:  # documents the events in AsyncAPI; publishing goes through the outbox
         bus.broker.publisher(exchange=bus.exchange, routing_key=event_type, title=event_type, schema=EVENT_TYPES[event_type])

@@ -4,6 +4,9 @@ per consumer with dead-letter exchange `ops.dlx` and a `<queue>.dlq`, persistent
 from __future__ import annotations
 
 import json
+import os
+import socket
+import uuid
 from typing import Any
 
 import structlog
@@ -32,6 +35,7 @@ class EventBus:
         self.dead_letter_exchange = RabbitExchange(settings.name(DEAD_LETTER_EXCHANGE), type=ExchangeType.DIRECT,
                                                    durable=True)
         self.bindings: dict[str, tuple[RabbitQueue, list[str]]] = {}
+        self.process_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
     def queue(self, base_name: str, routing_keys: list[str]) -> RabbitQueue:
         name = self.settings.name(base_name)
@@ -47,13 +51,24 @@ class EventBus:
         self.bindings[name] = (queue, routing_keys)
         return queue
 
+    def process_queue(self, base_name: str, routing_keys: list[str]) -> RabbitQueue:
+        """A queue of this process alone (exclusive, gone with its connection), for events every process must see,
+        such as those that keep an in-memory cache fresh (kit/cache.py). No dead-letter queue: what a process
+        fails to apply it learns again from its next reload."""
+        name = f"{self.settings.name(base_name)}.{self.process_id}"
+        queue = RabbitQueue(name, QueueType.CLASSIC, durable=False, exclusive=True, auto_delete=True,
+                            routing_key=routing_keys[0])
+        self.bindings[name] = (queue, routing_keys)
+        return queue
+
     async def declare_topology(self) -> None:
         """Declare exchanges, queues, dead-letter queues and every binding before consumers start."""
         exchange = await self.broker.declare_exchange(self.exchange)
         dlx = await self.broker.declare_exchange(self.dead_letter_exchange)
         for name, (queue, keys) in self.bindings.items():
-            dlq = await self.broker.declare_queue(RabbitQueue(f"{name}.dlq", QueueType.QUORUM, durable=True))
-            await dlq.bind(dlx, routing_key=name)
+            if not queue.exclusive:
+                dlq = await self.broker.declare_queue(RabbitQueue(f"{name}.dlq", QueueType.QUORUM, durable=True))
+                await dlq.bind(dlx, routing_key=name)
             declared = await self.broker.declare_queue(queue)
             for key in keys:
                 await declared.bind(exchange, routing_key=key)

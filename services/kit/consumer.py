@@ -40,9 +40,14 @@ class Subscription:
     queue: str                  # base name, e.g. "analytics.tickets"
     event_types: tuple[str, ...]
     handler: Handler
+    # Every process gets every event, on a queue of its own, whatever its role: what keeps an in-memory cache
+    # fresh (kit/cache.py). A failure is logged and the event dropped; the cache's reload makes up for it.
+    per_process: bool = False
 
 
 def register(bus: EventBus, subscription: Subscription) -> None:
+    if subscription.per_process:
+        return _register_per_process(bus, subscription)
     settings = bus.settings
     queue = bus.queue(subscription.queue, list(subscription.event_types))
 
@@ -80,3 +85,21 @@ def register(bus: EventBus, subscription: Subscription) -> None:
         await bus.dead_letter(queue.name, message.body, dict(message.raw_message.headers or {}), error, attempt)
         await message.ack()
         metrics.EVENTS_CONSUMED.labels(settings.service_name, queue.name, event_type, "dead_lettered").inc()
+
+
+def _register_per_process(bus: EventBus, subscription: Subscription) -> None:
+    settings = bus.settings
+    queue = bus.process_queue(subscription.queue, list(subscription.event_types))
+
+    @bus.broker.subscriber(queue, bus.exchange, ack_policy=AckPolicy.ACK_FIRST, title=subscription.queue,
+                           description=", ".join(subscription.event_types) + " (a queue per process)")
+    async def on_message(body: object, message: RabbitMessage) -> None:
+        try:
+            envelope = Envelope.model_validate_json(message.body)
+            bind_correlation_id(envelope.correlationid)
+            await subscription.handler(envelope)
+        except Exception as error:  # noqa: BLE001 - a cache update that fails must not stop the others
+            log.warning("event.not_applied", queue=subscription.queue, error=str(error)[:500])
+            metrics.EVENTS_CONSUMED.labels(settings.service_name, subscription.queue, "unknown", "failed").inc()
+        else:
+            metrics.EVENTS_CONSUMED.labels(settings.service_name, subscription.queue, envelope.type, "ok").inc()

@@ -8,4 +8,5 @@ EVENTS_PUBLISHED = Counter("ops_events_published_total", "Events published by th
 EVENTS_CONSUMED = Counter("ops_events_consumed_total", "Events consumed", ["service", "queue", "type", "outcome"])
 # Every command a service sends to its store (PyMongo command monitoring): the round trips behind a request or an
 # event, which `make bench-intake` divides by the tickets accepted.
-STORE_COMMANDS = Counter("ops_store_commands_total", "Commands sent to the document store", ["service", "command"])
+STORE_COMMANDS = Counter("ops_store_commands_total", "Commands sent to the document store",
+                         ["service", "command", "collection"])

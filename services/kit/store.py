@@ -89,13 +89,14 @@ class CommandCounter(monitoring.CommandListener):
 
     def __init__(self, service: str):
         self.service = service
-        self._counters: dict[str, Any] = {}
+        self._counters: dict[tuple[str, str], Any] = {}
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        counter = self._counters.get(event.command_name)
+        target = event.command.get(event.command_name)
+        key = (event.command_name, target if isinstance(target, str) else "")
+        counter = self._counters.get(key)
         if counter is None:
-            counter = self._counters[event.command_name] = metrics.STORE_COMMANDS.labels(self.service,
-                                                                                          event.command_name)
+            counter = self._counters[key] = metrics.STORE_COMMANDS.labels(self.service, *key)
         counter.inc()
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:

@@ -5,15 +5,17 @@ from services.kit.app import Runtime, ServiceSpec, create_app
 from services.ticketing.api.routes import router
 from services.ticketing.events import handlers
 from services.ticketing.settings import Settings
-from services.ticketing.store.collections import CATALOG, INDEXES, TICKETS
+from services.ticketing.store.collections import CATALOG, INDEXES, TICKETS, catalog_of, prepare
 
 PUBLISHES = ("ticket.opened", "ticket.assigned", "ticket.escalated", "ticket.progress_noted", "ticket.resolved",
              "ticket.reopened", "ticket.closed", "catalog.sync_requested")
 
 
 async def learn_catalog(rt: Runtime) -> None:
-    """With no catalog yet, ask lifecycle to announce it: on a fresh broker lifecycle may have announced it
-    before our queue existed. Published directly (no state goes with it); the next start asks again."""
+    """Load the catalog cache; with no catalog yet, ask lifecycle to announce it: on a fresh broker lifecycle may
+    have announced it before our queue existed. Published directly (no state goes with it); the next start asks
+    again."""
+    await catalog_of(rt).load()
     if await rt.store[CATALOG].find_one({}, {"_id": 1}) is None:
         request = rt.event(CatalogSyncRequested(requested_by=rt.settings.service_name),
                            type="catalog.sync_requested", subject="catalog", sequence=0)
@@ -31,5 +33,6 @@ def create(settings: Settings | None = None) -> FastAPI:
         outbox_collections=[TICKETS],
         publishes=PUBLISHES,
         subscriptions=handlers.subscriptions,
+        prepare=prepare,
         on_start=learn_catalog,
     ))

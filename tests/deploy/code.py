@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("ticketing", "lifecycle", "knowledge", "analytics")
 EVENTS_EXCHANGE = EXCHANGE
 __all__ = ["DEAD_LETTER_EXCHANGE", "EVENTS_EXCHANGE", "REPO", "SERVICES", "all_queues", "queues", "setting_names",
-           "settings_class", "venv_tool"]
+           "process_queues", "settings_class", "venv_tool"]
 
 
 def settings_class(service: str) -> type[ServiceSettings]:
@@ -32,11 +32,22 @@ def setting_names() -> set[str]:
 
 
 @functools.cache
-def queues(service: str) -> frozenset[str]:
-    """The consumer queues the service declares, from its app as a worker builds it (building connects nothing)."""
+def _bindings(service: str) -> dict:
     main = importlib.import_module(f"services.{service}.main")
     app = main.create(settings_class(service)(role="worker", namespace=""))
-    return frozenset(app.state.runtime.bus.bindings)
+    return dict(app.state.runtime.bus.bindings)
+
+
+def queues(service: str) -> frozenset[str]:
+    """The durable consumer queues the service declares, from its app as a worker builds it (building connects
+    nothing)."""
+    return frozenset(name for name, (queue, _) in _bindings(service).items() if not queue.exclusive)
+
+
+def process_queues(service: str) -> frozenset[str]:
+    """The queues of one process (exclusive, named after the process; kit/broker.py `process_queue`), as this
+    test process would name them."""
+    return frozenset(name for name, (queue, _) in _bindings(service).items() if queue.exclusive)
 
 
 def all_queues() -> frozenset[str]:

@@ -22,7 +22,7 @@ import yaml
 from referencing import Registry, Resource
 
 from services.kit.settings import ServiceSettings
-from tests.deploy.code import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, SERVICES, all_queues, queues, setting_names
+from tests.deploy.code import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, SERVICES, all_queues, process_queues, queues, setting_names
 from tests.deploy.manifests import K8S, OVERLAYS, render
 
 KUBERNETES_VERSION = "1.32"
@@ -525,7 +525,8 @@ def test_each_service_has_its_own_rabbitmq_user(docs):
         assert permissions[user]["spec"]["vhost"] == match.group(2)
         for kind in ("configure", "write", "read"):
             rx = re.compile(perms[kind])
-            for name in [EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE, *QUEUES[svc], *(f"{q}.dlq" for q in QUEUES[svc])]:
+            for name in [EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE, *QUEUES[svc], *(f"{q}.dlq" for q in QUEUES[svc]),
+                         *process_queues(svc)]:
                 assert rx.search(name), f"{svc}: {kind} permission does not cover {name}"
             for other in SERVICES:
                 if other != svc:
@@ -546,6 +547,9 @@ def test_policy_backs_up_delivery_limit_and_dead_lettering(docs):
     for q in ALL_QUEUES:
         assert pattern.search(q), f"the policy misses {q}"
         assert not pattern.search(f"{q}.dlq"), f"the policy would dead-letter {q}.dlq back into ops.dlx"
+    for service in SERVICES:
+        for q in process_queues(service):  # a process's own queue goes with it: nothing to dead-letter or limit
+            assert not pattern.search(q), f"the policy applies to the per-process queue {q}"
 
 
 # --- MongoDB ---------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from services.knowledge.store.collections import (
     CANDIDATE_ORDER,
     CANDIDATES,
     filters,
-    next_number,
+    next_article_number,
 )
 
 router = APIRouter(prefix="/v1", tags=["knowledge"])
@@ -48,7 +48,7 @@ EVENT_OF = {"publish": ("knowledge.article.published", ArticlePublished),
 @router.post("/articles", status_code=201, response_model=ArticleOut, summary="Write a new article (a draft, v1)",
              responses={401: PROBLEM, 403: PROBLEM, 422: PROBLEM})
 async def create_article(body: ArticleIn, response: Response, rt: Rt, principal: Author):
-    id = articles.article_id(await next_number(rt.store.db, "article"))
+    id = articles.article_id(await next_article_number(rt.store))
     article = articles.new_article(id, type=body.type, product_code=body.product_code, title=body.title,
                                    body=body.body, tags=body.tags, actor=principal.sub, at=_now())
     await rt.store.insert(ARTICLES, article)

@@ -1,8 +1,9 @@
 """Collections of the knowledge database, their indexes and the few query helpers the service needs."""
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from services.kit.ids import Sequences
+from services.kit.store import Store
 
 ARTICLES = "articles"
 CANDIDATES = "candidates"
@@ -24,17 +25,9 @@ ARTICLE_ORDER = [("_id", DESCENDING)]  # newest first: ids grow with creation
 CANDIDATE_ORDER = [("occurrences", DESCENDING), ("_id", ASCENDING)]
 
 
-async def next_number(db: AsyncDatabase, counter: str) -> int:
-    """The next value of a counter; a scalar `$inc` with upsert behaves the same on MongoDB and nx-27017."""
-    for _ in range(5):  # two first-ever upserts can race: one of them loses with a duplicate key, then retries
-        try:
-            doc = await db[COUNTERS].find_one_and_update({"_id": counter}, {"$inc": {"value": 1}}, upsert=True,
-                                                         return_document=ReturnDocument.AFTER)
-        except DuplicateKeyError:
-            continue
-        if doc is not None:
-            return int(doc["value"])
-    raise RuntimeError(f"counter {counter!r} could not be incremented")
+async def next_article_number(store: Store) -> int:
+    """One number at a time (block 1): articles are few, and a restart should not skip a block of them."""
+    return await Sequences(store, block=1, field="value", collection=COUNTERS).next("article")
 
 
 def filters(**fields) -> dict:

@@ -25,7 +25,7 @@ from services.ticketing.api.models import (
 )
 from services.ticketing.domain import scope
 from services.ticketing.domain.ticket import ALLOWED_FROM, Actor, IllegalTransition, RuleViolation, Ticket, event_type
-from services.ticketing.store.collections import CATALOG, TICKETS, from_document, next_ticket_id, to_document
+from services.ticketing.store.collections import TICKETS, catalog_of, from_document, next_ticket_id, to_document
 
 router = APIRouter(prefix="/v1", tags=["tickets"])
 
@@ -55,42 +55,43 @@ def out(ticket: Ticket, principal: Principal, response: Response | None = None) 
 @router.post("/tickets", status_code=201, response_model=TicketOut, summary="File a ticket 受理建档",
              responses={409: {"description": "Idempotency-Key reused with another body"},
                         422: {"description": "Invalid body, unknown product or city"}})
-async def open_ticket(body: TicketIn, response: Response, principal: Principal = Depends(authenticate),
-                      rt: Runtime = Depends(runtime),
+async def open_ticket(body: TicketIn, principal: Principal = Depends(authenticate), rt: Runtime = Depends(runtime),
                       idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=200)):
+    """One store command in the usual case: the catalog is a cache kept fresh by events, ticket numbers come
+    from a reserved block, and a replayed Idempotency-Key is caught by the unique index, not by a read first."""
     require(principal, "open")
     if principal.has(Role.account_manager) and not principal.has(*scope.SEE_ALL, Role.intake) \
             and body.city != principal.city:
         raise Problem(403, "out-of-scope", "Outside your scope", "An account manager files tickets for their own city.")
     key = f"{principal.sub}:{idempotency_key}" if idempotency_key else None
     fingerprint = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
-    if key and (earlier := await rt.store[TICKETS].find_one({"idempotency_key": key})):
-        return replay(earlier, fingerprint)
-    if await rt.store[CATALOG].find_one({"_id": body.product_code}) is None:
+    if await catalog_of(rt).get(body.product_code) is None:
         raise invalid("product_code", f"unknown product '{body.product_code}' (see lifecycle's GET /v1/products)")
 
     now = utcnow()
-    try:
-        ticket, opened = Ticket.open(
-            id=await next_ticket_id(rt.store, body.kind, now), kind=body.kind, channel=body.channel,
-            product_code=body.product_code, city=body.city, title=body.title, description=body.description,
-            customer=body.customer_model(), actor=actor_of(principal), now=now, industry=body.industry,
-            priority=body.priority, severity=body.severity)
-    except RuleViolation as error:
-        raise invalid(error.field, error.message) from error
-    answer = out(ticket, principal, response)
-    doc = to_document(ticket, {"idempotency_key": key or f"none:{ticket.id}", "request_fingerprint": fingerprint,
-                               "first_answer": answer.model_dump(mode="json")})
-    try:
-        await rt.store.insert(TICKETS, doc, [rt.event(opened, type="ticket.opened", subject=ticket.id,
-                                                      sequence=ticket.version)])
-    except pymongo.errors.DuplicateKeyError:
-        earlier = await rt.store[TICKETS].find_one({"idempotency_key": key}) if key else None
-        if earlier is None:
-            raise
-        return replay(earlier, fingerprint)
-    response.headers["Location"] = f"/v1/tickets/{ticket.id}"
-    return answer
+    for _ in range(3):
+        try:
+            ticket, opened = Ticket.open(
+                id=await next_ticket_id(rt, body.kind, now), kind=body.kind, channel=body.channel,
+                product_code=body.product_code, city=body.city, title=body.title, description=body.description,
+                customer=body.customer_model(), actor=actor_of(principal), now=now, industry=body.industry,
+                priority=body.priority, severity=body.severity)
+        except RuleViolation as error:
+            raise invalid(error.field, error.message) from error
+        answer = out(ticket, principal).model_dump(mode="json")
+        doc = to_document(ticket, {"idempotency_key": key or f"none:{ticket.id}", "request_fingerprint": fingerprint,
+                                   "first_answer": answer})
+        try:
+            await rt.store.insert(TICKETS, doc, [rt.event(opened, type="ticket.opened", subject=ticket.id,
+                                                          sequence=ticket.version)])
+        except pymongo.errors.DuplicateKeyError:
+            if key and (earlier := await rt.store[TICKETS].find_one({"idempotency_key": key})):
+                return replay(earlier, fingerprint)
+            continue  # the number was taken (a counter restored from an older backup): the next one is free
+        # The answer as stored for replays, sent as it is: no second validation against the response model.
+        return JSONResponse(answer, status_code=201,
+                            headers={"Location": f"/v1/tickets/{ticket.id}", "ETag": f'"{ticket.version}"'})
+    raise Problem(503, "ids-exhausted", "Ticket numbers taken", "Ticket numbers kept colliding; try again.")
 
 
 def replay(earlier: dict[str, Any], fingerprint: str) -> JSONResponse:

@@ -6,36 +6,44 @@ import structlog
 
 from contracts.events import Envelope, ProductRegistered, ProductStageChanged
 from services.kit.app import Runtime
+from services.kit.cache import merge_if_newer
 from services.kit.consumer import Subscription
-from services.ticketing.store.collections import CATALOG
+from services.ticketing.store.collections import CATALOG, catalog_of
 
 log = structlog.get_logger()
 
 
+CATALOG_EVENTS = ("lifecycle.product.registered", "lifecycle.product.stage_changed")
+
+
+def product_changes(envelope: Envelope) -> tuple[str, dict]:
+    """The product an event is about and what it says of it."""
+    if envelope.type == "lifecycle.product.registered":
+        product = envelope.payload(ProductRegistered)
+        return product.code, {"name": product.name, "kind": product.kind, "platform_code": product.platform_code,
+                              "stage": product.stage.value, "product_managers": product.product_managers,
+                              "vendor": product.vendor, "sample": product.sample}
+    moved = envelope.payload(ProductStageChanged)
+    return moved.code, {"stage": moved.to_stage.value}
+
+
 def subscriptions(rt: Runtime) -> list[Subscription]:
-    async def on_catalog_event(envelope: Envelope) -> None:
-        if envelope.type == "lifecycle.product.registered":
-            product = envelope.payload(ProductRegistered)
-            changes = {"name": product.name, "kind": product.kind, "platform_code": product.platform_code,
-                       "stage": product.stage.value, "product_managers": product.product_managers,
-                       "vendor": product.vendor, "sample": product.sample}
-            code = product.code
-        else:
-            moved = envelope.payload(ProductStageChanged)
-            changes, code = {"stage": moved.to_stage.value}, moved.code
+    async def store_catalog_event(envelope: Envelope) -> None:
+        code, changes = product_changes(envelope)
         await apply_if_newer(rt, code, envelope.sequence, changes)
 
-    return [Subscription("ticketing.catalog",
-                         ("lifecycle.product.registered", "lifecycle.product.stage_changed"), on_catalog_event)]
+    async def cache_catalog_event(envelope: Envelope) -> None:
+        code, changes = product_changes(envelope)
+        catalog_of(rt).apply(code, envelope.sequence, changes)
+
+    return [Subscription("ticketing.catalog", CATALOG_EVENTS, store_catalog_event),
+            Subscription("ticketing.catalog-cache", CATALOG_EVENTS, cache_catalog_event, per_process=True)]
 
 
 async def apply_if_newer(rt: Runtime, code: str, sequence: int, changes: dict) -> None:
     """Order-tolerant upsert: a product's state older than what we hold changes nothing."""
     def decide(current):
-        if current is None:
-            return {"_id": code, "sequence": sequence, **changes}, []
-        if sequence < current.get("sequence", 0):
-            return None
-        return {**current, "sequence": sequence, **changes}, []
+        merged = merge_if_newer(current, code, sequence, changes)
+        return None if merged is None else (merged, [])
 
     await rt.store.change(CATALOG, code, decide)

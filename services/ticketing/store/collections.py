@@ -7,10 +7,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from contracts.vocabulary import KIND_ID_PREFIX, Kind
-from services.kit.store import Store, public
+from services.kit.app import Runtime
+from services.kit.cache import DocumentCache
+from services.kit.ids import Sequences
+from services.kit.store import public
 from services.ticketing.domain.ticket import Ticket
 
 TICKETS, CATALOG, COUNTERS = "tickets", "catalog", "counters"
@@ -30,13 +33,25 @@ INDEXES = {
 }
 
 
-async def next_ticket_id(store: Store, kind: Kind, now: datetime) -> str:
-    """Readable id such as TS-20261125-00042: kind prefix, the Shanghai date, a daily counter."""
+TICKET_NUMBER_BLOCK = 50  # numbers a process reserves at once: one counter write per 50 tickets of a kind a day
+
+
+def prepare(rt: Runtime) -> None:
+    """What ticketing's requests and handlers share: the catalog cache and the ticket number blocks."""
+    rt.extras["catalog"] = DocumentCache(rt.store, CATALOG)
+    rt.extras["ticket_numbers"] = Sequences(rt.store, block=TICKET_NUMBER_BLOCK, collection=COUNTERS)
+
+
+def catalog_of(rt: Runtime) -> DocumentCache:
+    return rt.extras["catalog"]
+
+
+async def next_ticket_id(rt: Runtime, kind: Kind, now: datetime) -> str:
+    """Readable id such as TS-20261125-00042: kind prefix, the Shanghai date, a daily counter. Unique; numbers
+    a process reserved and did not use (kit/ids.py) are skipped."""
     day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
     prefix = f"{KIND_ID_PREFIX[kind]}-{day}"
-    counter = await store[COUNTERS].find_one_and_update({"_id": prefix}, {"$inc": {"n": 1}}, upsert=True,
-                                                        return_document=ReturnDocument.AFTER)
-    return f"{prefix}-{counter['n']:05d}"
+    return f"{prefix}-{await rt.extras['ticket_numbers'].next(prefix):05d}"
 
 
 def to_document(ticket: Ticket, extra: dict[str, Any]) -> dict[str, Any]:

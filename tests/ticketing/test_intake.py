@@ -1,0 +1,100 @@
+"""Intake's request path: replays decided by the unique index, the catalog from a cache fed by events (also in
+an API-only process), the correlation id from the request into the event."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from contracts.events import Envelope, ProductRegistered
+from services.ticketing.main import create
+from services.ticketing.settings import Settings
+from tests.support import captured, eventually, publish, running, settings_for, token
+
+
+def ticket(product: str, **overrides) -> dict:
+    return {"kind": "consultation", "channel": "call_center", "product_code": product, "city": "青岛",
+            "title": "外勤通如何导出考勤", "description": "客户询问外勤通考勤记录如何批量导出",
+            "customer": {"name": "李四", "group_name": "青岛某公司"}, **overrides}
+
+
+async def register(infra, code: str, sequence: int = 1) -> None:
+    await publish(infra, Envelope.wrap(ProductRegistered(code=code, name=f"测试产品{code}", stage="delivered"),
+                                       type="lifecycle.product.registered", source="lifecycle", subject=code,
+                                       sequence=sequence, correlationid="test"))
+
+
+def store_commands(text: str, command: str, collection: str) -> float:
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == "ops_store_commands_total" and sample.labels.get("command") == command
+               and sample.labels.get("collection") == collection)
+
+
+async def test_an_api_only_process_learns_the_catalog_from_its_own_queue_and_reads_no_catalog(infra):
+    # No worker runs: the stored catalog is never written, so the product can only be known through the
+    # per-process queue that feeds this process's cache.
+    app = create(settings_for(Settings, infra, "ticketing-api-only", role="api"))
+    async with running(app) as client:
+        product = "p_" + uuid.uuid4().hex[:8]
+        intake = token(infra, "intake", sub="crm-cache")
+        assert (await client.post("/v1/tickets", json=ticket(product), headers=intake)).status_code == 422
+        await register(infra, product)
+
+        async def accepted():
+            return (await client.post("/v1/tickets", json=ticket(product), headers=intake)).status_code == 201
+
+        await eventually(accepted, what="the API-only process learnt the product from its per-process queue")
+        before = (await client.get("/metrics")).text
+        for _ in range(5):
+            assert (await client.post("/v1/tickets", json=ticket(product), headers=intake)).status_code == 201
+        after = (await client.get("/metrics")).text
+        assert store_commands(after, "find", "catalog") == store_commands(before, "find", "catalog")
+        assert store_commands(after, "insert", "tickets") - store_commands(before, "insert", "tickets") == 5
+
+
+async def test_concurrent_replays_of_one_key_create_one_ticket(infra):
+    app = create(settings_for(Settings, infra, "ticketing-intake"))
+    async with running(app) as client:
+        product = "p_" + uuid.uuid4().hex[:8]
+        await register(infra, product)
+        intake = token(infra, "intake", sub="crm-replays")
+
+        async def accepted():
+            return (await client.post("/v1/tickets", json=ticket(product), headers=intake)).status_code == 201
+
+        await eventually(accepted, what="the catalog knows the product")
+        key = {"Idempotency-Key": uuid.uuid4().hex, **intake}
+        answers = await asyncio.gather(*(client.post("/v1/tickets", json=ticket(product, title="同一个请求"),
+                                                     headers=key) for _ in range(8)))
+        assert {r.status_code for r in answers} == {201}
+        assert len({r.json()["id"] for r in answers}) == 1
+        assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in answers) == 7
+        listed = (await client.get("/v1/tickets", params={"product_code": product}, headers=intake)).json()["items"]
+        assert [t["title"] for t in listed].count("同一个请求") == 1
+
+
+async def test_the_correlation_id_goes_from_the_request_into_the_event(infra):
+    app = create(settings_for(Settings, infra, "ticketing-correlation"))
+    async with running(app) as client, captured(infra, "ticket.opened") as received:
+        product = "p_" + uuid.uuid4().hex[:8]
+        await register(infra, product)
+        staff = token(infra, "agent")
+
+        async def accepted():
+            r = await client.post("/v1/tickets", json=ticket(product), headers=staff)
+            return r if r.status_code == 201 else None
+
+        await eventually(accepted, what="the catalog knows the product")
+        r = await client.post("/v1/tickets", json=ticket(product), headers={"X-Correlation-ID": "cid-42", **staff})
+        assert r.status_code == 201 and r.headers["X-Correlation-ID"] == "cid-42"
+        assert r.headers["Location"] == f"/v1/tickets/{r.json()['id']}" and r.headers["ETag"] == '"1"'
+
+        async def event_carries_it():
+            return [e for e in await received() if e["subject"] == r.json()["id"]]
+
+        events = await eventually(event_carries_it, what="ticket.opened published")
+        assert events[0]["correlationid"] == "cid-42"
+        other = await client.get("/healthz")
+        assert other.headers["X-Correlation-ID"] and other.headers["X-Correlation-ID"] != "cid-42"
