@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 
 import structlog
+from pymongo import UpdateOne
 
 from services.kit import metrics
 from services.kit.broker import EventBus
 from services.kit.lease import Lease
 from services.kit.logging import bind_correlation_id
-from services.kit.store import OUTBOX, OUTBOX_PENDING, REVISION, Store
+from services.kit.store import OUTBOX, OUTBOX_PENDING, REVISION, WRITE_REVISION, Store
 
 log = structlog.get_logger()
 BATCH = 100
@@ -66,43 +67,62 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish the pending events of up to BATCH documents per collection; returns how many were published.
 
-        Documents are relayed concurrently (many publisher confirms in flight on the one channel instead of one
-        round trip each); the events of one document stay in order. The lease is renewed before each batch, so a
-        pass never outlives it."""
+        Two store commands per batch, whatever its size: one read of the pending outboxes and one bulk write
+        that removes what was published. Documents are published concurrently (many publisher confirms in
+        flight on the one channel); the events of one document stay in order. The lease is renewed before
+        each batch, so a pass never outlives it."""
         count = 0
         for name in self.store.outbox_collections:
-            docs = await self.store[name].find({OUTBOX_PENDING: True}).limit(BATCH).to_list()
+            docs = await self.store[name].find({OUTBOX_PENDING: True}, {OUTBOX: 1, WRITE_REVISION: 1}) \
+                .limit(BATCH).to_list()
             if not docs:
                 continue
             if not await self.lease.keep():
                 return count
-            results = await asyncio.gather(*(self._relay_document(name, doc) for doc in docs), return_exceptions=True)
-            count += sum(r for r in results if isinstance(r, int))
-            failures = [r for r in results if isinstance(r, BaseException)]
-            if failures:  # those documents keep their events for the next pass; the loop logs and backs off
-                raise failures[0]
+            results = await asyncio.gather(*(self._publish_document(doc) for doc in docs))
+            writes: list[UpdateOne] = []
+            failure: BaseException | None = None
+            for doc, (published, error) in zip(docs, results, strict=True):
+                failure = failure or error
+                writes += self._removal(doc, published, everything=error is None)
+                count += len(published)
+            if writes:
+                await self.store[name].bulk_write(writes, ordered=True)
+            if failure is not None:  # those documents keep their unpublished events for the next pass
+                raise failure
         return count
 
-    async def _relay_document(self, collection: str, doc: dict) -> int:
+    async def _publish_document(self, doc: dict) -> tuple[list[str], BaseException | None]:
+        """The ids of the events published, in order, and the error that stopped the rest (None: all went out)."""
         published: list[str] = []
         for envelope in doc.get(OUTBOX, []):
             bind_correlation_id(envelope.get("correlationid"))
-            await self.bus.publish(envelope)
+            try:
+                await self.bus.publish(envelope)
+            except Exception as error:  # noqa: BLE001 - reported by relay_once once the rest is removed
+                return published, error
             published.append(envelope["id"])
             metrics.EVENTS_PUBLISHED.labels(self.store.settings.service_name, envelope["type"]).inc()
-        if not published:
-            await self._clear_flag(collection, doc["_id"])
-            return 0
-        # Remove exactly what was published, atomically and unconditionally: a revision-guarded rewrite could
-        # lose to a hot document's writers again and again, leave the events in place and publish them twice.
-        # The revision bump makes a writer that read the document before this removal re-read it (kit/store.py)
-        # instead of writing the published events back.
-        await self.store[collection].update_one(
-            {"_id": doc["_id"]}, {"$pull": {OUTBOX: {"id": {"$in": published}}}, "$inc": {REVISION: 1}})
-        await self._clear_flag(collection, doc["_id"])
-        return len(published)
+        return published, None
 
-    async def _clear_flag(self, collection: str, doc_id) -> None:
-        """Lower the pending flag once the outbox is empty; a writer adding events meanwhile keeps it up."""
-        await self.store[collection].update_one({"_id": doc_id, OUTBOX: {"$size": 0}, OUTBOX_PENDING: True},
-                                                {"$set": {OUTBOX_PENDING: False}})
+    @staticmethod
+    def _removal(doc: dict, published: list[str], *, everything: bool) -> list[UpdateOne]:
+        """The writes that remove `published` from a document's outbox and lower its pending flag once empty.
+
+        The usual case is one write: no writer touched the document since it was read (its write revision is
+        unchanged), so its outbox holds exactly what was published, and it is emptied at once. Otherwise the
+        published events are pulled out by id, atomically and unconditionally (a revision-guarded rewrite could
+        lose to a hot document's writers again and again and publish its events twice), and the flag goes down
+        only if nothing new arrived. Every removal bumps the revision, so that a writer who read the document
+        before it re-reads instead of writing the published events back (kit/store.py)."""
+        key, seen = doc["_id"], doc.get(WRITE_REVISION, 0)
+        raced = {"_id": key, WRITE_REVISION: {"$ne": seen}} if everything else {"_id": key}
+        writes = []
+        if everything:
+            writes.append(UpdateOne({"_id": key, WRITE_REVISION: seen},
+                                    {"$set": {OUTBOX: [], OUTBOX_PENDING: False}, "$inc": {REVISION: 1}}))
+        if published:
+            writes.append(UpdateOne(raced, {"$pull": {OUTBOX: {"id": {"$in": published}}}, "$inc": {REVISION: 1}}))
+        writes.append(UpdateOne({**raced, OUTBOX: {"$size": 0}, OUTBOX_PENDING: True},
+                                {"$set": {OUTBOX_PENDING: False}}))
+        return writes
