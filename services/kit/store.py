@@ -24,14 +24,17 @@ Other nx-27017 differences worked around here, and only here:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pymongo.errors
 import structlog
-from pymongo import AsyncMongoClient, IndexModel, monitoring
+from pymongo import AsyncMongoClient, IndexModel, InsertOne, ReplaceOne, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -43,6 +46,8 @@ OUTBOX = "_outbox"
 OUTBOX_PENDING = "_outbox_pending"
 REVISION = "_rev"          # bumped by every write, the relay's included: the optimistic-concurrency guard
 WRITE_REVISION = "_wrev"   # bumped by the service's own writes only: tells a relay write from a real conflict
+WRITE_ID = "_wid"          # unique per batched write: tells which writes of a bulk landed (ChangeBatch)
+BOOKKEEPING = (OUTBOX, OUTBOX_PENDING, REVISION, WRITE_REVISION, WRITE_ID)
 
 log = structlog.get_logger()
 
@@ -118,7 +123,7 @@ class Store:
         self.outbox_collections = tuple(outbox_collections)
         self.indexes = dict(indexes or {})
         self.outbox_signal = asyncio.Event()
-        self._document_locks = KeyedLocks()
+        self._batches: dict[str, ChangeBatch] = {}
 
     def __getitem__(self, name: str) -> AsyncCollection:
         return self.db[name]
@@ -140,6 +145,8 @@ class Store:
             return False
 
     async def close(self) -> None:
+        for batch in self._batches.values():
+            await batch.stop()
         await self.client.close()
 
     # --- writes that carry events ---------------------------------------------------------------------
@@ -175,30 +182,19 @@ class Store:
             current_rev, current_outbox = fresh.get(REVISION, 0), list(fresh.get(OUTBOX, []))
         raise ConcurrencyConflict(f"{collection}/{doc['_id']} kept changing")
 
-    async def change(self, collection: str, doc_id: Any,
-                     decide: Callable[[dict[str, Any] | None], tuple[dict[str, Any], list[Envelope]] | None],
-                     *, attempts: int = 5) -> dict[str, Any] | None:
+    async def change(self, collection: str, doc_id: Any, decide: Decide, *, attempts: int = 5) -> dict[str, Any] | None:
         """Read one document (None if absent), let `decide` return its new state and the events it owes (or None:
         nothing to do), and write both at once. When another writer got there first, read and decide again.
 
         This is how event handlers stay idempotent and order-tolerant: `decide` is a pure function of what is
-        stored and what arrived. Within a process, changes of one document take turns; between replicas the
-        revision guard decides and the loser tries again after a short random pause."""
-        coll = self.db[collection]
-        async with self._document_locks.hold((collection, doc_id)):
-            for attempt in range(attempts):
-                current = await coll.find_one({"_id": doc_id})
-                decision = decide(current)
-                if decision is None:
-                    return None
-                doc, events = decision
-                try:
-                    if current is None:
-                        return await self.insert(collection, doc, events)
-                    return await self.replace(collection, doc, events)
-                except (pymongo.errors.DuplicateKeyError, ConcurrencyConflict):
-                    await asyncio.sleep(random.uniform(0, 0.01 * 2 ** attempt))
-        raise ConcurrencyConflict(f"{collection}/{doc_id} kept changing")  # the consumer retries the message
+        stored and what arrived. Concurrent changes of one collection are applied in batches (`ChangeBatch`):
+        one read and one bulk write for all the documents they touch, the changes of one document in the order
+        they came. Between replicas the revision guard decides and the loser reads and decides again after a
+        short random pause; after `attempts` losses the caller gets ConcurrencyConflict (a consumer retries)."""
+        batch = self._batches.get(collection)
+        if batch is None:
+            batch = self._batches[collection] = ChangeBatch(self, collection)
+        return await batch.submit(doc_id, decide, attempts)
 
     def _signal(self, outbox: list) -> None:
         if outbox:
@@ -209,4 +205,136 @@ def public(doc: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The document without the store's bookkeeping fields."""
     if doc is None:
         return None
-    return {k: v for k, v in doc.items() if k not in (OUTBOX, OUTBOX_PENDING, REVISION, WRITE_REVISION)}
+    return {k: v for k, v in doc.items() if k not in BOOKKEEPING}
+
+
+Decide = Callable[[dict[str, Any] | None], tuple[dict[str, Any], list[Envelope]] | None]
+
+
+@dataclass
+class _Change:
+    doc_id: Any
+    decide: Decide
+    attempts_left: int
+    done: asyncio.Future
+    result: dict[str, Any] | None = None
+
+
+class ChangeBatch:
+    """Group commit for `Store.change` on one collection: whatever changes are waiting when the previous batch
+    is written go together, so a consumer applying 32 events in flight costs two store commands, not 64.
+
+    One batch at a time per collection: a document is never read by one batch while another is writing it. A
+    write that loses to another writer (a replace whose revision moved, an insert of an `_id` that appeared) is
+    told apart by the write id `_wid` it carries and goes into a later batch, which reads the document again."""
+
+    MAX = 200  # changes per batch: bounds a batch's read and write
+
+    def __init__(self, store: Store, collection: str):
+        self.store, self.collection = store, collection
+        self._waiting: list[_Change] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    async def submit(self, doc_id: Any, decide: Decide, attempts: int) -> dict[str, Any] | None:
+        change = _Change(doc_id, decide, attempts, asyncio.get_running_loop().create_future())
+        self._enqueue(change)
+        return await change.done
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def _enqueue(self, change: _Change) -> None:
+        self._waiting.append(change)
+        self._wake.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name=f"changes:{self.collection}")
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._waiting:
+                batch, self._waiting = self._waiting[:self.MAX], self._waiting[self.MAX:]
+                try:
+                    await self._apply(batch)
+                except Exception as error:  # noqa: BLE001 - the store failed: each caller decides what to do
+                    for change in batch:
+                        if not change.done.done():
+                            change.done.set_exception(error)
+
+    async def _apply(self, batch: list[_Change]) -> None:
+        by_doc: dict[Any, list[_Change]] = {}
+        for change in batch:
+            by_doc.setdefault(change.doc_id, []).append(change)
+        coll = self.store[self.collection]
+        stored = {d["_id"]: d for d in await coll.find({"_id": {"$in": list(by_doc)}}).to_list()}
+        writes: list[InsertOne | ReplaceOne] = []
+        written: dict[Any, tuple[str, dict[str, Any], list[_Change]]] = {}  # doc id → (write id, doc, changes)
+        for doc_id, changes in by_doc.items():
+            current = stored.get(doc_id)
+            working, new_events, applied = current, [], []
+            for change in changes:
+                try:
+                    decision = change.decide(working)
+                except Exception as error:  # noqa: BLE001 - this change fails alone (a poison event, say)
+                    change.done.set_exception(error)
+                    continue
+                applied.append(change)
+                if decision is not None:
+                    doc, events = decision
+                    new_events += [e.model_dump(mode="json") for e in events]
+                    outbox = [*(current or {}).get(OUTBOX, []), *new_events]
+                    working = {**doc, OUTBOX: outbox}
+                change.result = working if decision is not None else None
+            if working is current:  # nothing to write: every change decided "nothing to do"
+                for change in applied:
+                    change.done.set_result(None)
+                continue
+            wid = uuid.uuid4().hex
+            revision, write_revision = (current or {}).get(REVISION, 0), (current or {}).get(WRITE_REVISION, 0)
+            new = {**working, REVISION: revision + 1, WRITE_REVISION: write_revision + 1, WRITE_ID: wid,
+                   OUTBOX_PENDING: bool(working[OUTBOX])}
+            for change in applied:  # callers see what was written, bookkeeping included, as insert/replace return
+                if change.result is not None:
+                    change.result = {**change.result, REVISION: revision + 1, WRITE_REVISION: write_revision + 1,
+                                     OUTBOX_PENDING: new[OUTBOX_PENDING]}
+            writes.append(InsertOne(new) if current is None else ReplaceOne({"_id": doc_id, REVISION: revision}, new))
+            written[doc_id] = (wid, new, applied)
+        if not writes:
+            return
+        result = await self._write(writes)
+        landed = set(written)
+        if result.get("nInserted", 0) + result.get("nMatched", 0) < len(writes):
+            check = await coll.find({"_id": {"$in": list(written)}}, {WRITE_ID: 1}).to_list()
+            landed = {d["_id"] for d in check if d.get(WRITE_ID) == written[d["_id"]][0]}
+        for doc_id, (_, new, applied) in written.items():
+            if doc_id in landed:
+                if new[OUTBOX_PENDING]:
+                    self.store.outbox_signal.set()
+                for change in applied:
+                    change.done.set_result(change.result)
+            else:
+                for change in applied:
+                    self._retry(change)
+
+    async def _write(self, writes: list[InsertOne | ReplaceOne]) -> dict[str, Any]:
+        """The bulk write; a duplicate key (an insert that lost to another writer) is an outcome, not an error."""
+        try:
+            return (await self.store[self.collection].bulk_write(writes, ordered=False)).bulk_api_result
+        except pymongo.errors.BulkWriteError as error:
+            if any(e.get("code") != 11000 for e in error.details.get("writeErrors", ())):
+                raise
+            return error.details
+
+    def _retry(self, change: _Change) -> None:
+        change.attempts_left -= 1
+        change.result = None
+        if change.attempts_left <= 0:
+            change.done.set_exception(ConcurrencyConflict(f"{self.collection}/{change.doc_id} kept changing"))
+            return
+        pause = random.uniform(0, 0.01 * 2 ** max(0, 5 - change.attempts_left))  # replicas stop colliding
+        asyncio.get_running_loop().call_later(pause, self._enqueue, change)

@@ -13,7 +13,7 @@ from contracts.events import (Envelope, TicketClosed, TicketEscalated, TicketOpe
 from services.analytics.events.handlers import apply_ticket_event
 from services.analytics.main import create
 from services.analytics.settings import Settings
-from services.kit.store import Store
+from services.kit.store import ChangeBatch, Store
 from tests.support import collect_dead_letters, eventually, publish, running, settings_for, token
 
 OPENED_AT = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
@@ -251,17 +251,18 @@ async def test_a_writer_slipping_in_between_read_and_write(app, client, analyst,
     rt = app.state.runtime
     if write == "replace":
         await apply_ticket_event(rt, opened(ticket_id, code))
-    real_write = getattr(rt.store, write)
-
-    # The competitor is another replica: its own store client, outside this process's per-document turn-taking.
+    # The competitor is another replica: its own store client, outside this process's batches.
     replica = dataclasses.replace(rt, store=Store(rt.settings))
+    batch = ChangeBatch(rt.store, "tickets")
+    monkeypatch.setitem(rt.store._batches, "tickets", batch)
+    real_write = batch._write
 
-    async def competitor_first(collection, doc, events=()):
-        monkeypatch.setattr(rt.store, write, real_write)  # my retry writes for real
+    async def competitor_first(writes):
+        monkeypatch.setattr(batch, "_write", real_write)  # my retry writes for real
         await apply_ticket_event(replica, closed(ticket_id, code, sequence=theirs))
-        return await real_write(collection, doc, events)
+        return await real_write(writes)
 
-    monkeypatch.setattr(rt.store, write, competitor_first)
+    monkeypatch.setattr(batch, "_write", competitor_first)
     try:
         await apply_ticket_event(rt, resolved_event(ticket_id, code, mine))
     finally:
