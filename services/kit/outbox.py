@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 import structlog
-from pymongo import UpdateOne
+from pymongo import UpdateMany, UpdateOne
 
 from services.kit import metrics
 from services.kit.broker import EventBus
@@ -67,8 +67,8 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish the pending events of up to BATCH documents per collection; returns how many were published.
 
-        Two store commands per batch, whatever its size: one read of the pending outboxes and one bulk write
-        that removes what was published. Documents are published concurrently (many publisher confirms in
+        Two store commands per batch in the usual case, whatever its size: one read of the pending outboxes
+        and one write that removes what was published (`_remove`). Documents are published concurrently (many publisher confirms in
         flight on the one channel); the events of one document stay in order. The lease is renewed before
         each batch, so a pass never outlives it."""
         count = 0
@@ -80,17 +80,50 @@ class OutboxRelay:
             if not await self.lease.keep():
                 return count
             results = await asyncio.gather(*(self._publish_document(doc) for doc in docs))
-            writes: list[UpdateOne] = []
+            whole: dict[int, list[dict]] = {}  # write revision → documents whose every event went out
+            writes: list[UpdateOne | UpdateMany] = []
             failure: BaseException | None = None
             for doc, (published, error) in zip(docs, results, strict=True):
-                failure = failure or error
-                writes += self._removal(doc, published, everything=error is None)
                 count += len(published)
-            if writes:
-                await self.store[name].bulk_write(writes, ordered=True)
-            if failure is not None:  # those documents keep their unpublished events for the next pass
+                if error is None:
+                    whole.setdefault(doc.get(WRITE_REVISION, 0), []).append(doc)
+                else:  # those documents keep their unpublished events for the next pass
+                    failure = failure or error
+                    writes += self._pull(doc["_id"], published, {})
+            await self._remove(name, whole, writes)
+            if failure is not None:
                 raise failure
         return count
+
+    async def _remove(self, collection: str, whole: dict[int, list[dict]], writes: list) -> None:
+        """Remove what was published, with every event removal bumping the revision, so that a writer who read a
+        document before it re-reads instead of writing the published events back (kit/store.py).
+
+        Usually one write: documents no writer touched since they were read (their write revision unchanged)
+        hold exactly what was published, and are emptied together, a write per revision. Documents a writer
+        changed meanwhile (the emptying missed them) get their published events pulled out by id, atomically
+        and unconditionally (a revision-guarded rewrite could lose to a hot document's writers again and again
+        and publish its events twice), and their flag lowered only if nothing new arrived."""
+        expected = sum(len(group) for group in whole.values())
+        emptied = [UpdateMany({"_id": {"$in": [d["_id"] for d in group]}, WRITE_REVISION: revision},
+                              {"$set": {OUTBOX: [], OUTBOX_PENDING: False}, "$inc": {REVISION: 1}})
+                   for revision, group in whole.items()]
+        if emptied and (await self.store[collection].bulk_write(emptied)).matched_count < expected:
+            writes = [w for revision, group in whole.items() for d in group
+                      for w in self._pull(d["_id"], [e["id"] for e in d.get(OUTBOX, [])],
+                                          {WRITE_REVISION: {"$ne": revision}})] + writes
+        if writes:
+            await self.store[collection].bulk_write(writes, ordered=True)
+
+    @staticmethod
+    def _pull(doc_id, published: list[str], guard: dict) -> list[UpdateOne]:
+        writes = []
+        if published:
+            writes.append(UpdateOne({"_id": doc_id, **guard},
+                                    {"$pull": {OUTBOX: {"id": {"$in": published}}}, "$inc": {REVISION: 1}}))
+        writes.append(UpdateOne({"_id": doc_id, **guard, OUTBOX: {"$size": 0}, OUTBOX_PENDING: True},
+                                {"$set": {OUTBOX_PENDING: False}}))
+        return writes
 
     async def _publish_document(self, doc: dict) -> tuple[list[str], BaseException | None]:
         """The ids of the events published, in order, and the error that stopped the rest (None: all went out)."""
@@ -104,25 +137,3 @@ class OutboxRelay:
             published.append(envelope["id"])
             metrics.EVENTS_PUBLISHED.labels(self.store.settings.service_name, envelope["type"]).inc()
         return published, None
-
-    @staticmethod
-    def _removal(doc: dict, published: list[str], *, everything: bool) -> list[UpdateOne]:
-        """The writes that remove `published` from a document's outbox and lower its pending flag once empty.
-
-        The usual case is one write: no writer touched the document since it was read (its write revision is
-        unchanged), so its outbox holds exactly what was published, and it is emptied at once. Otherwise the
-        published events are pulled out by id, atomically and unconditionally (a revision-guarded rewrite could
-        lose to a hot document's writers again and again and publish its events twice), and the flag goes down
-        only if nothing new arrived. Every removal bumps the revision, so that a writer who read the document
-        before it re-reads instead of writing the published events back (kit/store.py)."""
-        key, seen = doc["_id"], doc.get(WRITE_REVISION, 0)
-        raced = {"_id": key, WRITE_REVISION: {"$ne": seen}} if everything else {"_id": key}
-        writes = []
-        if everything:
-            writes.append(UpdateOne({"_id": key, WRITE_REVISION: seen},
-                                    {"$set": {OUTBOX: [], OUTBOX_PENDING: False}, "$inc": {REVISION: 1}}))
-        if published:
-            writes.append(UpdateOne(raced, {"$pull": {OUTBOX: {"id": {"$in": published}}}, "$inc": {REVISION: 1}}))
-        writes.append(UpdateOne({**raced, OUTBOX: {"$size": 0}, OUTBOX_PENDING: True},
-                                {"$set": {OUTBOX_PENDING: False}}))
-        return writes

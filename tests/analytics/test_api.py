@@ -254,7 +254,7 @@ async def test_a_writer_slipping_in_between_read_and_write(app, client, analyst,
     # The competitor is another replica: its own store client, outside this process's batches.
     replica = dataclasses.replace(rt, store=Store(rt.settings))
     batch = ChangeBatch(rt.store, "tickets")
-    monkeypatch.setitem(rt.store._batches, "tickets", batch)
+    monkeypatch.setitem(rt.store._batches, (ChangeBatch, "tickets"), batch)
     real_write = batch._write
 
     async def competitor_first(writes):
