@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from faststream.middlewares import AckPolicy
@@ -45,15 +46,22 @@ class Subscription:
     per_process: bool = False
 
 
+async def the_message(message: RabbitMessage) -> RabbitMessage:
+    """A decoder that hands the handler the message itself (it parses the envelope and acknowledges): asked for
+    as a second parameter, `message: RabbitMessage` is a Context that FastStream resolves in a worker thread,
+    a thread hop per message."""
+    return message
+
+
 def register(bus: EventBus, subscription: Subscription) -> None:
     if subscription.per_process:
         return _register_per_process(bus, subscription)
     settings = bus.settings
     queue = bus.queue(subscription.queue, list(subscription.event_types))
 
-    @bus.broker.subscriber(queue, bus.exchange, ack_policy=AckPolicy.MANUAL,
+    @bus.broker.subscriber(queue, bus.exchange, ack_policy=AckPolicy.MANUAL, decoder=the_message,
                            title=subscription.queue, description=", ".join(subscription.event_types))
-    async def on_message(body: object, message: RabbitMessage) -> None:
+    async def on_message(message: Any) -> None:
         attempt = int((message.raw_message.headers or {}).get("x-delivery-count", 0) or 0) + 1
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(service=settings.service_name, queue=queue.name)
@@ -91,9 +99,10 @@ def _register_per_process(bus: EventBus, subscription: Subscription) -> None:
     settings = bus.settings
     queue = bus.process_queue(subscription.queue, list(subscription.event_types))
 
-    @bus.broker.subscriber(queue, bus.exchange, ack_policy=AckPolicy.ACK_FIRST, title=subscription.queue,
+    @bus.broker.subscriber(queue, bus.exchange, ack_policy=AckPolicy.ACK_FIRST, decoder=the_message,
+                           title=subscription.queue,
                            description=", ".join(subscription.event_types) + " (a queue per process)")
-    async def on_message(body: object, message: RabbitMessage) -> None:
+    async def on_message(message: Any) -> None:
         try:
             envelope = Envelope.model_validate_json(message.body)
             bind_correlation_id(envelope.correlationid)
