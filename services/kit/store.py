@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import random
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pymongo.errors
@@ -222,6 +223,9 @@ class _Change:
     decide: Decide
     attempts_left: int
     done: asyncio.Future
+    # The submitter's context: its decision runs in it, so the events it owes carry the submitter's
+    # correlation id and its log lines the submitter's context, not the batch's.
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
     result: dict[str, Any] | None = None
 
 
@@ -248,7 +252,9 @@ class Batcher:
         self._waiting.append(request)
         self._wake.set()
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name=f"{type(self).__name__}:{self.collection}")
+            # A context of its own: the batch serves every submitter, it must not carry the first one's.
+            self._task = asyncio.create_task(self._run(), name=f"{type(self).__name__}:{self.collection}",
+                                             context=contextvars.Context())
 
     async def _run(self) -> None:
         while True:
@@ -324,7 +330,7 @@ class ChangeBatch(Batcher):
             working, new_events, applied = current, [], []
             for change in changes:
                 try:
-                    decision = change.decide(working)
+                    decision = change.context.run(change.decide, working)
                 except Exception as error:  # noqa: BLE001 - this change fails alone (a poison event, say)
                     change.done.set_exception(error)
                     continue

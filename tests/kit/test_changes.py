@@ -81,3 +81,29 @@ async def test_two_replicas_on_one_document_lose_nothing(store, infra):
     finally:
         await other.close()
     assert sorted((await store["counts"].find_one({"_id": doc_id}))["seen"]) == list(range(60))
+
+
+async def test_each_decision_runs_in_its_submitter_context(store):
+    """Events a decision owes carry the correlation id of the request or event that asked for the change, even
+    when many changes share a batch."""
+    from contracts.events import CandidateUpdated, Envelope
+    from services.kit.logging import bind_correlation_id, current_correlation_id
+    from services.kit.store import OUTBOX
+
+    doc_id = "c-" + uuid.uuid4().hex[:6]
+
+    def grow(current):
+        n = (current or {}).get("n", 0) + 1
+        event = Envelope.wrap(CandidateUpdated(candidate_id=doc_id, product_code="p", type="faq", question="q",
+                                               occurrences=n, ticket_ids=[]),
+                              type="knowledge.candidate.updated", source="test", subject=doc_id, sequence=n,
+                              correlationid=current_correlation_id())
+        return {"_id": doc_id, "n": n}, [event]
+
+    async def asked_by(cid: str):
+        bind_correlation_id(cid)
+        await store.change("counts", doc_id, grow)
+
+    await asyncio.gather(*(asyncio.create_task(asked_by(f"cid-{i}")) for i in range(10)))
+    stored = await store["counts"].find_one({"_id": doc_id})
+    assert sorted(e["correlationid"] for e in stored[OUTBOX]) == sorted(f"cid-{i}" for i in range(10))

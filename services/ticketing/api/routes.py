@@ -106,12 +106,17 @@ def replay(earlier: dict[str, Any], fingerprint: str) -> JSONResponse:
 
 async def load_visible(rt: Runtime, principal: Principal, ticket_id: str) -> tuple[dict[str, Any], Ticket]:
     doc = await rt.store[TICKETS].find_one({"_id": ticket_id})
+    return doc, visible(principal, ticket_id, doc)
+
+
+def visible(principal: Principal, ticket_id: str, doc: dict[str, Any] | None) -> Ticket:
+    """The stored ticket, if it exists (404) and the principal may see it (403)."""
     if doc is None:
         raise Problem(404, "not-found", "Ticket not found", f"No ticket {ticket_id}.")
     ticket = from_document(doc)
     if not scope.can_see(principal, ticket):
         raise Problem(403, "out-of-scope", "Outside your scope", f"Ticket {ticket_id} is outside your scope.")
-    return doc, ticket
+    return ticket
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketOut, summary="One ticket")
@@ -181,10 +186,15 @@ def parse_if_match(value: str | None) -> int | None:
 
 async def act(rt: Runtime, principal: Principal, ticket_id: str, action: str, if_match: str | None,
               apply: Callable[[Ticket, Actor, datetime], TicketEvent], response: Response) -> TicketOut:
+    """Run one action on the stored ticket and write the new state with its event, through Store.change: the
+    actions of concurrent requests share one read and one write. Another writer getting there first makes the
+    action decide again on the fresh state, where an If-Match that no longer holds is a 412."""
     require(principal, action)
     expected = parse_if_match(if_match)
-    for _ in range(5):
-        doc, ticket = await load_visible(rt, principal, ticket_id)
+    acted: list[Ticket] = []
+
+    def decide(doc: dict[str, Any] | None):
+        ticket = visible(principal, ticket_id, doc)
         if expected is not None and ticket.version != expected:
             raise Problem(412, "version-mismatch", "Precondition failed",
                           f"The ticket is at version {ticket.version}, not {expected}; read it again.",
@@ -199,15 +209,14 @@ async def act(rt: Runtime, principal: Principal, ticket_id: str, action: str, if
             raise invalid(error.field, error.message) from error
         envelope = rt.event(event, type=event_type(event), subject=ticket.id, sequence=ticket.version)
         extra = {"responded_late": ticket.responded_timely is False, "resolved_late": ticket.timely is False}
-        try:
-            await rt.store.replace(TICKETS, {**doc, **to_document(ticket, extra)}, [envelope])
-        except ConcurrencyConflict:
-            if expected is not None:
-                raise Problem(412, "version-mismatch", "Precondition failed",
-                              "The ticket changed while this request ran; read it again.") from None
-            continue  # no If-Match: decide again on the fresh state
-        return out(ticket, principal, response)
-    raise Problem(409, "busy", "Ticket busy", "The ticket kept changing; try again.")
+        acted[:] = [ticket]
+        return {**doc, **to_document(ticket, extra)}, [envelope]
+
+    try:
+        await rt.store.change(TICKETS, ticket_id, decide)
+    except ConcurrencyConflict:
+        raise Problem(409, "busy", "Ticket busy", "The ticket kept changing; try again.") from None
+    return out(acted[0], principal, response)
 
 
 IfMatch = Header(None, alias="If-Match", description="the version you read; 412 if it changed")
