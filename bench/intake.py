@@ -29,17 +29,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts"), str(ROOT / "bench")]
 import devstack  # noqa: E402
 import procstat  # noqa: E402
+import stackmetrics  # noqa: E402
 from services.kit.auth import mint_token  # noqa: E402
 from services.kit.settings import DEV_AUTH_SECRET  # noqa: E402
 
@@ -177,56 +176,6 @@ async def floor(mongo_url: str, amqp_url: str, connections: int, duration: float
 
 # --- reading the stack ------------------------------------------------------------------------------------
 
-def scrape(http: httpx.Client, port: int) -> dict[tuple[str, tuple], float]:
-    """The counters of a service's /metrics: (name, sorted labels) → value."""
-    values: dict[tuple[str, tuple], float] = {}
-    text = http.get(f"http://127.0.0.1:{port}/metrics").text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name.endswith("_total"):
-                values[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return values
-
-
-def total(values: dict, name: str, **labels) -> float:
-    return sum(v for (n, lbl), v in values.items() if n == name
-               and all(dict(lbl).get(k, "").endswith(want) for k, want in labels.items()))
-
-
-def store_commands(before: dict, after: dict) -> dict[str, float]:
-    """Commands sent during the run, by command and collection."""
-    out: dict[str, float] = {}
-    for key, value in after.items():
-        if key[0] == "ops_store_commands_total":
-            delta = value - before.get(key, 0.0)
-            if delta:
-                labels = dict(key[1])
-                name = f"{labels['command']} {labels['collection']}".strip()
-                out[name] = out.get(name, 0.0) + delta
-    return out
-
-
-def stack_processes(mongo_url: str, amqp_url: str) -> list[procstat.Watched]:
-    watched = []
-    for name, port in SERVICES.items():
-        pid = procstat.listening_pid(port)
-        if pid is None:
-            raise SystemExit(f"no process listens on {port} ({name}); is `make run` running on this machine?")
-        watched.append(procstat.Watched(name, pid))
-    store = urllib.parse.urlsplit(mongo_url)
-    if store.hostname in devstack.LOCAL_HOSTS and (pid := procstat.listening_pid(store.port or 27017)):
-        watched.append(procstat.Watched("store", pid))
-    broker_host, broker_port = devstack.amqp_host_port(amqp_url)
-    if broker_host in devstack.LOCAL_HOSTS and (pid := procstat.listening_pid(broker_port)):
-        watched.append(procstat.Watched("broker", pid))
-    return watched
-
-
-def describe(watched: list[procstat.Watched]) -> str:
-    return ", ".join(f"{w.name} pid {w.pid} ({procstat.command_line(w.pid).split()[0].rsplit('/', 1)[-1]})"
-                     for w in watched)
-
-
 def run_wrk(args, script: Path, url: str) -> tuple[dict, float]:
     """Run wrk; returns its summary and its own CPU seconds."""
     started = time.perf_counter()
@@ -249,14 +198,6 @@ def rate_line(name: str, s: dict) -> str:
     extra = f"   non-201: {s['other']} {s.get('statuses') or ''}" if s.get("other") else ""
     return (f"  {name:<34} {s['created'] / seconds:8.1f} tickets/s   p50 {s['p50_us'] / 1000:7.1f} ms   "
             f"p99 {s['p99_us'] / 1000:7.1f} ms   ({s['created']} in {seconds:.1f} s; errors {s['errors']}){extra}")
-
-
-def cpu_table(watched: list[procstat.Watched], extra: dict[str, float], tickets: int) -> list[str]:
-    cells = [(w.name, w.cpu) for w in watched] + list(extra.items())
-    head = "  " + "".join(f"{name:>11}" for name, _ in cells) + f"{'total':>11}"
-    values = "  " + "".join(f"{cpu * 1000 / max(tickets, 1):11.2f}" for _, cpu in cells)
-    values += f"{sum(cpu for _, cpu in cells) * 1000 / max(tickets, 1):11.2f}"
-    return [head, values]
 
 
 def main() -> int:
@@ -292,11 +233,11 @@ def main() -> int:
               "the catalog knows", file=sys.stderr)
         return 2
 
-    watched = stack_processes(mongo_url, amqp_url)
+    watched = procstat.stack_processes(SERVICES, mongo_url, amqp_url)
     load = os.getloadavg()
     print(f"intake bench: {args.connections} connections, {args.duration} s, product {args.product}; "
           f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} before the run")
-    print(f"processes: {describe(watched)}")
+    print(f"processes: {procstat.describe(watched)}")
 
     results: list[str] = []
     if not args.no_floor:
@@ -317,11 +258,11 @@ def main() -> int:
         results.append("baseline (same run, before the load): insert_one + confirmed publish, one process")
         results.append(rate_line("floor", floor_summary))
         results.append("  CPU ms per ticket")
-        results += cpu_table(store_broker, {"floor": usage.children_user + usage.children_system},
+        results += procstat.cpu_table(store_broker, {"floor": usage.children_user + usage.children_system},
                              floor_summary["created"])
 
     time.sleep(2)  # the probe ticket's events (and the baseline's load) settle before anything is counted
-    metrics_before = {name: scrape(http, port) for name, port in SERVICES.items()}
+    metrics_before = {name: stackmetrics.scrape(http, port) for name, port in SERVICES.items()}
     machine_before = procstat.machine_cpu_seconds()
     for w in watched:
         w.start()
@@ -336,13 +277,14 @@ def main() -> int:
 
     def lag() -> tuple[float, float]:
         # analytics first: what it applied by then was published before, so neither figure goes below zero
-        analytics = scrape(http, SERVICES["analytics"])
-        ticketing = scrape(http, SERVICES["ticketing"])
-        published = total(ticketing, "ops_events_published_total", type="ticket.opened") - total(
-            metrics_before["ticketing"], "ops_events_published_total", type="ticket.opened")
-        applied = total(analytics, "ops_events_consumed_total", type="ticket.opened", queue="analytics.tickets",
-                        outcome="ok") - total(metrics_before["analytics"], "ops_events_consumed_total",
-                                              type="ticket.opened", queue="analytics.tickets", outcome="ok")
+        analytics = stackmetrics.scrape(http, SERVICES["analytics"])
+        ticketing = stackmetrics.scrape(http, SERVICES["ticketing"])
+        opened = {"type": "ticket.opened"}
+        applied_opened = {"type": "ticket.opened", "queue": "analytics.tickets", "outcome": "ok"}
+        published = (stackmetrics.total(ticketing, "ops_events_published_total", **opened)
+                     - stackmetrics.total(metrics_before["ticketing"], "ops_events_published_total", **opened))
+        applied = (stackmetrics.total(analytics, "ops_events_consumed_total", **applied_opened)
+                   - stackmetrics.total(metrics_before["analytics"], "ops_events_consumed_total", **applied_opened))
         return accepted - published, published - applied
 
     backlog, read_lag = lag()
@@ -356,7 +298,7 @@ def main() -> int:
     for w in watched:
         w.stop()
     machine_after = procstat.machine_cpu_seconds()
-    metrics_after = {name: scrape(http, port) for name, port in SERVICES.items()}
+    metrics_after = {name: stackmetrics.scrape(http, port) for name, port in SERVICES.items()}
 
     results.append("the stack: POST /v1/tickets through wrk")
     results.append(rate_line("stack", summary))
@@ -364,10 +306,10 @@ def main() -> int:
     span = (machine_after[1] - machine_before[1]) or 1
     results.append(f"  CPU ms per accepted ticket, load + catch-up (machine {busy / span:.0%} busy over "
                    f"{span / (os.cpu_count() or 1):.1f} s)")
-    results += cpu_table(watched, {"wrk": wrk_cpu}, accepted)
+    results += procstat.cpu_table(watched, {"wrk": wrk_cpu}, accepted)
     results.append("  store commands per accepted ticket (load + catch-up)")
     for name in SERVICES:
-        commands = store_commands(metrics_before[name], metrics_after[name])
+        commands = stackmetrics.store_commands(metrics_before[name], metrics_after[name])
         if commands:
             per = "  ".join(f"{c} {n / max(accepted, 1):.3f}" for c, n in sorted(commands.items()))
             results.append(f"    {name:<10} {sum(commands.values()) / max(accepted, 1):6.3f}   ({per})")

@@ -4,8 +4,13 @@ port, CPU time, resident memory. Standard library only."""
 from __future__ import annotations
 
 import os
+import sys
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import devstack  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -92,3 +97,34 @@ class Watched:
             self.cpu = cpu_seconds(self.pid) - self.start_cpu
         except OSError:  # the process ended: what it used until then is unknown
             self.cpu = float("nan")
+
+
+def stack_processes(services: dict[str, int], mongo_url: str, amqp_url: str) -> list[Watched]:
+    """The processes of a stack running on this machine: each service by its port, the store and the broker
+    when they are local."""
+    watched = []
+    for name, port in services.items():
+        pid = listening_pid(port)
+        if pid is None:
+            raise SystemExit(f"no process listens on {port} ({name}); is `make run` running on this machine?")
+        watched.append(Watched(name, pid))
+    store = urllib.parse.urlsplit(mongo_url)
+    if store.hostname in devstack.LOCAL_HOSTS and (pid := listening_pid(store.port or 27017)):
+        watched.append(Watched("store", pid))
+    broker_host, broker_port = devstack.amqp_host_port(amqp_url)
+    if broker_host in devstack.LOCAL_HOSTS and (pid := listening_pid(broker_port)):
+        watched.append(Watched("broker", pid))
+    return watched
+
+
+def describe(watched: list[Watched]) -> str:
+    return ", ".join(f"{w.name} pid {w.pid} ({command_line(w.pid).split()[0].rsplit('/', 1)[-1]})" for w in watched)
+
+
+def cpu_table(watched: list[Watched], extra: dict[str, float], units: int) -> list[str]:
+    """Two lines: the CPU ms per unit (ticket, close) of each process, and their total."""
+    cells = [(w.name, w.cpu) for w in watched] + list(extra.items())
+    head = "  " + "".join(f"{name:>11}" for name, _ in cells) + f"{'total':>11}"
+    values = "  " + "".join(f"{cpu * 1000 / max(units, 1):11.2f}" for _, cpu in cells)
+    values += f"{sum(cpu for _, cpu in cells) * 1000 / max(units, 1):11.2f}"
+    return [head, values]

@@ -195,4 +195,5 @@ def serve(app_path: str, settings_type: type[ServiceSettings]) -> None:
         os.environ["OPS_ROLE"] = args.role  # the app factory reads its settings from the environment
     settings = settings_type()
     uvicorn.run(app_path, factory=True, host=settings.host, port=settings.port, log_level="warning",
-                timeout_graceful_shutdown=settings.shutdown_grace_seconds)
+                timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+                timeout_keep_alive=settings.keep_alive_seconds)

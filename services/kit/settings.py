@@ -22,6 +22,9 @@ class ServiceSettings(BaseSettings):
     root_path: str = ""
     # Seconds uvicorn gives open HTTP requests at shutdown, before consumers stop and the outbox drains.
     shutdown_grace_seconds: float = 20.0
+    # Seconds an idle keep-alive connection stays open. Above the usual proxy and load-balancer idle timeouts
+    # (60 s), so that a proxy never sends a request on a connection we are closing (uvicorn's default is 5 s).
+    keep_alive_seconds: float = 75.0
     mongo_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongo_db: str | None = None
     # Write concern of every write (unset: the URL's or the server's default). Production replica sets use

@@ -1,0 +1,44 @@
+"""What the bench scripts read of a running stack's /metrics: counters of events and store commands."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def counters(text: str) -> dict[tuple[str, tuple], float]:
+    """The counters of a Prometheus text exposition: (name, sorted labels) → value. Only `*_total` lines are
+    read (the benchmarks poll often; the histograms are most of the text)."""
+    values: dict[tuple[str, tuple], float] = {}
+    for line in text.splitlines():
+        name, _, rest = line.partition("{")
+        if not name.endswith("_total") or line.startswith("#"):
+            continue
+        labels, _, value = rest.rpartition("} ")
+        values[(name, tuple(sorted(LABEL.findall(labels))))] = float(value)
+    return values
+
+
+def scrape(http: httpx.Client, port: int) -> dict[tuple[str, tuple], float]:
+    return counters(http.get(f"http://127.0.0.1:{port}/metrics").text)
+
+
+def total(values: dict, name: str, **labels) -> float:
+    return sum(v for (n, lbl), v in values.items() if n == name
+               and all(dict(lbl).get(k, "").endswith(want) for k, want in labels.items()))
+
+
+def store_commands(before: dict, after: dict) -> dict[str, float]:
+    """Commands sent during the run, by command and collection."""
+    out: dict[str, float] = {}
+    for key, value in after.items():
+        if key[0] == "ops_store_commands_total":
+            delta = value - before.get(key, 0.0)
+            if delta:
+                labels = dict(key[1])
+                name = f"{labels['command']} {labels['collection']}".strip()
+                out[name] = out.get(name, 0.0) + delta
+    return out
