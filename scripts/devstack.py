@@ -6,6 +6,8 @@ Used by ``scripts/run.py`` (``make run``) and ``tests/conftest.py``:
   locally installed ``rabbitmq-server`` when it is down;
 * :func:`start_nx` starts ``nx-27017`` (a MongoDB wire-protocol server on SQLite) as a child
   process in the foreground and waits until it answers ``ping``; :func:`stop_process` stops it;
+* :func:`bind_error` and :func:`describe_port_holders` say whether a port can be bound and, if not,
+  which process holds it;
 * :func:`free_port`, :func:`port_open`, :func:`wait_http`, :func:`amqp_ping` are small helpers.
 
 ``pymongo`` is imported lazily (only by :func:`mongo_ping`), so the module imports with the
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import errno
 import os
 import shutil
 import signal
@@ -76,6 +79,101 @@ def wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen | Non
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.2)
+
+
+# --------------------------------------------------------------------------- ports in use, and by whom
+
+TCP_TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
+
+
+def bind_error(host: str, port: int) -> OSError | None:
+    """Why a server could not bind ``host:port`` now (None: it could). Binds the way uvicorn and
+    nx-27017 do, with SO_REUSEADDR, so a connection of an earlier run lingering in TIME_WAIT does
+    not count as "in use"; a listener on ``0.0.0.0`` or a dual-stack ``::`` does."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as e:
+        return OSError(errno.EADDRNOTAVAIL, f"cannot resolve {host!r}: {e}")
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(address)
+        except OSError as e:
+            return e
+    return None
+
+
+def _socket_inodes(port: int) -> set[str]:
+    """Inodes of the TCP sockets (IPv4 and IPv6, any state but TIME_WAIT) whose local port is ``port``."""
+    inodes: set[str] = set()
+    for table in TCP_TABLES:
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            # sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+            fields = row.split()
+            if len(fields) > 9 and int(fields[1].rsplit(":", 1)[1], 16) == port and fields[9] != "0":
+                inodes.add(fields[9])
+    return inodes
+
+
+def _cmdline(pid: int, limit: int = 300) -> str:
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        text = " ".join(a.decode("utf-8", "replace") for a in args if a)
+        if not text:  # a kernel thread or a zombie: only its name is left
+            text = "[" + Path(f"/proc/{pid}/comm").read_text().strip() + "]"
+    except OSError:
+        return "?"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def port_holders(port: int) -> tuple[list[tuple[int, str]], bool]:
+    """The processes that hold a TCP socket on local ``port``, as ``[(pid, command line)]``, and
+    whether the list may be incomplete because some processes' file descriptors are unreadable for
+    this user. Linux: the socket inodes of /proc/net/tcp and /proc/net/tcp6 matched against the
+    ``socket:[inode]`` links in /proc/<pid>/fd. Elsewhere: ``([], True)``."""
+    if not os.path.exists(TCP_TABLES[0]):
+        return [], True
+    links = {f"socket:[{inode}]" for inode in _socket_inodes(port)}
+    holders: list[tuple[int, str]] = []
+    hidden = False
+    if not links:
+        return holders, hidden
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        fd_dir = f"/proc/{entry.name}/fd"
+        try:
+            fds = os.listdir(fd_dir)
+        except PermissionError:
+            hidden = True
+            continue
+        except OSError:  # exited meanwhile
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"{fd_dir}/{fd}") in links:
+                    holders.append((int(entry.name), _cmdline(int(entry.name))))
+                    break
+            except OSError:
+                continue
+    return holders, hidden
+
+
+def describe_port_holders(port: int) -> str:
+    """Who holds ``port``, for a message: ``pid 123 (python -m http.server 8001)``, or why we cannot tell."""
+    holders, hidden = port_holders(port)
+    if holders:
+        return ", ".join(f"pid {pid} ({cmd})" for pid, cmd in holders)
+    if not os.path.exists(TCP_TABLES[0]):
+        return f"a process this script cannot identify without /proc (`lsof -nP -iTCP:{port}` shows it)"
+    if hidden:
+        return "a process this user cannot inspect"
+    return "an unidentified process"
 
 
 def probe_http(url: str, timeout: float = 2.0) -> tuple[int | None, str]:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import http.server
+import os
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 
 import aio_pika
@@ -11,7 +16,9 @@ import pytest
 from pymongo import MongoClient
 
 import devstack
-from conftest import service_env
+from conftest import SCRIPTS, service_env
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PR_SET_PDEATHSIG are Linux")
 
 
 def test_store_answers_ping_and_round_trips(infra):
@@ -103,3 +110,70 @@ def test_ensure_rabbitmq_explains_when_not_installed(monkeypatch):
     with pytest.raises(devstack.DevStackError, match="RabbitMQ is not installed") as err:
         devstack.ensure_rabbitmq(url)
     assert "apt-get install rabbitmq-server" in str(err.value) and "OPS_AMQP_URL" in str(err.value)
+
+
+# --------------------------------------------------------------------------- ports and their holders
+
+
+@linux_only
+def test_a_port_in_use_is_traced_to_this_process():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        error = devstack.bind_error("127.0.0.1", port)
+        assert error is not None and error.errno == errno.EADDRINUSE
+        holders, _ = devstack.port_holders(port)
+        assert [pid for pid, _ in holders] == [os.getpid()]
+        assert holders[0][1].startswith(" ".join(sys.orig_argv)[:100])
+        assert devstack.describe_port_holders(port).startswith(f"pid {os.getpid()} (")
+    assert devstack.bind_error("127.0.0.1", port) is None
+
+
+@linux_only
+def test_a_dual_stack_ipv6_listener_holds_the_ipv4_port_too():
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    with socket.socket(socket.AF_INET6) as s:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        try:
+            s.bind(("::", 0))
+        except OSError as e:
+            pytest.skip(f"cannot bind [::]: {e}")
+        s.listen()
+        port = s.getsockname()[1]
+        assert devstack.bind_error("127.0.0.1", port).errno == errno.EADDRINUSE
+        assert [pid for pid, _ in devstack.port_holders(port)[0]] == [os.getpid()]  # found in /proc/net/tcp6
+
+
+def _python_for(uid: int) -> str | None:
+    """A Python interpreter that user ``uid`` may run (the venv's may live under a private home)."""
+    for candidate in (sys.executable, shutil.which("python3", path="/usr/bin:/bin:/usr/local/bin")):
+        if not candidate:
+            continue
+        try:
+            if subprocess.run([candidate, "-c", "pass"], user=uid, capture_output=True, timeout=30).returncode == 0:
+                return candidate
+        except OSError:  # not executable for that user
+            continue
+    return None
+
+
+@linux_only
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to run a check as another user")
+def test_a_holder_this_user_cannot_inspect_is_said_so():
+    nobody = 65534
+    python = _python_for(nobody)
+    if python is None:
+        pytest.skip("no Python interpreter that user 65534 may run")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        # The module's source on stdin: user 65534 need not be able to read this checkout.
+        code = ("import sys; ns = {'__name__': 'devstack'}; exec(compile(sys.stdin.read(), 'devstack.py', 'exec'), ns); "
+                f"print(ns['describe_port_holders']({port}))")
+        res = subprocess.run([python, "-c", code], input=(SCRIPTS / "devstack.py").read_text(), user=nobody,
+                             capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "a process this user cannot inspect"
