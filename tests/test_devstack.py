@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import aio_pika
 import pytest
@@ -17,6 +18,7 @@ from pymongo import MongoClient
 
 import devstack
 from conftest import SCRIPTS, service_env
+from tests import procfs
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PR_SET_PDEATHSIG are Linux")
 
@@ -112,6 +114,17 @@ def test_ensure_rabbitmq_explains_when_not_installed(monkeypatch):
     assert "apt-get install rabbitmq-server" in str(err.value) and "OPS_AMQP_URL" in str(err.value)
 
 
+def test_wait_port_pauses_with_the_given_sleep():
+    class Abandoned(Exception):
+        pass
+
+    def sleep(seconds):
+        raise Abandoned
+
+    with pytest.raises(Abandoned):  # the wait ends at its first pause, not after its 30 s
+        devstack.wait_port("127.0.0.1", devstack.free_port(), timeout=30, sleep=sleep)
+
+
 # --------------------------------------------------------------------------- ports and their holders
 
 
@@ -177,3 +190,73 @@ def test_a_holder_this_user_cannot_inspect_is_said_so():
                              capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "a process this user cannot inspect"
+
+
+# --------------------------------------------------------------------------- children that die with their parent
+
+# A parent that starts one child and reports its pid: a test kills it to see what becomes of the child.
+PARENT = """
+import subprocess, sys
+sys.path.insert(0, sys.argv[1])
+import devstack
+child = subprocess.Popen(devstack.dying_with_parent([sys.executable, "-c", "import time; time.sleep(300)"]))
+print(child.pid, flush=True)
+child.wait()
+"""
+
+# A child that asks for SIGTERM when its parent dies, started by a parent that reports its pid.
+SELF_ARMED = """
+import subprocess, sys
+code = ("import sys, time; sys.path.insert(0, sys.argv[1]); import devstack; "
+        "print('armed' if devstack.set_parent_death_signal() else 'unarmed', flush=True); time.sleep(300)")
+child = subprocess.Popen([sys.executable, "-c", code, sys.argv[1]])
+print(child.pid, flush=True)
+child.wait()
+"""
+
+
+def _orphan_check(parent_code: str, expect_line: str | None, command_mark: str) -> None:
+    parent = subprocess.Popen([sys.executable, "-c", parent_code, str(SCRIPTS)], stdout=subprocess.PIPE, text=True)
+    child: dict[int, int] = {}
+    try:
+        pid = int(parent.stdout.readline())
+        if expect_line is not None:
+            assert parent.stdout.readline().strip() == expect_line
+        else:  # the wrapper execs the command: same pid, the command's own command line
+            deadline = time.monotonic() + 30
+            while command_mark not in procfs.cmdline(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert command_mark in procfs.cmdline(pid)
+        child = {pid: procfs.start_time(pid)}
+        parent.kill()
+        parent.wait()
+        assert procfs.wait_gone(child, timeout=20) == {}, "the child outlived its killed parent"
+    finally:
+        procfs.kill_survivors(child)
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+
+
+@linux_only
+def test_a_child_dying_with_parent_goes_when_the_parent_is_killed():
+    _orphan_check(PARENT, None, "time.sleep(300)")
+
+
+@linux_only
+def test_set_parent_death_signal_stops_a_process_whose_parent_is_killed():
+    _orphan_check(SELF_ARMED, "armed", "time.sleep(300)")
+
+
+@linux_only
+def test_dying_with_parent_does_not_start_a_child_whose_parent_already_died(tmp_path):
+    marker = tmp_path / "ran"
+    cmd = devstack.dying_with_parent([sys.executable, "-c", f"open({str(marker)!r}, 'w').close()"])
+    # Started by another process than the one that built it (the pid it carries), the wrapper sees what it
+    # would see had its parent died before the prctl: a parent other than that pid.
+    relay = "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))"
+    res = subprocess.run([sys.executable, "-c", relay, *cmd], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and f"not started: its parent (pid {os.getpid()}) exited first" in res.stderr
+    assert not marker.exists()
+    subprocess.run(cmd, check=True, timeout=60)  # started by the right parent, it runs
+    assert marker.exists()
