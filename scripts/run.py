@@ -12,6 +12,10 @@
    only say that the stop is under way; they never cut it short (GNU Make passes a SIGTERM it gets
    on to this script, so a SIGTERM to the whole process group arrives twice). If a child dies on
    its own, everything is stopped and the exit code is 1.
+5. Nothing outlives this script. On Linux each child has the kernel send it SIGTERM when this script
+   dies, even by SIGKILL (the services then shut down by themselves, nx-27017 at the same time),
+   and this script has it send SIGTERM to itself when its parent (``make``) dies, which stops the
+   stack as in 4. Elsewhere the parent is polled, and a killed script leaves its children running.
 
 Service ports: ticketing 8001, lifecycle 8002, knowledge 8003, analytics 8004; override one with
 ``OPS_<NAME>_PORT`` (e.g. ``OPS_TICKETING_PORT=9001``). ``OPS_PORT`` and ``OPS_MONGO_DB`` from the
@@ -21,13 +25,17 @@ calling environment are not passed on (they would be the same for all four servi
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import threading
-import time
-import traceback
-from pathlib import Path
+
+# As early as possible: the parent this script must not outlive (see _watch_parent).
+PARENT_PID = os.getppid()
+
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 SCRIPTS = Path(__file__).resolve().parent
 REPO = SCRIPTS.parent
@@ -108,7 +116,7 @@ def _how(returncode: int | None) -> str:
 
 
 class Stop(BaseException):
-    """The stack is to stop (a signal). A BaseException, like KeyboardInterrupt, so that
+    """The stack is to stop (a signal, or the parent went away). A BaseException, like KeyboardInterrupt, so that
     no ``except Exception`` on the way swallows it."""
 
 
@@ -147,6 +155,12 @@ class StopSignals:
         else:
             _say_from_signal_handler(f"{name}: the stop is already under way; waiting for it to finish")
 
+    def request(self, reason: str) -> None:
+        """A stop for another reason than a signal (the parent went away)."""
+        if self.reason is None and not self._stopping:
+            self.reason = reason
+            say(f"\n{reason}: stopping ...")
+
     def check(self) -> None:
         """Raise Stop if a stop was requested (once)."""
         if self.reason is not None and not self._raised and not self._stopping:
@@ -166,6 +180,13 @@ class StopSignals:
     def stopping(self) -> None:
         """The stop is under way: from now on a signal only says so."""
         self._stopping = True
+
+
+def _watch_parent(signals: StopSignals) -> None:
+    """Stop when our parent is gone. On Linux PR_SET_PDEATHSIG already turns that into a SIGTERM; polling is
+    the fallback elsewhere (and covers a parent that died before the prctl)."""
+    if os.getppid() != PARENT_PID:
+        signals.request(f"the parent process (pid {PARENT_PID}) exited")
 
 
 # --------------------------------------------------------------------------- configuration
@@ -208,8 +229,9 @@ class Stack:
         self.service_stop_timeout = 0.0
 
     def start_service(self, name: str, env: dict[str, str]) -> subprocess.Popen:
+        # From the main thread: the parent-death signal follows the thread that forks the child.
         proc = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"],
+            devstack.dying_with_parent([sys.executable, "-m", f"services.{name}"]),
             cwd=str(REPO),
             env=env,
             stdin=subprocess.DEVNULL,
@@ -257,7 +279,7 @@ def start_and_supervise(stack: Stack, signals: StopSignals) -> None:
         nx_port = _int_env("OPS_NX_PORT", 27017)
         nx_dir = REPO / ".data" / "mongo"
         say(f"starting nx-27017 on 127.0.0.1:{nx_port} (data in {nx_dir}) ...")
-        stack.nx = devstack.spawn_nx(nx_dir, nx_port)
+        stack.nx = devstack.spawn_nx(nx_dir, nx_port, die_with_parent=True)
         say(f"started nx-27017 (pid {stack.nx.pid}) on port {nx_port}")
         devstack.await_nx(stack.nx, sleep=signals.sleep)
         mongo_url = devstack.mongo_url(nx_port)
@@ -284,6 +306,7 @@ def start_and_supervise(stack: Stack, signals: StopSignals) -> None:
     pending = dict(stack.services)
     last: dict[str, str] = {}
     while pending:
+        _watch_parent(signals)
         for name, proc in list(pending.items()):
             signals.check()
             if proc.poll() is not None:
@@ -307,6 +330,7 @@ def start_and_supervise(stack: Stack, signals: StopSignals) -> None:
 
     # ---- supervise
     while True:
+        _watch_parent(signals)
         for name, proc in stack.services.items():
             if proc.poll() is not None:
                 raise devstack.DevStackError(f"service {name} exited unexpectedly with code {proc.returncode}")
@@ -338,13 +362,17 @@ def banner(ports: dict[str, int], amqp_url: str, mongo_url: str, mongo_note: str
 def main() -> int:
     signals = StopSignals()
     signals.install()
+    # make (our parent) may be killed: have the kernel tell us, as a SIGTERM, and stop in order.
+    devstack.set_parent_death_signal(signal.SIGTERM)
+    _watch_parent(signals)  # it may have died before the prctl
 
     stack = Stack()
     exit_code = 0
     try:
         start_and_supervise(stack, signals)
     except Stop:
-        pass  # the signal handler has said why
+        if signals.reason == "SIGTERM" and os.getppid() != PARENT_PID:  # the kernel's PR_SET_PDEATHSIG
+            say(f"(the parent process, pid {PARENT_PID}, is gone)")
     except devstack.DevStackError as e:
         say(f"error: {e}")
         exit_code = 1
