@@ -1,21 +1,24 @@
 """Run the whole stack locally: what ``make run`` executes.
 
-1. Ensure RabbitMQ answers at ``OPS_AMQP_URL`` (default ``amqp://guest:guest@127.0.0.1:5672/``),
+1. Check that every port the stack will bind is free: the four service ports and, when nx-27017 is
+   to be started, ``OPS_NX_PORT``. If one is taken, exit with code 1 before anything starts, naming
+   the port, the process that holds it and the variable that moves ours.
+2. Ensure RabbitMQ answers at ``OPS_AMQP_URL`` (default ``amqp://guest:guest@127.0.0.1:5672/``),
    starting the local ``rabbitmq-server`` if it is installed and down. The broker is shared: it
    is left running at the end.
-2. When ``OPS_MONGO_URL`` is unset, start ``nx-27017`` with its data under ``<repo>/.data/mongo``
+3. When ``OPS_MONGO_URL`` is unset, start ``nx-27017`` with its data under ``<repo>/.data/mongo``
    on port ``OPS_NX_PORT`` (default 27017), and hand its URL to the services.
-3. Start the four services (``python -m services.<name>``), each in its own process group, their
+4. Start the four services (``python -m services.<name>``), each in its own process group, their
    output prefixed by the service name; wait for every ``/readyz``; print the URLs.
-4. The first Ctrl-C (SIGINT), SIGTERM or SIGHUP stops the stack in order: the services first, each
+5. The first Ctrl-C (SIGINT), SIGTERM or SIGHUP stops the stack in order: the services first, each
    given its shutdown grace so that its outbox drains, then nx-27017; exit code 0. Later signals
    only say that the stop is under way; they never cut it short (GNU Make passes a SIGTERM it gets
    on to this script, so a SIGTERM to the whole process group arrives twice). If a child dies on
    its own, everything is stopped and the exit code is 1.
-5. Nothing outlives this script. On Linux each child has the kernel send it SIGTERM when this script
+6. Nothing outlives this script. On Linux each child has the kernel send it SIGTERM when this script
    dies, even by SIGKILL (the services then shut down by themselves, nx-27017 at the same time),
    and this script has it send SIGTERM to itself when its parent (``make``) dies, which stops the
-   stack as in 4. Elsewhere the parent is polled, and a killed script leaves its children running.
+   stack as in 5. Elsewhere the parent is polled, and a killed script leaves its children running.
 
 Service ports: ticketing 8001, lifecycle 8002, knowledge 8003, analytics 8004; override one with
 ``OPS_<NAME>_PORT`` (e.g. ``OPS_TICKETING_PORT=9001``). ``OPS_PORT`` and ``OPS_MONGO_DB`` from the
@@ -29,6 +32,7 @@ import os
 # As early as possible: the parent this script must not outlive (see _watch_parent).
 PARENT_PID = os.getppid()
 
+import errno  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -216,6 +220,28 @@ def service_stop_timeout() -> float:
     return grace + AFTER_GRACE_SECONDS
 
 
+def check_ports(planned: list[tuple[str, str, int, str]]) -> None:
+    """Raise DevStackError naming every port of ``planned`` (what, host, port, how to move it) that cannot be
+    bound, with the process that holds it: a clear message before anything starts, not a half-started stack."""
+    problems = []
+    seen: dict[int, str] = {}
+    for what, host, port, fix in planned:
+        if port in seen:
+            problems.append(f"port {port} is set for both {seen[port]} and {what}; {fix}")
+            continue
+        seen[port] = what
+        error = devstack.bind_error(host, port)
+        if error is None:
+            continue
+        if error.errno == errno.EADDRINUSE:
+            problems.append(f"port {port} ({what}) is already in use by {devstack.describe_port_holders(port)}; "
+                            f"stop that process, or {fix}")
+        else:
+            problems.append(f"cannot listen on {host}:{port} ({what}): {error.strerror or error}; {fix}")
+    if problems:
+        raise devstack.DevStackError("nothing was started:\n  " + "\n  ".join(problems))
+
+
 # --------------------------------------------------------------------------- the stack
 
 
@@ -265,8 +291,17 @@ def start_and_supervise(stack: Stack, signals: StopSignals) -> None:
     amqp_url = os.environ.get("OPS_AMQP_URL") or devstack.DEFAULT_AMQP_URL
     mongo_url = os.environ.get("OPS_MONGO_URL")
     ports = {name: service_port(name) for name in SERVICES}
+    host = os.environ.get("OPS_HOST") or ServiceSettings.model_fields["host"].default
     stack.service_stop_timeout = service_stop_timeout()
     signals.check()
+
+    # ---- ports, before anything starts
+    planned = [(name, host, port, f"set OPS_{name.upper()}_PORT to a free port") for name, port in ports.items()]
+    if not mongo_url:
+        nx_port = _int_env("OPS_NX_PORT", 27017)
+        planned.append(("nx-27017", "127.0.0.1", nx_port,
+                        "set OPS_NX_PORT to a free port (or OPS_MONGO_URL to use a running MongoDB)"))
+    check_ports(planned)
 
     # ---- infrastructure (a stop requested during a step that does not sleep, such as `rabbitmqctl
     # await_startup`, is taken when the step ends)
@@ -276,7 +311,6 @@ def start_and_supervise(stack: Stack, signals: StopSignals) -> None:
     if mongo_url:
         mongo_note = "from OPS_MONGO_URL"
     else:
-        nx_port = _int_env("OPS_NX_PORT", 27017)
         nx_dir = REPO / ".data" / "mongo"
         say(f"starting nx-27017 on 127.0.0.1:{nx_port} (data in {nx_dir}) ...")
         stack.nx = devstack.spawn_nx(nx_dir, nx_port, die_with_parent=True)
@@ -286,10 +320,6 @@ def start_and_supervise(stack: Stack, signals: StopSignals) -> None:
         mongo_note = f"nx-27017, pid {stack.nx.pid}, data in {nx_dir}, log {nx_dir / 'nx-27017.log'}"
 
     # ---- services
-    busy = [f"{p} ({n}, set OPS_{n.upper()}_PORT)" for n, p in ports.items() if devstack.port_open("127.0.0.1", p, 0.5)]
-    if busy:
-        raise devstack.DevStackError("port(s) already in use: " + ", ".join(busy) + "; is another stack running?")
-
     base_env = dict(os.environ)
     for key in ("OPS_PORT", "OPS_MONGO_DB"):
         base_env.pop(key, None)
