@@ -6,8 +6,9 @@
 2. Ensure RabbitMQ answers at ``OPS_AMQP_URL`` (default ``amqp://guest:guest@127.0.0.1:5672/``),
    starting the local ``rabbitmq-server`` if it is installed and down. The broker is shared: it
    is left running at the end.
-3. When ``OPS_MONGO_URL`` is unset, start ``nx-27017`` with its data under ``<repo>/.data/mongo``
-   on port ``OPS_NX_PORT`` (default 27017), and hand its URL to the services.
+3. When ``OPS_MONGO_URL`` is unset, start ``nx-27017`` with its data under ``$OPS_DATA_DIR/mongo``
+   (``OPS_DATA_DIR`` defaults to ``<repo>/.data``) on port ``OPS_NX_PORT`` (default 27017), and
+   hand its URL to the services.
 4. Start the four services (``python -m services.<name>``), each in its own process group, their
    output prefixed by the service name; wait for every ``/readyz``; print the URLs.
 5. The first Ctrl-C (SIGINT), SIGTERM or SIGHUP stops the stack in order: the services first, each
@@ -210,6 +211,11 @@ def _int_env(key: str, default: int) -> int:
         raise devstack.DevStackError(f"{key}={raw!r} is not a port number") from None
 
 
+def data_dir() -> Path:
+    raw = os.environ.get("OPS_DATA_DIR")
+    return Path(raw).expanduser().resolve() if raw else REPO / ".data"
+
+
 def service_stop_timeout() -> float:
     """How long the services get to stop before SIGKILL: their own shutdown grace, and then some."""
     raw = os.environ.get("OPS_SHUTDOWN_GRACE_SECONDS")
@@ -311,7 +317,7 @@ def start_and_supervise(stack: Stack, signals: StopSignals) -> None:
     if mongo_url:
         mongo_note = "from OPS_MONGO_URL"
     else:
-        nx_dir = REPO / ".data" / "mongo"
+        nx_dir = data_dir() / "mongo"
         say(f"starting nx-27017 on 127.0.0.1:{nx_port} (data in {nx_dir}) ...")
         stack.nx = devstack.spawn_nx(nx_dir, nx_port, die_with_parent=True)
         say(f"started nx-27017 (pid {stack.nx.pid}) on port {nx_port}")
