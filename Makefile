@@ -36,6 +36,9 @@ $(STAMP): pyproject.toml | $(PY)
 
 .venv: $(STAMP)
 
+# One simple command, so that make runs it without a shell: run.py is make's own child, gets make's
+# SIGTERM directly, and notices when make dies (see its docstring). `exec` or `cd ... &&` would put a shell
+# in between for nothing.
 run: $(STAMP)
 	$(PY) scripts/run.py
 

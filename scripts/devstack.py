@@ -5,8 +5,16 @@ Used by ``scripts/run.py`` (``make run``) and ``tests/conftest.py``:
 * :func:`ensure_rabbitmq` makes sure a RabbitMQ broker answers at an AMQP URL, starting the
   locally installed ``rabbitmq-server`` when it is down;
 * :func:`start_nx` starts ``nx-27017`` (a MongoDB wire-protocol server on SQLite) as a child
-  process in the foreground and waits until it answers ``ping``; :func:`stop_process` stops it;
+  process in the foreground and waits until it answers ``ping`` (:func:`spawn_nx` and
+  :func:`await_nx` are its two halves); :func:`stop_process` stops it;
+* :func:`bind_error` and :func:`describe_port_holders` say whether a port can be bound and, if not,
+  which process holds it;
+* :func:`dying_with_parent` and :func:`set_parent_death_signal` tie a process's life to its
+  parent's (Linux);
 * :func:`free_port`, :func:`port_open`, :func:`wait_http`, :func:`amqp_ping` are small helpers.
+
+The waits take a ``sleep`` function (default :func:`time.sleep`) for their pauses: a caller that
+must be able to abandon a wait passes one that raises (``scripts/run.py`` does, on SIGINT/SIGTERM).
 
 ``pymongo`` is imported lazily (only by :func:`mongo_ping`), so the module imports with the
 standard library alone.
@@ -22,6 +30,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ctypes
+import errno
 import os
 import shutil
 import signal
@@ -65,7 +75,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None) -> bool:
+def wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None, sleep=time.sleep) -> bool:
     """Wait until ``host:port`` accepts connections; False on timeout or when ``proc`` exits."""
     deadline = time.monotonic() + timeout
     while True:
@@ -75,7 +85,102 @@ def wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen | Non
             return False
         if time.monotonic() >= deadline:
             return False
-        time.sleep(0.2)
+        sleep(0.2)
+
+
+# --------------------------------------------------------------------------- ports in use, and by whom
+
+TCP_TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
+
+
+def bind_error(host: str, port: int) -> OSError | None:
+    """Why a server could not bind ``host:port`` now (None: it could). Binds the way uvicorn and
+    nx-27017 do, with SO_REUSEADDR, so a connection of an earlier run lingering in TIME_WAIT does
+    not count as "in use"; a listener on ``0.0.0.0`` or a dual-stack ``::`` does."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as e:
+        return OSError(errno.EADDRNOTAVAIL, f"cannot resolve {host!r}: {e}")
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(address)
+        except OSError as e:
+            return e
+    return None
+
+
+def _socket_inodes(port: int) -> set[str]:
+    """Inodes of the TCP sockets (IPv4 and IPv6, any state but TIME_WAIT) whose local port is ``port``."""
+    inodes: set[str] = set()
+    for table in TCP_TABLES:
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            # sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+            fields = row.split()
+            if len(fields) > 9 and int(fields[1].rsplit(":", 1)[1], 16) == port and fields[9] != "0":
+                inodes.add(fields[9])
+    return inodes
+
+
+def _cmdline(pid: int, limit: int = 300) -> str:
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        text = " ".join(a.decode("utf-8", "replace") for a in args if a)
+        if not text:  # a kernel thread or a zombie: only its name is left
+            text = "[" + Path(f"/proc/{pid}/comm").read_text().strip() + "]"
+    except OSError:
+        return "?"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def port_holders(port: int) -> tuple[list[tuple[int, str]], bool]:
+    """The processes that hold a TCP socket on local ``port``, as ``[(pid, command line)]``, and
+    whether the list may be incomplete because some processes' file descriptors are unreadable for
+    this user. Linux: the socket inodes of /proc/net/tcp and /proc/net/tcp6 matched against the
+    ``socket:[inode]`` links in /proc/<pid>/fd. Elsewhere: ``([], True)``."""
+    if not os.path.exists(TCP_TABLES[0]):
+        return [], True
+    links = {f"socket:[{inode}]" for inode in _socket_inodes(port)}
+    holders: list[tuple[int, str]] = []
+    hidden = False
+    if not links:
+        return holders, hidden
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        fd_dir = f"/proc/{entry.name}/fd"
+        try:
+            fds = os.listdir(fd_dir)
+        except PermissionError:
+            hidden = True
+            continue
+        except OSError:  # exited meanwhile
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"{fd_dir}/{fd}") in links:
+                    holders.append((int(entry.name), _cmdline(int(entry.name))))
+                    break
+            except OSError:
+                continue
+    return holders, hidden
+
+
+def describe_port_holders(port: int) -> str:
+    """Who holds ``port``, for a message: ``pid 123 (python -m http.server 8001)``, or why we cannot tell."""
+    holders, hidden = port_holders(port)
+    if holders:
+        return ", ".join(f"pid {pid} ({cmd})" for pid, cmd in holders)
+    if not os.path.exists(TCP_TABLES[0]):
+        return f"a process this script cannot identify without /proc (`lsof -nP -iTCP:{port}` shows it)"
+    if hidden:
+        return "a process this user cannot inspect"
+    return "an unidentified process"
 
 
 def probe_http(url: str, timeout: float = 2.0) -> tuple[int | None, str]:
@@ -177,7 +282,7 @@ def _not_installed_message(host: str, port: int) -> str:
     )
 
 
-def ensure_rabbitmq(amqp_url: str | None = None, timeout: float = 90.0, log=None) -> None:
+def ensure_rabbitmq(amqp_url: str | None = None, timeout: float = 90.0, log=None, sleep=time.sleep) -> None:
     """Make sure a RabbitMQ broker accepts TCP connections at ``amqp_url``.
 
     Returns at once when the port is open. Otherwise, for a local host with ``rabbitmq-server``
@@ -224,7 +329,7 @@ def ensure_rabbitmq(amqp_url: str | None = None, timeout: float = 90.0, log=None
         )
 
     deadline = time.monotonic() + timeout
-    if not wait_port(host, port, timeout):
+    if not wait_port(host, port, timeout, sleep=sleep):
         raise DevStackError(
             f"started rabbitmq-server but {host}:{port} did not accept connections within {timeout:g} s; "
             "see /var/log/rabbitmq/ (is the broker configured for that port?)"
@@ -307,15 +412,30 @@ def _tail(path: Path, lines: int = 30) -> str:
         return ""
 
 
-def start_nx(data_dir, port: int, host: str = "127.0.0.1", timeout: float = 30.0) -> subprocess.Popen:
+def start_nx(data_dir, port: int, host: str = "127.0.0.1", timeout: float = 30.0, *,
+             die_with_parent: bool = False) -> subprocess.Popen:
     """Start ``nx-27017`` in the foreground as a child process serving ``data_dir`` on ``port``.
 
     The log (``nx-27017.log``) and pid file (``nx-27017.pid``) live in ``data_dir``. The child
     runs in its own process group (a Ctrl-C in the terminal does not reach it; stop it with
     :func:`stop_process`). Returns once the port answers a MongoDB ``ping``; raises
     :class:`DevStackError` (with the log tail) if that does not happen within ``timeout`` seconds
-    or when the port is already in use.
+    or when the port is already in use. ``die_with_parent``: see :func:`dying_with_parent`.
     """
+    proc = spawn_nx(data_dir, port, host, die_with_parent=die_with_parent)
+    try:
+        await_nx(proc, timeout)
+    except BaseException:  # including KeyboardInterrupt: never leave a half-started child behind
+        stop_process(proc)
+        raise
+    return proc
+
+
+def spawn_nx(data_dir, port: int, host: str = "127.0.0.1", *, die_with_parent: bool = False) -> subprocess.Popen:
+    """The first half of :func:`start_nx`: the checks and the start, without waiting for ``ping``.
+
+    For a caller that must record the child before it waits (so that whatever ends the wait also
+    stops the child); :func:`await_nx` is the second half."""
     data_dir = Path(data_dir).resolve()
     log_file = data_dir / "nx-27017.log"
     pid_file = data_dir / "nx-27017.pid"
@@ -344,7 +464,7 @@ def start_nx(data_dir, port: int, host: str = "127.0.0.1", timeout: float = 30.0
     cmd = [nx, "--data-dir", str(data_dir), "--host", host, "-p", str(port),
            "--log-file", str(log_file), "--pid-file", str(pid_file)]
     proc = subprocess.Popen(
-        cmd,
+        dying_with_parent(cmd) if die_with_parent else cmd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -354,6 +474,7 @@ def start_nx(data_dir, port: int, host: str = "127.0.0.1", timeout: float = 30.0
     # nx-27017 mirrors its (chatty) log on stderr: keep only the last lines, for error messages.
     tail: collections.deque[str] = collections.deque(maxlen=40)
     proc.output_tail = tail  # type: ignore[attr-defined]
+    proc.nx_address = (host, port, log_file)  # type: ignore[attr-defined]  (for await_nx)
 
     def _drain() -> None:
         assert proc.stdout is not None
@@ -361,16 +482,15 @@ def start_nx(data_dir, port: int, host: str = "127.0.0.1", timeout: float = 30.0
             tail.append(raw.decode("utf-8", "replace").rstrip())
 
     threading.Thread(target=_drain, name=f"nx-27017:{port}", daemon=True).start()
-
-    try:
-        _await_nx(proc, host, port, log_file, tail, timeout)
-    except BaseException:  # including KeyboardInterrupt: never leave a half-started child behind
-        stop_process(proc)
-        raise
     return proc
 
 
-def _await_nx(proc, host, port, log_file, tail, timeout) -> None:
+def await_nx(proc: subprocess.Popen, timeout: float = 30.0, sleep=time.sleep) -> None:
+    """The second half of :func:`start_nx`: wait until the nx-27017 of :func:`spawn_nx` answers ``ping``.
+    Raises :class:`DevStackError` (with the log tail) when it exits or does not answer within ``timeout``
+    seconds; does not stop it."""
+    host, port, log_file = proc.nx_address  # type: ignore[attr-defined]
+    tail = proc.output_tail  # type: ignore[attr-defined]
     url = mongo_url(port, host)
     deadline = time.monotonic() + timeout
     while True:
@@ -387,10 +507,50 @@ def _await_nx(proc, host, port, log_file, tail, timeout) -> None:
                 f"nx-27017 did not answer ping on {host}:{port} within {timeout:g} s; log tail:\n"
                 + (_tail(log_file) or "\n".join(tail))
             )
-        time.sleep(0.2)
+        sleep(0.2)
 
 
 # --------------------------------------------------------------------------- processes
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+# `python -I -S -c _DIE_WITH_PARENT <parent pid> <command...>`: ask for SIGTERM when the parent dies, then exec
+# the command (the setting survives execve). A parent that died before the prctl sends nothing, and the child
+# would run on unsupervised: hence the getppid() check after it, against the pid the parent passed. Inline, with
+# no import beyond ctypes, so that the detour costs a bare interpreter start.
+_DIE_WITH_PARENT = """\
+import ctypes, os, signal, sys
+ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)
+if os.getppid() != int(sys.argv[1]):
+    sys.exit("not started: its parent (pid %s) exited first" % sys.argv[1])
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
+
+
+def dying_with_parent(cmd: list[str]) -> list[str]:
+    """``cmd`` behind a wrapper that has Linux send it SIGTERM when this process dies, even by SIGKILL
+    (``prctl(PR_SET_PDEATHSIG)``, set in the child before it execs ``cmd``: same pid, same command line
+    afterwards). Not a ``preexec_fn``: that is unsafe while other threads run, and callers have output
+    threads. Elsewhere than on Linux, ``cmd`` unchanged: the child then outlives a parent that is killed.
+
+    Start the child from a thread that lives as long as the process (the main thread): Linux sends the
+    signal when the parent *thread* ends."""
+    if not sys.platform.startswith("linux"):
+        return list(cmd)
+    return [sys.executable, "-I", "-S", "-c", _DIE_WITH_PARENT, str(os.getpid()), *cmd]
+
+
+def set_parent_death_signal(sig: int = signal.SIGTERM) -> bool:
+    """Have Linux send this process ``sig`` when its parent dies; False where that is not available.
+    Check ``os.getppid()`` afterwards: a parent that died before this call sends nothing."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
 
 
 @contextlib.contextmanager
@@ -424,7 +584,11 @@ def signal_group(proc: subprocess.Popen, sig: int) -> None:
 
 
 def stop_processes(procs, timeout: float = 10.0) -> None:
-    """SIGTERM every process (group) at once, wait up to ``timeout`` s in total, SIGKILL the rest."""
+    """SIGTERM every process (group) at once, wait up to ``timeout`` s in total, SIGKILL the rest.
+
+    An exception inside (a KeyboardInterrupt from a second Ctrl-C under Python's default SIGINT handler)
+    abandons the rest: a caller that must stop everything handles its signals without raising, as
+    ``scripts/run.py`` does."""
     procs = [p for p in procs if p is not None]
     for p in procs:
         signal_group(p, signal.SIGTERM)
