@@ -1,5 +1,5 @@
-"""What the bench scripts read of the processes of a running stack, from /proc (Linux only): who listens on a
-port, CPU time, resident memory. Standard library only."""
+"""What the bench scripts read of the processes of a running stack, from /proc (Linux only): who serves a port
+(devstack's lookup), CPU time, resident memory."""
 
 from __future__ import annotations
 
@@ -16,44 +16,11 @@ TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def _listening_inodes(port: int) -> set[str]:
-    inodes: set[str] = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            local, state, inode = fields[1], fields[3], fields[9]
-            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
-                inodes.add(inode)
-    return inodes
-
-
 def listening_pid(port: int) -> int | None:
-    """The process listening on TCP `port` on this machine, if this user can see it."""
-    inodes = _listening_inodes(port)
-    if not inodes:
-        return None
-    targets = {f"socket:[{inode}]" for inode in inodes}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            for fd in (entry / "fd").iterdir():
-                if os.readlink(fd) in targets:
-                    return int(entry.name)
-        except OSError:
-            continue
-    return None
-
-
-def command_line(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return "?"
+    """The process serving TCP `port` on this machine (the sockets on a server's port are all its own), if this
+    user can see it."""
+    holders, _ = devstack.port_holders(port)
+    return holders[0][0] if holders else None
 
 
 def cpu_seconds(pid: int) -> float:
@@ -118,7 +85,12 @@ def stack_processes(services: dict[str, int], mongo_url: str, amqp_url: str) -> 
 
 
 def describe(watched: list[Watched]) -> str:
-    return ", ".join(f"{w.name} pid {w.pid} ({command_line(w.pid).split()[0].rsplit('/', 1)[-1]})" for w in watched)
+    def program(pid: int) -> str:
+        try:
+            return Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            return "?"
+    return ", ".join(f"{w.name} pid {w.pid} ({program(w.pid)})" for w in watched)
 
 
 def cpu_table(watched: list[Watched], extra: dict[str, float], units: int) -> list[str]:
