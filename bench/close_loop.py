@@ -33,7 +33,6 @@ import uvloop
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts"), str(ROOT / "bench")]
-import devstack  # noqa: E402
 import procstat  # noqa: E402
 import stackmetrics  # noqa: E402
 from services.kit.auth import mint_token  # noqa: E402
@@ -102,12 +101,9 @@ async def main(args) -> int:
     connector = aiohttp.TCPConnector(limit=args.concurrency * 2 + 8)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
         http = Client(session, admin)
-        for name, base in url.items():
-            status, detail = devstack.probe_http(f"{base}/readyz")
-            if status != 200:
-                print(f"{name} is not ready at {base} ({detail}): start the stack with `make run` first.",
-                      file=sys.stderr)
-                return 2
+        if problem := stackmetrics.unready(SERVICES, args.base):
+            print(problem, file=sys.stderr)
+            return 2
         status, body = await http.post(f"{url['lifecycle']}/v1/products",
                                        {"code": product, "name": f"压测产品 {product}", "platform_code": "cloud"})
         if status != 201:
@@ -178,8 +174,7 @@ async def main(args) -> int:
                 return
             closed_at.append(time.perf_counter())
 
-        mongo_url = os.environ.get("OPS_MONGO_URL") or devstack.mongo_url(int(os.environ.get("OPS_NX_PORT") or 27017))
-        amqp_url = os.environ.get("OPS_AMQP_URL") or devstack.DEFAULT_AMQP_URL
+        mongo_url, amqp_url = procstat.stack_urls()
         watched = procstat.stack_processes(SERVICES, mongo_url, amqp_url)
         commands_before = {name: stackmetrics.counters(await http.text(f"{b}/metrics")) for name, b in url.items()}
         for w in watched:

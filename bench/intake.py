@@ -36,7 +36,6 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts"), str(ROOT / "bench")]
-import devstack  # noqa: E402
 import procstat  # noqa: E402
 import stackmetrics  # noqa: E402
 from services.kit.auth import mint_token  # noqa: E402
@@ -211,8 +210,7 @@ def main() -> int:
     parser.add_argument("--floor-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    mongo_url = os.environ.get("OPS_MONGO_URL") or devstack.mongo_url(int(os.environ.get("OPS_NX_PORT") or 27017))
-    amqp_url = os.environ.get("OPS_AMQP_URL") or devstack.DEFAULT_AMQP_URL
+    mongo_url, amqp_url = procstat.stack_urls()
     if args.floor_worker:
         print("FLOOR " + json.dumps(asyncio.run(floor(mongo_url, amqp_url, args.connections, args.duration))))
         return 0
@@ -220,12 +218,9 @@ def main() -> int:
     secret = os.environ.get("OPS_AUTH_SECRET", DEV_AUTH_SECRET)
     token = mint_token(secret, sub="bench-intake", roles=["intake"], name="压测渠道", channel="call_center")
     http = httpx.Client(timeout=10)
-    for name, port in SERVICES.items():
-        status, detail = devstack.probe_http(f"http://127.0.0.1:{port}/readyz")
-        if status != 200:
-            print(f"{name} is not ready on port {port} ({detail}): start the stack with `make run` first.",
-                  file=sys.stderr)
-            return 2
+    if problem := stackmetrics.unready(SERVICES):
+        print(problem, file=sys.stderr)
+        return 2
     probe = http.post(f"http://127.0.0.1:{SERVICES['ticketing']}/v1/tickets", content=ticket_bodies(args.product)[0],
                       headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     if probe.status_code != 201:

@@ -66,6 +66,12 @@ class Watched:
             self.cpu = float("nan")
 
 
+def stack_urls() -> tuple[str, str]:
+    """The store and broker of the local stack, as `make run` chose them."""
+    mongo_url = os.environ.get("OPS_MONGO_URL") or devstack.mongo_url(int(os.environ.get("OPS_NX_PORT") or 27017))
+    return mongo_url, os.environ.get("OPS_AMQP_URL") or devstack.DEFAULT_AMQP_URL
+
+
 def stack_processes(services: dict[str, int], mongo_url: str, amqp_url: str) -> list[Watched]:
     """The processes of a stack running on this machine: each service by its port, the store and the broker
     when they are local."""

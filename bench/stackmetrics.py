@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import re
+import sys
+from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import devstack  # noqa: E402
 
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
@@ -42,3 +47,12 @@ def store_commands(before: dict, after: dict) -> dict[str, float]:
                 name = f"{labels['command']} {labels['collection']}".strip()
                 out[name] = out.get(name, 0.0) + delta
     return out
+
+
+def unready(services: dict[str, int], base: str = "http://127.0.0.1") -> str | None:
+    """Why the stack cannot be measured (a service not ready), or None."""
+    for name, port in services.items():
+        status, detail = devstack.probe_http(f"{base}:{port}/readyz")
+        if status != 200:
+            return f"{name} is not ready at {base}:{port} ({detail}): start the stack with `make run` first."
+    return None

@@ -5,20 +5,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import pytest
 
 from services.kit.cache import DocumentCache, merge_if_newer
 from services.kit.ids import Sequences
-from services.kit.settings import ServiceSettings
-from services.kit.store import Store
-
-
-@pytest.fixture(scope="module")
-async def store(infra):
-    store = Store(ServiceSettings(service_name="kit", mongo_url=infra.mongo_url, mongo_db=infra.db_name("kit")))
-    await store.start()
-    yield store
-    await store.close()
 
 
 async def test_two_replicas_hand_out_unique_numbers_reserving_a_block_at_a_time(store):

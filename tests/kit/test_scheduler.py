@@ -6,20 +6,9 @@ import asyncio
 import time
 import uuid
 
-import pytest
 
 from services.kit.lease import Lease
 from services.kit.scheduler import PeriodicJob, Scheduler
-from services.kit.settings import ServiceSettings
-from services.kit.store import Store
-
-
-@pytest.fixture(scope="module")
-async def store(infra):
-    store = Store(ServiceSettings(service_name="kit", mongo_url=infra.mongo_url, mongo_db=infra.db_name("kit")))
-    await store.start()
-    yield store
-    await store.close()
 
 
 def recording_job(name: str, runs: list[tuple[str, float, float]], owner: str, every: float = 0.02) -> PeriodicJob:
