@@ -19,6 +19,25 @@ Other nx-27017 differences worked around here, and only here:
   document the field excludes; `find` does not. Spell the conjunction out as `$and` (kit/lease.py does).
 - A compound index that contains `_id` makes every write to its collection fail ("JSON path error near
   '_id'"): index the sort field alone; the `_id` tie-break of kit/pagination.py needs no index of its own.
+
+Query shapes on nx-27017 (what runs as one SQL statement served by an index, what falls back to a scan):
+- A flat filter of equalities and ranges runs in SQL with its sort and limit. Any `$and` (even of one clause),
+  a `$or` (top level or beside fields) and a range over datetimes are evaluated in Python over the collection
+  (0.6–6.5 s on 100,000 documents): build filters with `flat_and` below; keep instants that are filtered or
+  paged on as fixed-width text.
+- A query value that merely starts like a date (`2026-11-25…`, `11/25/2026…`) also sends the query down that
+  datetime path, and a `$lt` on such strings matched nothing there: write sortable instant texts without the
+  dashes (`20261125T090000.000000Z`, as services/ticketing/store/listing.py does).
+- A bare equality `{f: v}` becomes "f = v, or f is an array containing v", which no index serves (a walk of
+  the sort index, reading every document's JSON) — unless some index's name ends with `_f`, and then it is the
+  plain comparison alone, so equality on an array element matches nothing (MongoDB matches it). `{f: {"$eq":
+  v}}` is always the plain, index-served comparison: use `eq` below for scalar fields. Membership in an array
+  field is `{f: {"$in": [v]}}` on both stores (on nx-27017 a json_each test of every document it walks).
+- `count_documents` reads the whole match set in Python (11 s on 100,000 documents): none on hot paths.
+- A text index is an FTS5 table kept by triggers (about a fifth off the insert rate). `$text` ANDs the words of
+  `$search`, each quoted by nx-27017, where MongoDB ORs bare words and ANDs quoted phrases: quote every word
+  (kit/text.phrase_search). Every match is scored (bm25) and read for the filters and the sort, so a query's cost
+  grows with its match count, not the page size: narrow common words (ticketing's month words, store/search.py).
 """
 
 from __future__ import annotations
@@ -186,3 +205,46 @@ def public(doc: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if doc is None:
         return None
     return {k: v for k, v in doc.items() if k not in (OUTBOX, OUTBOX_PENDING, REVISION, WRITE_REVISION)}
+
+
+# --- filters both stores run the same, written so that nx-27017 runs them from an index (see the docstring) ---
+
+def eq(value: Any) -> dict[str, Any]:
+    """Equality on a scalar field as `{"$eq": value}`: the same as a bare value on MongoDB, and on nx-27017 the
+    plain comparison an index serves (a bare value there also tests array containment, which no index serves).
+    Not for array fields: nx-27017's `$eq` does not look inside arrays."""
+    return {"$eq": value}
+
+
+def _operators(value: Any) -> bool:
+    return isinstance(value, Mapping) and bool(value) and all(str(k).startswith("$") for k in value)
+
+
+def flat_and(*clauses: Mapping[str, Any] | None) -> dict[str, Any]:
+    """One filter meaning all of `clauses`, flat wherever their fields do not collide.
+
+    nx-27017 runs a flat filter as one SQL statement from its indexes but any `$and` as a Python scan over the
+    collection; MongoDB reads both forms the same. So: nested `$and`s are opened up, clauses on different
+    fields are merged into one document, equal clauses collapse, and two operator documents on one field merge
+    when their operators differ (`{k: {$lt: a}}` and `{k: {$gte: b}}`). Only what still collides (the same
+    operator twice, two different values for one field, two `$or`s) is left in an `$and` beside the rest."""
+    merged: dict[str, Any] = {}
+    leftovers: list[dict[str, Any]] = []
+    pending = [c for c in clauses if c]
+    while pending:
+        clause = pending.pop(0)
+        for key, value in clause.items():
+            if key == "$and":
+                pending[:0] = [c for c in value if c]
+            elif key not in merged:
+                merged[key] = value
+            elif merged[key] == value:
+                continue
+            elif not key.startswith("$") and _operators(merged[key]) and _operators(value) \
+                    and not set(merged[key]) & set(value):
+                merged[key] = {**merged[key], **value}
+            else:
+                leftovers.append({key: value})
+    if leftovers:
+        merged["$and"] = leftovers
+    return merged
