@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from fastapi import Query
@@ -93,27 +93,34 @@ def _decode_key(cursor: str) -> str:
     return raw["k"]
 
 
-async def keyed_page(collection: AsyncCollection, query: Mapping[str, Any], params: PageParams, key: str, *,
-                     projection: Mapping[str, Any] | None = None,
+async def keyed_page(collection: AsyncCollection, queries: Sequence[Mapping[str, Any]], params: PageParams,
+                     key: str, *, projection: Mapping[str, Any] | None = None,
                      narrowings: Narrowings | None = None) -> tuple[list[dict], str | None]:
-    """One page of `collection` matching `query`, by `key` descending (`key` unique and a string on every
-    document listed).
+    """One page of the documents of `collection` that match any of `queries`, by `key` descending (`key`
+    unique and a string on every document listed).
 
-    Without `narrowings`, one query: `query` and `key < cursor`. With them, `narrowings(cursor_key)` gives
+    Each query is asked on its own and the answers merged, rather than one `$or`: nx-27017 runs a `$or` as a
+    Python scan, in which `$text` matches nothing (kit/store.py). The newest `limit + 1` of the union are among
+    the newest `limit + 1` of each query, so nothing is missed.
+
+    Without `narrowings`, a query is asked once, with `key < cursor`. With them, `narrowings(cursor_key)` gives
     filters that split what lies below the cursor into disjoint slices in descending key order, each carrying
     its own key bounds; they are asked in turn until the page is full. That is how a query whose matches are
     too many to sort at once (a common word of a text search) reads the newest slice first."""
     after = _decode_key(params.cursor) if params.cursor else None
     wanted = params.limit + 1
-    # a document without the key (stored before the key existed, until its backfill) is left out of every page
-    slices = narrowings(after) if narrowings else [{key: {"$lt": after} if after is not None else {"$gt": ""}}]
-    docs: list[dict] = []
-    for narrowing in slices:
-        found = await collection.find(flat_and(query, narrowing), projection).sort(key, -1) \
-            .limit(wanted - len(docs)).to_list()
-        docs += found
-        if len(docs) >= wanted:
-            break
+    found: dict[Any, dict] = {}
+    for query in queries:
+        # a document without the key (stored before the key existed, until its backfill) is left out of every page
+        slices = narrowings(after) if narrowings else [{key: {"$lt": after} if after is not None else {"$gt": ""}}]
+        docs: list[dict] = []
+        for narrowing in slices:
+            docs += await collection.find(flat_and(query, narrowing), projection).sort(key, -1) \
+                .limit(wanted - len(docs)).to_list()
+            if len(docs) >= wanted:
+                break
+        found.update((doc["_id"], doc) for doc in docs)
+    docs = sorted(found.values(), key=lambda doc: doc[key], reverse=True)[:wanted]
     more = len(docs) > params.limit
     docs = docs[: params.limit]
     return docs, (_encode_key(docs[-1][key]) if more and docs else None)

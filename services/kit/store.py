@@ -33,6 +33,8 @@ Query shapes on nx-27017 (what runs as one SQL statement served by an index, wha
   plain comparison alone, so equality on an array element matches nothing (MongoDB matches it). `{f: {"$eq":
   v}}` is always the plain, index-served comparison: use `eq` below for scalar fields. Membership in an array
   field is `{f: {"$in": [v]}}` on both stores (on nx-27017 a json_each test of every document it walks).
+- `$text` beside a `$or` matched nothing (the Python path does not evaluate `$text`): ask each alternative of
+  the `$or` on its own and merge the answers (kit/pagination.keyed_page does).
 - `count_documents` reads the whole match set in Python (11 s on 100,000 documents): none on hot paths.
 - A text index is an FTS5 table kept by triggers (about a fifth off the insert rate). `$text` ANDs the words of
   `$search`, each quoted by nx-27017, where MongoDB ORs bare words and ANDs quoted phrases: quote every word

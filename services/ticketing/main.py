@@ -2,9 +2,11 @@ from fastapi import FastAPI
 
 from contracts.events import CatalogSyncRequested
 from services.kit.app import Runtime, ServiceSpec, create_app
+from services.kit.scheduler import PeriodicJob
 from services.ticketing.api.routes import router
 from services.ticketing.events import handlers
 from services.ticketing.settings import Settings
+from services.ticketing.store import listing
 from services.ticketing.store.collections import CATALOG, INDEXES, TICKETS
 
 PUBLISHES = ("ticket.opened", "ticket.assigned", "ticket.escalated", "ticket.progress_noted", "ticket.resolved",
@@ -20,6 +22,11 @@ async def learn_catalog(rt: Runtime) -> None:
         await rt.bus.publish(request.model_dump(mode="json"))
 
 
+def jobs(rt: Runtime) -> list[PeriodicJob]:
+    # tickets stored before the list's derived fields existed get them shortly after start (then it finds none)
+    return [PeriodicJob("ticket-list-backfill", 60.0, lambda: listing.backfill(rt.store, TICKETS))]
+
+
 def create(settings: Settings | None = None) -> FastAPI:
     return create_app(ServiceSpec(
         settings=settings or Settings(),
@@ -31,5 +38,6 @@ def create(settings: Settings | None = None) -> FastAPI:
         outbox_collections=[TICKETS],
         publishes=PUBLISHES,
         subscriptions=handlers.subscriptions,
+        jobs=jobs,
         on_start=learn_catalog,
     ))
