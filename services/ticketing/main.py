@@ -3,11 +3,12 @@ from fastapi import FastAPI
 from contracts.events import CatalogSyncRequested
 from services.kit.app import Runtime, ServiceSpec, create_app
 from services.kit.scheduler import PeriodicJob
+from services.kit.store import ensure_text_index
 from services.ticketing.api.routes import router
 from services.ticketing.events import handlers
 from services.ticketing.settings import Settings
 from services.ticketing.store import listing
-from services.ticketing.store.collections import CATALOG, INDEXES, TICKETS
+from services.ticketing.store.collections import CATALOG, INDEXES, SEARCH_INDEX, TICKETS
 
 PUBLISHES = ("ticket.opened", "ticket.assigned", "ticket.escalated", "ticket.progress_noted", "ticket.resolved",
              "ticket.reopened", "ticket.closed", "catalog.sync_requested")
@@ -20,6 +21,11 @@ async def learn_catalog(rt: Runtime) -> None:
         request = rt.event(CatalogSyncRequested(requested_by=rt.settings.service_name),
                            type="catalog.sync_requested", subject="catalog", sequence=0)
         await rt.bus.publish(request.model_dump(mode="json"))
+
+
+async def on_start(rt: Runtime) -> None:
+    await ensure_text_index(rt.store[TICKETS], SEARCH_INDEX)
+    await learn_catalog(rt)
 
 
 def jobs(rt: Runtime) -> list[PeriodicJob]:
@@ -39,5 +45,5 @@ def create(settings: Settings | None = None) -> FastAPI:
         publishes=PUBLISHES,
         subscriptions=handlers.subscriptions,
         jobs=jobs,
-        on_start=learn_catalog,
+        on_start=on_start,
     ))

@@ -217,3 +217,13 @@ async def test_bad_query_input_is_a_problem_naming_the_field(api, infra):
     r = await api.get("/v1/tickets", params={"cursor": "not-a-cursor"}, headers=staff)
     assert r.status_code == 400 and r.json()["type"] == "/problems/bad-cursor"
     assert (await api.get("/v1/tickets", params={"q": "  "}, headers=staff)).status_code == 200
+
+
+async def test_a_restart_on_stored_tickets_keeps_its_search_index(service, infra):
+    api, _ = service
+    staff = token(infra, "agent")
+    ticket = await file(api, infra, title="重启以后 rs08")
+    again = create(settings_for(Settings, infra, "ticketing_search"))  # the text index exists, with documents
+    async with running(again) as client:
+        r = await client.get("/v1/tickets", params={"q": "重启 rs08"}, headers=staff)
+        assert [t["id"] for t in r.json()["items"]] == [ticket["id"]]

@@ -25,10 +25,12 @@ INDEXES = {
         IndexModel([("status", ASCENDING), (listing.SORT_KEY, DESCENDING)]),
         IndexModel([("product_code", ASCENDING), (listing.SORT_KEY, DESCENDING)]),
         IndexModel([("filed_by", ASCENDING), (listing.SORT_KEY, DESCENDING)]),
-        IndexModel([(listing.SEARCH_TEXT, TEXT)], default_language="none", name="search_text"),
     ],
     CATALOG: [],
 }
+# The one text index of TICKETS, created at start by kit.store.ensure_text_index (not in INDEXES: nx-27017 fails
+# to create it a second time). No language: the words are segmented already, nothing is stemmed or dropped.
+SEARCH_INDEX = IndexModel([(listing.SEARCH_TEXT, TEXT)], default_language="none", name="search_text")
 
 
 async def next_ticket_id(store: Store, kind: Kind, now: datetime) -> str:
