@@ -169,7 +169,9 @@ async def list_tickets(principal: Principal = Depends(authenticate), rt: Runtime
     docs, next_cursor = await keyed_page(rt.store[TICKETS], queries, params, listing.SORT_KEY,
                                          projection=LIST_PROJECTION,
                                          narrowings=search.newest_first(words, now) if words else None)
-    return TicketPage(items=[out(from_document(d), principal) for d in docs], next_cursor=next_cursor)
+    page = TicketPage(items=[out(from_document(d), principal) for d in docs], next_cursor=next_cursor)
+    # serialised here, once: returned as a model, FastAPI would validate all of it again against response_model
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 def breach_filter(breached: bool, now: datetime) -> dict[str, Any]:
