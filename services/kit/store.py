@@ -42,7 +42,9 @@ Query shapes on nx-27017 (what runs as one SQL statement served by an index, wha
 - A text index is an FTS5 table kept by triggers (about a fifth off the insert rate). `$text` ANDs the words of
   `$search`, each quoted by nx-27017, where MongoDB ORs bare words and ANDs quoted phrases: quote every word
   (kit/text.phrase_search). Every match is scored (bm25) and read for the filters and the sort, so a query's cost
-  grows with its match count, not the page size: narrow common words (ticketing's month words, store/search.py).
+  grows with its match count, not the page size: narrow common words (ticketing's week words, store/search.py).
+  Beside `$text`, an equality that an index serves makes SQLite drive from that index and probe FTS5 per row:
+  write such filters with `membership` below.
 """
 
 from __future__ import annotations
@@ -219,6 +221,23 @@ def eq(value: Any) -> dict[str, Any]:
     plain comparison an index serves (a bare value there also tests array containment, which no index serves).
     Not for array fields: nx-27017's `$eq` does not look inside arrays."""
     return {"$eq": value}
+
+
+def membership(query: Mapping[str, Any]) -> dict[str, Any]:
+    """`query` with each top-level `{"$eq": v}` written `{"$in": [v]}` (intersected with a `$in` beside it: for
+    scalar fields), for a query beside `$text`. Both stores
+    read them the same, but nx-27017 serves the equality from an index and SQLite then walks that index and
+    looks every document up in the FTS5 table (0.5 s on 100,000 documents) instead of starting from the text
+    matches; `$in` is no index's business there. MongoDB starts from the text index either way."""
+    def rewritten(value: Any) -> Any:
+        if not (isinstance(value, Mapping) and "$eq" in value):
+            return value
+        rest = {op: v for op, v in value.items() if op != "$eq"}
+        allowed = rest.pop("$in", None)
+        equal = value["$eq"]
+        return {**rest, "$in": [equal] if allowed is None or equal in allowed else []}
+
+    return {key: value if key.startswith("$") else rewritten(value) for key, value in query.items()}
 
 
 def _operators(value: Any) -> bool:

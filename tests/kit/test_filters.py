@@ -1,6 +1,6 @@
 """Unit tests of kit/store.py's filter helpers: flat where the clauses allow, the same meaning always."""
 
-from services.kit.store import eq, flat_and
+from services.kit.store import eq, flat_and, membership
 
 
 def test_clauses_on_different_fields_merge_flat():
@@ -22,3 +22,10 @@ def test_what_collides_stays_in_an_and():
                       {"$or": [{"y": 1}]})
     assert merged == {"k": {"$lt": "b"}, "c": 1, "$or": [{"x": 1}],
                       "$and": [{"k": {"$lt": "c"}}, {"c": 2}, {"$or": [{"y": 1}]}]}
+
+
+def test_membership_rewrites_equalities_for_a_query_beside_text():
+    assert membership({"city": eq("济南"), "k": {"$lt": "b"}, "$text": {"$search": '"x"'}}) == {
+        "city": {"$in": ["济南"]}, "k": {"$lt": "b"}, "$text": {"$search": '"x"'}}
+    assert membership({"p": {"$in": ["a", "b"], "$eq": "a"}}) == {"p": {"$in": ["a"]}}
+    assert membership({"p": {"$in": ["a", "b"], "$eq": "c"}}) == {"p": {"$in": []}}

@@ -64,17 +64,25 @@ def test_the_document_carries_the_derived_fields_and_reads_back_as_the_ticket():
     assert doc["sort_key"].endswith("|" + ticket.id) and doc["breach_key"] == "20261125T130000.000000Z"
     words = doc["search_text"].split()
     assert {"密码", "忘记", "移动办公", "济南市", "教育局"} <= set(words)
-    assert text.in_period("密码", "202611") in words
+    assert text.in_period("密码", "20261123") in words
     assert from_document(doc) == ticket
 
 
-def test_search_slices_go_back_month_by_month_then_ask_the_plain_words_for_the_rest():
-    slices = list(search.newest_first(["密码"], T0)(None))
-    assert len(slices) == search.MONTH_SLICES + 1
-    assert slices[0] == {"$text": {"$search": text.phrase_search([text.in_period("密码", "202611")])}}
-    assert slices[1]["$text"]["$search"] == text.phrase_search([text.in_period("密码", "202610")])
-    assert slices[1]["sort_key"] == {"$lt": "20261101T000000.000000Z"}
-    assert slices[-1] == {"$text": {"$search": '"密码"'}, "sort_key": {"$lt": "20260801T000000.000000Z"}}
-    after = list(search.newest_first(["密码", "重置"], T0)("20260115T010000.000000Z|ZX-1"))
-    assert after[0]["sort_key"] == {"$lt": "20260115T010000.000000Z|ZX-1"}
-    assert after[1]["$text"]["$search"] == text.phrase_search([text.in_period(w, "202512") for w in ("密码", "重置")])
+def test_search_slices_go_back_week_by_week_then_ask_the_plain_words_for_the_rest():
+    now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # a Wednesday: its week began on Monday the 23rd
+    slices = list(search.newest_first(["密码"], now)(None))
+    assert len(slices) == search.WEEK_SLICES + 1
+    assert slices[0] == {"$text": {"$search": text.phrase_search([text.in_period("密码", "20261123")])}}
+    assert slices[1] == {"$text": {"$search": text.phrase_search([text.in_period("密码", "20261116")])},
+                         "sort_key": {"$lt": "20261123T000000.000000Z"}}
+    assert slices[-1] == {"$text": {"$search": '"密码"'}, "sort_key": {"$lt": "20261019T000000.000000Z"}}
+    after = list(search.newest_first(["密码", "重置"], now)("20260101T010000.000000Z|ZX-1"))
+    assert after[0]["sort_key"] == {"$lt": "20260101T010000.000000Z|ZX-1"}
+    assert after[0]["$text"]["$search"] == text.phrase_search([text.in_period(w, "20251229") for w in ("密码", "重置")])
+    assert after[1]["sort_key"] == {"$lt": "20251229T000000.000000Z"}
+
+
+def test_a_ticket_carries_the_week_of_its_opening():
+    sunday_night = opened(at=datetime(2026, 11, 29, 23, 59, tzinfo=UTC))
+    assert text.in_period("密码", "20261123") in listing.search_text(sunday_night).split()
+    assert listing.week_of(datetime(2026, 11, 30, tzinfo=UTC)) == datetime(2026, 11, 30, tzinfo=UTC)

@@ -106,15 +106,16 @@ async def test_search_pages_newest_first_through_every_month_with_no_duplicates_
     api, rt = service
     staff = token(infra, "agent")
     now = datetime.now(UTC)
-    # one match in each of the last 9 months (more than the month slices) and two in the current one
-    stored = [await store_opened_at(rt, now - timedelta(days=31 * months + 1), f"宽带故障 pg03 {months}",
-                                    ticket_id=f"ZX-PG03-{months:03d}") for months in range(1, 10)]
+    # matches in recent weeks, then months apart (more than the week slices), and two opened now
+    ages = [timedelta(days=d, hours=1) for d in (1, 6, 9, 15, 40, 100, 200, 300)]
+    stored = [await store_opened_at(rt, now - age, f"宽带故障 pg03 {i}", ticket_id=f"ZX-PG03-{i:03d}")
+              for i, age in enumerate(ages)]
     stored.append(await store_opened_at(rt, now - timedelta(days=400), "宽带 pg03 无关", ticket_id="ZX-PG03-OTHER"))
     filed = [await file(api, infra, title="宽带故障 pg03 今天"), await file(api, infra, title="宽带又故障 pg03")]
     expected = sorted([listing.sort_key(t) for t in stored[:-1]]
                       + [f"{listing.instant_text(datetime.fromisoformat(t['opened_at']))}|{t['id']}" for t in filed],
                       reverse=True)
-    assert len(expected) > search.MONTH_SLICES + 2
+    assert len(expected) > search.WEEK_SLICES + 2
     for limit in (1, 2, 3, 50):
         seen = await all_pages(api, staff, q="故障 pg03", limit=limit)
         assert seen == [key.split("|")[1] for key in expected], limit

@@ -19,7 +19,7 @@ from services.kit.auth import Principal, authenticate
 from services.kit import text
 from services.kit.pagination import PageParams, keyed_page, page_params
 from services.kit.problems import Problem, invalid
-from services.kit.store import OUTBOX, ConcurrencyConflict, eq, flat_and
+from services.kit.store import OUTBOX, ConcurrencyConflict, eq, flat_and, membership
 from services.ticketing.api.models import (
     AssignIn, EscalateIn, FeedbackIn, HistoryOut, NoteIn, ResolveIn, TicketIn, TicketOut, TicketPage,
 )
@@ -164,6 +164,8 @@ async def list_tickets(principal: Principal = Depends(authenticate), rt: Runtime
     queries = [flat_and(visible, filters, breach) for visible in scope.visibility_filters(principal)
                if not any("$eq" in visible.get(field, {}) and visible[field] != condition
                           for field, condition in filters.items())]
+    if words:
+        queries = [membership(query) for query in queries]  # beside $text (kit.store.membership says why)
     if not queries:
         return TicketPage(items=[], next_cursor=None)
     docs, next_cursor = await keyed_page(rt.store[TICKETS], queries, params, listing.SORT_KEY,

@@ -6,12 +6,12 @@ every filter of GET /v1/tickets is an equality or a string range that both docum
 - `breach_key`: the moment the ticket is past a deadline unless something happens, as the same fixed-width text,
   or NEVER: `breached=true` is `breach_key < now`, `breached=false` is `breach_key >= now`;
 - `search_text`: the words of title, description and customer group (services/kit/text.py), each also marked with
-  the month the ticket was opened in, for the text index (see store/search.py for why the month).
+  the week the ticket was opened in, for the text index (see store/search.py for why the week).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pydantic
@@ -39,10 +39,15 @@ def instant_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
-def month_of(moment: datetime) -> str:
-    """The search period of an instant: its UTC month as yyyymm (UTC like the sort key, so a month is one range
-    of sort keys)."""
-    return moment.astimezone(UTC).strftime("%Y%m")
+def week_of(moment: datetime) -> datetime:
+    """The search period of an instant: its UTC week, from Monday 00:00 (UTC like the sort key, so a week is one
+    range of sort keys)."""
+    day = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day - timedelta(days=day.weekday())
+
+
+def period_name(week: datetime) -> str:
+    return week.strftime("%Y%m%d")
 
 
 def sort_key(ticket: Ticket) -> str:
@@ -73,8 +78,8 @@ def breach_key(ticket: Ticket) -> str:
 
 def search_text(ticket: Ticket) -> str:
     words = text.index_words(ticket.title, ticket.description, ticket.customer.group_name)
-    month = month_of(ticket.opened_at)
-    return " ".join([*words, *(text.in_period(word, month) for word in words)])
+    week = period_name(week_of(ticket.opened_at))
+    return " ".join([*words, *(text.in_period(word, week) for word in words)])
 
 
 def derived_fields(ticket: Ticket) -> dict[str, Any]:
