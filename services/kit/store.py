@@ -19,6 +19,35 @@ Other nx-27017 differences worked around here, and only here:
   document the field excludes; `find` does not. Spell the conjunction out as `$and` (kit/lease.py does).
 - A compound index that contains `_id` makes every write to its collection fail ("JSON path error near
   '_id'"): index the sort field alone; the `_id` tie-break of kit/pagination.py needs no index of its own.
+
+Query shapes on nx-27017 (what runs as one SQL statement served by an index, what falls back to a scan):
+- A flat filter of equalities and ranges runs in SQL with its sort and limit. Any `$and` (even of one clause),
+  a `$or` (top level or beside fields) and a range over datetimes are evaluated in Python over the collection
+  (0.6–6.5 s on 100,000 documents): build filters with `flat_and` below; keep instants that are filtered or
+  paged on as fixed-width text.
+- A query value that merely starts like a date (`2026-11-25…`, `11/25/2026…`) also sends the query down that
+  datetime path, and a `$lt` on such strings matched nothing there: write sortable instant texts without the
+  dashes (`20261125T090000.000000Z`, as services/ticketing/store/listing.py does).
+- A bare equality `{f: v}` becomes "f = v, or f is an array containing v", which no index serves (a walk of
+  the sort index, reading every document's JSON) — unless some index's name ends with `_f`, and then it is the
+  plain comparison alone, so equality on an array element matches nothing (MongoDB matches it). `{f: {"$eq":
+  v}}` is always the plain, index-served comparison: use `eq` below for scalar fields. Membership in an array
+  field is `{f: {"$in": [v]}}` on both stores (on nx-27017 a json_each test of every document it walks).
+- `$text` beside a `$or` matched nothing (the Python path does not evaluate `$text`): ask each alternative of
+  the `$or` on its own and merge the answers (kit/pagination.keyed_page does).
+- A text index is not listed by `list_indexes`/`index_information`, and creating it again once the collection
+  holds documents fails with "constraint failed" (the FTS5 table is refilled from the collection over its own
+  rows), which would stop every restart: create it with `ensure_text_index` below, not in `Store.indexes`.
+- Every document a query returns costs nx-27017 ~0.45 ms of its one core (JSON decoding of the whole stored
+  document, projection in Python, conversion to BSON), whatever the plan: a page of 50 tickets is ~24 ms, so one
+  nx-27017 serves about 40 such pages a second. Projections cut the conversion, not the decoding.
+- `count_documents` reads the whole match set in Python (11 s on 100,000 documents): none on hot paths.
+- A text index is an FTS5 table kept by triggers (about a fifth off the insert rate). `$text` ANDs the words of
+  `$search`, each quoted by nx-27017, where MongoDB ORs bare words and ANDs quoted phrases: quote every word
+  (kit/text.phrase_search). Every match is scored (bm25) and read for the filters and the sort, so a query's cost
+  grows with its match count, not the page size: narrow common words (ticketing's week words, store/search.py).
+  Beside `$text`, an equality that an index serves makes SQLite drive from that index and probe FTS5 per row:
+  write such filters with `membership` below.
 """
 
 from __future__ import annotations
@@ -389,3 +418,75 @@ class ChangeBatch(Batcher):
             return
         pause = random.uniform(0, 0.01 * 2 ** max(0, 5 - change.attempts_left))  # replicas stop colliding
         asyncio.get_running_loop().call_later(pause, self._enqueue, change)
+
+
+# --- filters both stores run the same, written so that nx-27017 runs them from an index (see the docstring) ---
+
+def eq(value: Any) -> dict[str, Any]:
+    """Equality on a scalar field as `{"$eq": value}`: the same as a bare value on MongoDB, and on nx-27017 the
+    plain comparison an index serves (a bare value there also tests array containment, which no index serves).
+    Not for array fields: nx-27017's `$eq` does not look inside arrays."""
+    return {"$eq": value}
+
+
+def membership(query: Mapping[str, Any]) -> dict[str, Any]:
+    """`query` with each top-level `{"$eq": v}` written `{"$in": [v]}` (intersected with a `$in` beside it: for
+    scalar fields), for a query beside `$text`. Both stores
+    read them the same, but nx-27017 serves the equality from an index and SQLite then walks that index and
+    looks every document up in the FTS5 table (0.5 s on 100,000 documents) instead of starting from the text
+    matches; `$in` is no index's business there. MongoDB starts from the text index either way."""
+    def rewritten(value: Any) -> Any:
+        if not (isinstance(value, Mapping) and "$eq" in value):
+            return value
+        rest = {op: v for op, v in value.items() if op != "$eq"}
+        allowed = rest.pop("$in", None)
+        equal = value["$eq"]
+        return {**rest, "$in": [equal] if allowed is None or equal in allowed else []}
+
+    return {key: value if key.startswith("$") else rewritten(value) for key, value in query.items()}
+
+
+def _operators(value: Any) -> bool:
+    return isinstance(value, Mapping) and bool(value) and all(str(k).startswith("$") for k in value)
+
+
+def flat_and(*clauses: Mapping[str, Any] | None) -> dict[str, Any]:
+    """One filter meaning all of `clauses`, flat wherever their fields do not collide.
+
+    nx-27017 runs a flat filter as one SQL statement from its indexes but any `$and` as a Python scan over the
+    collection; MongoDB reads both forms the same. So: nested `$and`s are opened up, clauses on different
+    fields are merged into one document, equal clauses collapse, and two operator documents on one field merge
+    when their operators differ (`{k: {$lt: a}}` and `{k: {$gte: b}}`). Only what still collides (the same
+    operator twice, two different values for one field, two `$or`s) is left in an `$and` beside the rest."""
+    merged: dict[str, Any] = {}
+    leftovers: list[dict[str, Any]] = []
+    pending = [c for c in clauses if c]
+    while pending:
+        clause = pending.pop(0)
+        for key, value in clause.items():
+            if key == "$and":
+                pending[:0] = [c for c in value if c]
+            elif key not in merged:
+                merged[key] = value
+            elif merged[key] == value:
+                continue
+            elif not key.startswith("$") and _operators(merged[key]) and _operators(value) \
+                    and not set(merged[key]) & set(value):
+                merged[key] = {**merged[key], **value}
+            else:
+                leftovers.append({key: value})
+    if leftovers:
+        merged["$and"] = leftovers
+    return merged
+
+
+async def ensure_text_index(collection: AsyncCollection, model: IndexModel) -> None:
+    """Create a text index unless it exists. MongoDB answers a repeated identical creation with success;
+    nx-27017 answers "constraint failed" once the collection has documents, and does not list text indexes, so
+    that answer counts as "exists" if a `$text` query then runs (a real failure raises from the query)."""
+    try:
+        await collection.create_indexes([model])
+    except pymongo.errors.OperationFailure as error:
+        if "constraint failed" not in str(error):
+            raise
+        await collection.find({"$text": {"$search": '"index-probe"'}}, {"_id": 1}).limit(1).to_list()

@@ -2,10 +2,13 @@ from fastapi import FastAPI
 
 from contracts.events import CatalogSyncRequested
 from services.kit.app import Runtime, ServiceSpec, create_app
+from services.kit.scheduler import PeriodicJob
+from services.kit.store import ensure_text_index
 from services.ticketing.api.routes import router
 from services.ticketing.events import handlers
 from services.ticketing.settings import Settings
-from services.ticketing.store.collections import CATALOG, INDEXES, TICKETS, catalog_of, prepare
+from services.ticketing.store import listing
+from services.ticketing.store.collections import CATALOG, INDEXES, SEARCH_INDEX, TICKETS, catalog_of, prepare
 
 PUBLISHES = ("ticket.opened", "ticket.assigned", "ticket.escalated", "ticket.progress_noted", "ticket.resolved",
              "ticket.reopened", "ticket.closed", "catalog.sync_requested")
@@ -22,6 +25,16 @@ async def learn_catalog(rt: Runtime) -> None:
         await rt.bus.publish(request.model_dump(mode="json"))
 
 
+async def on_start(rt: Runtime) -> None:
+    await ensure_text_index(rt.store[TICKETS], SEARCH_INDEX)
+    await learn_catalog(rt)
+
+
+def jobs(rt: Runtime) -> list[PeriodicJob]:
+    # tickets stored before the list's derived fields existed get them shortly after start (then it finds none)
+    return [PeriodicJob("ticket-list-backfill", 60.0, lambda: listing.backfill(rt.store, TICKETS))]
+
+
 def create(settings: Settings | None = None) -> FastAPI:
     return create_app(ServiceSpec(
         settings=settings or Settings(),
@@ -34,5 +47,6 @@ def create(settings: Settings | None = None) -> FastAPI:
         publishes=PUBLISHES,
         subscriptions=handlers.subscriptions,
         prepare=prepare,
-        on_start=learn_catalog,
+        jobs=jobs,
+        on_start=on_start,
     ))

@@ -112,6 +112,8 @@ def test_scope_rules():
     assert not scope.can_see(vendor, t)
     t.escalate(3, "vendor-a", "r", ME, T0)
     assert scope.can_see(vendor, t)
-    assert scope.visibility_filter(manager_qingdao) == {"city": "青岛"}
-    assert scope.visibility_filter(Principal(sub="x", roles=[Role.vendor])) is None
+    assert scope.visibility_filters(manager_qingdao) == [{"city": {"$eq": "青岛"}}]
+    assert scope.visibility_filters(vendor) == [{"escalated_to": {"$in": ["vendor-a"]}}]  # membership, both stores
+    assert scope.visibility_filters(Principal(sub="x", roles=[Role.vendor])) == []
+    assert scope.visibility_filters(Principal(sub="x", roles=[Role.analyst])) == [{}]
     assert not scope.may(Principal(sub="a", roles=[Role.analyst]), "resolve")

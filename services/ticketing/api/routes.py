@@ -4,7 +4,6 @@ the new state together with its event (one atomic write, see services/kit/store.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -17,14 +16,16 @@ from contracts.events import TicketEvent
 from contracts.vocabulary import CITIES, Channel, Kind, Role, TicketStatus
 from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, authenticate
-from services.kit.pagination import PageParams, page, page_params
+from services.kit import text
+from services.kit.pagination import PageParams, keyed_page, page_params
 from services.kit.problems import Problem, invalid
-from services.kit.store import ConcurrencyConflict
+from services.kit.store import OUTBOX, ConcurrencyConflict, eq, flat_and, membership
 from services.ticketing.api.models import (
     AssignIn, EscalateIn, FeedbackIn, HistoryOut, NoteIn, ResolveIn, TicketIn, TicketOut, TicketPage,
 )
 from services.ticketing.domain import scope
 from services.ticketing.domain.ticket import ALLOWED_FROM, Actor, IllegalTransition, RuleViolation, Ticket, event_type
+from services.ticketing.store import listing, search
 from services.ticketing.store.collections import TICKETS, catalog_of, from_document, next_ticket_id, to_document
 
 router = APIRouter(prefix="/v1", tags=["tickets"])
@@ -134,43 +135,58 @@ async def ticket_history(ticket_id: str, principal: Principal = Depends(authenti
     return HistoryOut(ticket_id=ticket.id, items=[h.model_dump(mode="json") for h in ticket.history])
 
 
+# Fields a list page never shows: the stored first answer (a copy of the whole ticket), the history and the
+# search words are most of a document's bytes.
+LIST_PROJECTION = {"first_answer": 0, "history": 0, "request_fingerprint": 0, listing.SEARCH_TEXT: 0, OUTBOX: 0}
+MAX_QUERY_WORDS = 12
+
+
 @router.get("/tickets", response_model=TicketPage, summary="Tickets, newest first")
 async def list_tickets(principal: Principal = Depends(authenticate), rt: Runtime = Depends(runtime),
                        params: PageParams = Depends(page_params), kind: Kind | None = None,
-                       status: TicketStatus | None = None, product_code: str | None = None,
+                       status: TicketStatus | None = None, product_code: str | None = Query(None, max_length=40),
                        city: str | None = Query(None), channel: Channel | None = None,
-                       q: str | None = Query(None, max_length=100, description="text in title, description or group"),
+                       q: str | None = Query(None, max_length=100,
+                                             description="words of title, description or customer group, all "
+                                                         "required (Chinese is segmented into words)"),
                        breached: bool | None = Query(None, description="past an SLA deadline")):
     require(principal, "read")
     if city is not None and city not in CITIES:
         raise invalid("city", f"unknown city; one of {', '.join(CITIES)}")
-    visible = scope.visibility_filter(principal)
-    if visible is None:
+    words = None
+    if q is not None and q.strip():
+        words = text.query_words(q)
+        if not words:
+            raise invalid("q", "no word to search for (only punctuation or words too common to search)")
+        if len(words) > MAX_QUERY_WORDS:
+            raise invalid("q", f"at most {MAX_QUERY_WORDS} words")
+    filters = {field: eq(getattr(value, "value", value)) for field, value in (
+        ("kind", kind), ("status", status), ("product_code", product_code), ("city", city), ("channel", channel))
+        if value is not None}
+    now = utcnow()
+    breach = breach_filter(breached, now) if breached is not None else None
+    # a scope that pins a field to another value than the filter asks for (an account manager asking for another
+    # city) matches nothing; left in the query it would be an $and, a scan on nx-27017
+    queries = [flat_and(visible, filters, breach) for visible in scope.visibility_filters(principal)
+               if not any("$eq" in visible.get(field, {}) and visible[field] != condition
+                          for field, condition in filters.items())]
+    if words:
+        queries = [membership(query) for query in queries]  # beside $text (kit.store.membership says why)
+    if not queries:
         return TicketPage(items=[], next_cursor=None)
-    clauses: list[dict[str, Any]] = [visible] if visible else []
-    for field, value in (("kind", kind), ("status", status), ("product_code", product_code), ("city", city),
-                         ("channel", channel)):
-        if value is not None:
-            clauses.append({field: getattr(value, "value", value)})
-    if q:
-        pattern = {"$regex": re.escape(q), "$options": "i"}
-        clauses.append({"$or": [{"title": pattern}, {"description": pattern}, {"customer.group_name": pattern}]})
-    if breached is not None:
-        clauses.append(breach_filter(breached, utcnow()))
-    query = {"$and": clauses} if len(clauses) > 1 else (clauses[0] if clauses else {})
-    docs, next_cursor = await page(rt.store[TICKETS], query, params, [("opened_at", -1), ("_id", -1)])
-    return TicketPage(items=[out(from_document(d), principal) for d in docs], next_cursor=next_cursor)
+    docs, next_cursor = await keyed_page(rt.store[TICKETS], queries, params, listing.SORT_KEY,
+                                         projection=LIST_PROJECTION,
+                                         narrowings=search.newest_first(words, now) if words else None)
+    page = TicketPage(items=[out(from_document(d), principal) for d in docs], next_cursor=next_cursor)
+    # serialised here, once: returned as a model, FastAPI would validate all of it again against response_model
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 def breach_filter(breached: bool, now: datetime) -> dict[str, Any]:
-    """Past a deadline now, or answered/resolved after one (the stored `*_late` flags)."""
-    if breached:
-        return {"$or": [{"first_response_at": None, "respond_by": {"$lt": now}},
-                        {"status": {"$nin": ["resolved", "closed"]}, "resolve_by": {"$lt": now}},
-                        {"responded_late": True}, {"resolved_late": True}]}
-    return {"$and": [{"$or": [{"first_response_at": {"$ne": None}}, {"respond_by": {"$gte": now}}]},
-                     {"$or": [{"status": {"$in": ["resolved", "closed"]}}, {"resolve_by": {"$gte": now}}]},
-                     {"responded_late": {"$ne": True}}, {"resolved_late": {"$ne": True}}]}
+    """`Ticket.breached(now)` (past a deadline now, or answered or resolved after one) as one string range:
+    the stored `breach_key` is the moment the ticket is past a deadline unless something happens
+    (store/listing.breach_moment), and `breached(now)` ⟺ now > that moment."""
+    return {listing.BREACH_KEY: {"$lt" if breached else "$gte": listing.instant_text(now)}}
 
 
 # --- actions ------------------------------------------------------------------------------------------------

@@ -35,22 +35,26 @@ def may(principal: Principal, action: str) -> bool:
     return principal.has(*ACTION_ROLES[action])
 
 
-def visibility_filter(principal: Principal) -> dict[str, Any] | None:
-    """Constraints on the tickets `principal` may list; {} for all, None for none."""
+def visibility_filters(principal: Principal) -> list[dict[str, Any]]:
+    """The tickets `principal` may list, as filters of which a ticket must match one: [{}] for all, [] for none.
+
+    A list rather than one `$or`, so that each is asked on its own (kit.pagination.keyed_page says why). In the
+    forms both document stores read the same (kit/store.py): `$eq` on scalar fields, which nx-27017 serves from
+    an index; `$in` for membership of the array `escalated_to`, where a bare value is the plain comparison of the
+    whole array on nx-27017 once the field has an index of its own (it had, and listed no ticket to any vendor)."""
     if principal.has(*SEE_ALL):
-        return {}
+        return [{}]
     clauses: list[dict[str, Any]] = []
     if principal.has(R.product_manager) and principal.products:
-        clauses.append({"product_code": {"$in": principal.products}})
+        products = list(principal.products)
+        clauses.append({"product_code": {"$eq": products[0]} if len(products) == 1 else {"$in": products}})
     if principal.has(R.vendor) and principal.vendor:
-        clauses.append({"escalated_to": principal.vendor})
+        clauses.append({"escalated_to": {"$in": [principal.vendor]}})
     if principal.has(R.account_manager) and principal.city:
-        clauses.append({"city": principal.city})
+        clauses.append({"city": {"$eq": principal.city}})
     if principal.has(R.intake):
-        clauses.append({"filed_by": principal.sub})
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else {"$or": clauses}
+        clauses.append({"filed_by": {"$eq": principal.sub}})
+    return clauses
 
 
 def can_see(principal: Principal, ticket: Ticket) -> bool:

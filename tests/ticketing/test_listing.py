@@ -1,0 +1,88 @@
+"""Unit tests of the list's derived fields (services/ticketing/store/listing.py) and the search's slices."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from contracts.vocabulary import Cause, Channel, Kind
+from services.kit import text
+from services.ticketing.domain.ticket import Actor, Customer, Ticket
+from services.ticketing.store import listing, search
+from services.ticketing.store.collections import from_document, to_document
+
+T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+ME = Actor(sub="agent-1")
+
+
+def opened(kind=Kind.consultation, at=T0, ticket_id="ZX-20261125-00001", **kw) -> Ticket:
+    ticket, _ = Ticket.open(id=ticket_id, kind=kind, channel=Channel.call_center, product_code="mobile_office",
+                            city="济南", title="忘记密码了怎么办", description="移动办公登录提示密码错误",
+                            customer=Customer(name="张三", group_name="济南市教育局"), actor=ME, now=at, **kw)
+    return ticket
+
+
+def test_sort_keys_order_as_opened_then_id_and_never_look_like_dates_to_nx():
+    early, late = opened(), opened(at=T0 + timedelta(microseconds=1))
+    same_time = opened(ticket_id="ZX-20261125-00002")
+    assert listing.sort_key(early) < listing.sort_key(same_time) < listing.sort_key(late)
+    assert listing.sort_key(early) == "20261125T090000.000000Z|ZX-20261125-00001"
+    assert listing.NEVER > listing.instant_text(datetime(9999, 12, 31, tzinfo=UTC))
+
+
+def histories():
+    """Tickets in every shape the breach rule distinguishes."""
+    fresh = opened()
+    answered_in_time = opened(); answered_in_time.assign("a", ME, T0 + timedelta(hours=1))
+    answered_late = opened(); answered_late.assign("a", ME, T0 + timedelta(days=1))
+    resolved_in_time = opened(); resolved_in_time.assign("a", ME, T0 + timedelta(hours=1))
+    resolved_in_time.resolve("答复", Cause.other, None, ME, T0 + timedelta(hours=2))
+    resolved_late = opened(); resolved_late.assign("a", ME, T0 + timedelta(hours=1))
+    resolved_late.resolve("答复", Cause.other, None, ME, T0 + timedelta(days=9))
+    closed_late = resolved_late.model_copy(deep=True)
+    closed_late.give_feedback(True, 5, None, ME, T0 + timedelta(days=10))
+    reopened = resolved_in_time.model_copy(deep=True)
+    reopened.give_feedback(False, 1, "没解决", ME, T0 + timedelta(hours=3))
+    fault = opened(kind=Kind.fault, severity=1)
+    return [fresh, answered_in_time, answered_late, resolved_in_time, resolved_late, closed_late, reopened, fault]
+
+
+@pytest.mark.parametrize("ticket", histories())
+def test_breach_key_answers_exactly_what_ticket_breached_answers(ticket):
+    key = listing.breach_key(ticket)
+    moments = [T0 + offset for offset in (timedelta(0), timedelta(minutes=15), timedelta(hours=4),
+                                           timedelta(hours=4, microseconds=1), timedelta(days=1),
+                                           timedelta(days=2, hours=1), timedelta(days=30))]
+    moments += [ticket.respond_by, ticket.resolve_by, ticket.resolve_by + timedelta(microseconds=1)]
+    for now in (m for m in moments if m >= ticket.updated_at):  # a list is read after the ticket's last change
+        offset = now - T0
+        assert (key < listing.instant_text(now)) == ticket.breached(now), (offset, key)
+
+
+def test_the_document_carries_the_derived_fields_and_reads_back_as_the_ticket():
+    ticket = opened()
+    doc = to_document(ticket, {"idempotency_key": "k"})
+    assert doc["sort_key"].endswith("|" + ticket.id) and doc["breach_key"] == "20261125T130000.000000Z"
+    words = doc["search_text"].split()
+    assert {"密码", "忘记", "移动办公", "济南市", "教育局"} <= set(words)
+    assert text.in_period("密码", "20261123") in words
+    assert from_document(doc) == ticket
+
+
+def test_search_slices_go_back_week_by_week_then_ask_the_plain_words_for_the_rest():
+    now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # a Wednesday: its week began on Monday the 23rd
+    slices = list(search.newest_first(["密码"], now)(None))
+    assert len(slices) == search.WEEK_SLICES + 1
+    assert slices[0] == {"$text": {"$search": text.phrase_search([text.in_period("密码", "20261123")])}}
+    assert slices[1] == {"$text": {"$search": text.phrase_search([text.in_period("密码", "20261116")])},
+                         "sort_key": {"$lt": "20261123T000000.000000Z"}}
+    assert slices[-1] == {"$text": {"$search": '"密码"'}, "sort_key": {"$lt": "20261019T000000.000000Z"}}
+    after = list(search.newest_first(["密码", "重置"], now)("20260101T010000.000000Z|ZX-1"))
+    assert after[0]["sort_key"] == {"$lt": "20260101T010000.000000Z|ZX-1"}
+    assert after[0]["$text"]["$search"] == text.phrase_search([text.in_period(w, "20251229") for w in ("密码", "重置")])
+    assert after[1]["sort_key"] == {"$lt": "20251229T000000.000000Z"}
+
+
+def test_a_ticket_carries_the_week_of_its_opening():
+    sunday_night = opened(at=datetime(2026, 11, 29, 23, 59, tzinfo=UTC))
+    assert text.in_period("密码", "20261123") in listing.search_text(sunday_night).split()
+    assert listing.week_of(datetime(2026, 11, 30, tzinfo=UTC)) == datetime(2026, 11, 30, tzinfo=UTC)
