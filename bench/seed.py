@@ -210,9 +210,12 @@ def build_ticket(rng: random.Random, ticket_id: str, kind: Kind, opened: datetim
             satisfied = not (reopen and round_ == 0)
             ticket.give_feedback(satisfied, rng.choice((4, 5, 5, 5)) if satisfied else 2,
                                  None if satisfied else "问题没有解决", opener, max(moment, ticket.updated_at))
-    extra = {"idempotency_key": f"none:{ticket.id}",
+    # as open_ticket stores them: channels send an Idempotency-Key (the first answer is kept for replays),
+    # staff filing from the console do not
+    keyed = rng.random() < 0.6
+    extra = {"idempotency_key": f"seed:{ticket.id}" if keyed else f"none:{ticket.id}",
              "request_fingerprint": hashlib.sha256(f"seed:{ticket.id}".encode()).hexdigest(),
-             "first_answer": first_answer,
+             **({"first_answer": first_answer} if keyed else {}),
              "responded_late": ticket.responded_timely is False, "resolved_late": ticket.timely is False}
     doc = to_document(ticket, extra)
     # the store's own bookkeeping, as Store.insert/replace leave it once the relay has published everything
