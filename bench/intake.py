@@ -9,7 +9,9 @@ request, a mix of consultations, complaints, faults and suggestions). Printed:
   each service's /metrics);
 - when the load stops: the outbox backlog (ticket.opened accepted but not yet published) and the read model's
   lag (published but not yet applied by analytics), and how long both take to reach zero;
-- resident memory of each process.
+- resident memory of each process;
+- last, the ticket list and search figures of bench/search.py (p50/p95/p99 and req/s at 1 and 32 clients for
+  q=密码 and every documented filter), which are meant for a store seeded with 100,000 tickets (`make seed`).
 Baseline, measured in the same run before the load: the floor our code adds to, i.e. the same store's
 `insert_one` of a ticket document with its embedded event plus one confirmed persistent publish, from one
 process with as many requests in flight.
@@ -207,6 +209,9 @@ def main() -> int:
     parser.add_argument("--product", default="mobile_office", help="a product the catalog knows")
     parser.add_argument("--no-floor", action="store_true", help="skip the baseline")
     parser.add_argument("--catch-up-timeout", type=float, default=120.0)
+    parser.add_argument("--no-list", action="store_true",
+                        help="skip the last phase, the list and search figures (bench/search.py; seed first: make seed)")
+    parser.add_argument("--list-duration", type=float, default=3.0, help="seconds per list or search measurement")
     parser.add_argument("--floor-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -319,7 +324,11 @@ def main() -> int:
         except OSError:
             memory.append(f"{w.name} gone")
     results.append("  RSS MiB now/peak: " + ", ".join(memory))
-    print("\n".join(results))
+    print("\n".join(results), flush=True)
+    if not args.no_list:
+        import search  # bench/search.py
+
+        search.figures(f"http://127.0.0.1:{SERVICES['ticketing']}", duration=args.list_duration, secret=secret)
     return 0
 
 

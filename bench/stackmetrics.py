@@ -44,7 +44,7 @@ def store_commands(before: dict, after: dict) -> dict[str, float]:
             delta = value - before.get(key, 0.0)
             if delta:
                 labels = dict(key[1])
-                name = f"{labels['command']} {labels['collection']}".strip()
+                name = f"{labels['command']} {labels.get('collection', '')}".strip()  # older builds: no collection
                 out[name] = out.get(name, 0.0) + delta
     return out
 
