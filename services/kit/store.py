@@ -20,6 +20,13 @@ Other nx-27017 differences worked around here, and only here:
 - A compound index that contains `_id` makes every write to its collection fail ("JSON path error near
   '_id'"): index the sort field alone; the `_id` tie-break of kit/pagination.py needs no index of its own.
 
+Bulk writes behave the same on both, and cost nx-27017 far less than the same writes one by one (each command
+is a thread hop, a BSON decoding and a commit): ten documents in one `insert_many` cost it 0.49 ms each against
+1.11 for `insert_one`, a hundred guarded updates in one `bulk_write` 0.7 ms each against 2.6. So concurrent
+inserts and changes go as group commits (`InsertBatch`, `ChangeBatch`) and the relay clears a batch in one
+write. An unordered `insert_many` names each duplicate key by its index on both; a bulk's matched count is only
+a total, so which replaces landed is read back by the write id they carried (`_wid`).
+
 Query shapes on nx-27017 (what runs as one SQL statement served by an index, what falls back to a scan):
 - A flat filter of equalities and ranges runs in SQL with its sort and limit. Any `$and` (even of one clause),
   a `$or` (top level or beside fields) and a range over datetimes are evaluated in Python over the collection
