@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -220,6 +221,9 @@ def main() -> int:
         print("FLOOR " + json.dumps(asyncio.run(floor(mongo_url, amqp_url, args.connections, args.duration))))
         return 0
 
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install wrk", file=sys.stderr)
+        return 2
     secret = os.environ.get("OPS_AUTH_SECRET", DEV_AUTH_SECRET)
     token = mint_token(secret, sub="bench-intake", roles=["intake"], name="压测渠道", channel="call_center")
     http = httpx.Client(timeout=10)
