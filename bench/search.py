@@ -141,6 +141,7 @@ def case_url(base: str, headers: dict, query: dict[str, str]) -> tuple[str, int]
 
 
 def figures(base: str = "http://127.0.0.1:8001", *, duration: float = 5.0, clients: tuple[int, ...] = (1, 32),
+            limit: int | None = None,
             secret: str | None = None, out=sys.stdout) -> None:
     """Measure and print the list and search figures against the ticketing service at `base`."""
     if shutil.which("wrk") is None:
@@ -157,7 +158,7 @@ def figures(base: str = "http://127.0.0.1:8001", *, duration: float = 5.0, clien
               + "  items", file=out)
         rows = [("GET /healthz (baseline)", f"{base}/healthz", None)]
         for label, query in CASES:
-            url, items = case_url(base, headers, query)
+            url, items = case_url(base, headers, {**query, **({"limit": str(limit)} if limit else {})})
             rows.append((label, url, items))
         for label, url, items in rows:
             if not url:
@@ -190,6 +191,7 @@ def main() -> int:
     parser.add_argument("--base", default="http://127.0.0.1:8001", help="the ticketing service")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
     parser.add_argument("--clients", default="1,32", help="concurrent clients, comma-separated")
+    parser.add_argument("--limit", type=int, help="items per page (default: the API's own, 20)")
     args = parser.parse_args()
     try:
         ready = httpx.get(f"{args.base}/readyz", timeout=5).status_code == 200
@@ -199,7 +201,7 @@ def main() -> int:
         print(f"ticketing is not ready at {args.base}: start the stack with `make run` (and `make seed`) first.",
               file=sys.stderr)
         return 2
-    figures(args.base, duration=args.duration, clients=tuple(int(c) for c in args.clients.split(",")))
+    figures(args.base, duration=args.duration, clients=tuple(int(c) for c in args.clients.split(",")), limit=args.limit)
     return 0
 
 
