@@ -172,3 +172,32 @@ async def test_list_filters_and_cursor(api, infra):
     r = await api.get("/v1/tickets", params={"q": "分页测试1"}, headers=staff)
     assert [t["title"] for t in r.json()["items"]] == ["分页测试1"]
     assert (await api.get("/v1/tickets", params={"limit": 500}, headers=staff)).status_code == 422
+
+
+async def test_list_filters_by_assignee_tier_and_pending(api, infra):
+    staff = token(infra, "agent")
+    city = "威海"
+    ids = []
+    for i in range(3):
+        r = await api.post("/v1/tickets", json=complaint(title=f"筛选测试{i}", city=city), headers=staff)
+        ids.append(r.json()["id"])
+    await api.post(f"/v1/tickets/{ids[0]}/assign", json={"assignee": "agent-wh-1"}, headers=staff)
+    await api.post(f"/v1/tickets/{ids[1]}/assign", json={"assignee": "agent-wh-2"}, headers=staff)
+    r = await api.post(f"/v1/tickets/{ids[1]}/escalate", json={"tier": 2, "target": "pm-1", "reason": "需产品经理"},
+                       headers=staff)
+    assert r.status_code == 200
+
+    async def listed(**params):
+        r = await api.get("/v1/tickets", params={"city": city, **params}, headers=staff)
+        assert r.status_code == 200, r.text
+        return {t["id"] for t in r.json()["items"]}
+
+    assert await listed(assignee="agent-wh-1") == {ids[0]}
+    assert await listed(tier=2) == {ids[1]}
+    assert await listed(tier=1) == {ids[0], ids[2]}
+    assert await listed(pending="false") == set(ids)
+    assert await listed(pending="true") == set()
+    assert await listed(pending="true", status="new") == set()
+    assert await listed(pending="false", status="new") == {ids[2]}
+    r = await api.get("/v1/tickets", params={"tier": 4}, headers=staff)
+    assert r.status_code == 422 and "tier" in r.text

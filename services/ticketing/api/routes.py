@@ -151,7 +151,10 @@ async def list_tickets(principal: Principal = Depends(authenticate), rt: Runtime
                        q: str | None = Query(None, max_length=100,
                                              description="words of title, description or customer group, all "
                                                          "required (Chinese is segmented into words)"),
-                       breached: bool | None = Query(None, description="past an SLA deadline")):
+                       breached: bool | None = Query(None, description="past an SLA deadline"),
+                       assignee: str | None = Query(None, min_length=1, max_length=100, description="处理人"),
+                       tier: int | None = Query(None, ge=1, le=3, description="1 一线 | 2 产品经理 | 3 厂家/其他部门"),
+                       pending: bool | None = Query(None, description="waiting for the requester 待补充")):
     require(principal, "read")
     if city is not None and city not in CITIES:
         raise invalid("city", f"unknown city; one of {', '.join(CITIES)}")
@@ -162,9 +165,15 @@ async def list_tickets(principal: Principal = Depends(authenticate), rt: Runtime
             raise invalid("q", "no word to search for (only punctuation or words too common to search)")
         if len(words) > MAX_QUERY_WORDS:
             raise invalid("q", f"at most {MAX_QUERY_WORDS} words")
+    if pending is not None and status is not None and (status == TicketStatus.pending) != pending:
+        return TicketPage(items=[], next_cursor=None)  # asks for pending and for another status at once
     filters = {field: eq(getattr(value, "value", value)) for field, value in (
-        ("kind", kind), ("status", status), ("product_code", product_code), ("city", city), ("channel", channel))
-        if value is not None}
+        ("kind", kind), ("status", status), ("product_code", product_code), ("city", city), ("channel", channel),
+        ("assignee", assignee), ("tier", tier)) if value is not None}
+    if pending is not None and status is None:
+        # not pending: the other statuses by name, an index range on both stores ($ne is a scan on nx-27017)
+        filters["status"] = eq(TicketStatus.pending.value) if pending else {
+            "$in": [s.value for s in TicketStatus if s != TicketStatus.pending]}
     now = utcnow()
     breach = breach_filter(breached, now) if breached is not None else None
     # a scope that pins a field to another value than the filter asks for (an account manager asking for another

@@ -33,6 +33,8 @@ INDEXES = {
         # per insert
         IndexModel([("kind", ASCENDING), (listing.SORT_KEY, DESCENDING)]),
         IndexModel([("channel", ASCENDING), (listing.SORT_KEY, DESCENDING)]),
+        IndexModel([("assignee", ASCENDING), (listing.SORT_KEY, DESCENDING)]),
+        IndexModel([("tier", ASCENDING), (listing.SORT_KEY, DESCENDING)]),
     ],
     CATALOG: [],
 }
