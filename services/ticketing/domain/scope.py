@@ -25,7 +25,7 @@ ACTION_ROLES: dict[str, tuple[Role, ...]] = {
     "assign": (*FRONT_LINE, R.product_manager, R.admin),
     "escalate": (*FRONT_LINE, R.product_manager, R.admin),
     "notes": (*FRONT_LINE, R.product_manager, R.vendor, R.account_manager, R.admin),
-    "resolve": (*FRONT_LINE, R.product_manager, R.vendor, R.admin),
+    "resolve": (*FRONT_LINE, R.product_manager, R.admin),
     "feedback": (R.intake, R.account_manager, *FRONT_LINE, R.admin),
     "read": (*SEE_ALL, R.product_manager, R.vendor, R.account_manager, R.intake),
 }
