@@ -4,10 +4,13 @@ from contracts.events import CatalogSyncRequested
 from services.kit.app import Runtime, ServiceSpec, create_app
 from services.kit.scheduler import PeriodicJob
 from services.kit.store import ensure_text_index
+from services.ticketing.api import webhooks as webhook_api
 from services.ticketing.api.routes import router
 from services.ticketing.events import handlers
+from services.ticketing.events import webhooks as webhook_delivery
 from services.ticketing.settings import Settings
 from services.ticketing.store import listing
+from services.ticketing.store import webhooks as webhook_store
 from services.ticketing.store.collections import CATALOG, INDEXES, SEARCH_INDEX, TICKETS, catalog_of, prepare
 
 PUBLISHES = ("ticket.opened", "ticket.assigned", "ticket.escalated", "ticket.progress_noted", "ticket.resolved",
@@ -32,7 +35,17 @@ async def on_start(rt: Runtime) -> None:
 
 def jobs(rt: Runtime) -> list[PeriodicJob]:
     # tickets stored before the list's derived fields existed get them shortly after start (then it finds none)
-    return [PeriodicJob("ticket-list-backfill", 60.0, lambda: listing.backfill(rt.store, TICKETS))]
+    return [PeriodicJob("ticket-list-backfill", 60.0, lambda: listing.backfill(rt.store, TICKETS)),
+            webhook_job(rt)]
+
+
+def webhook_job(rt: Runtime) -> PeriodicJob:
+    """Channel callbacks go out from one replica at a time; the lease outlasts a pass (no attempt starts after
+    `webhook_pass_seconds`, none lasts over `webhook_timeout_seconds`)."""
+    s = rt.settings
+    return PeriodicJob("webhook-delivery", s.webhook_poll_seconds, lambda: webhook_delivery.deliver_due(rt),
+                       lease_seconds=max(3 * s.webhook_poll_seconds,
+                                         s.webhook_pass_seconds + s.webhook_timeout_seconds + 30))
 
 
 def create(settings: Settings | None = None) -> FastAPI:
@@ -41,8 +54,8 @@ def create(settings: Settings | None = None) -> FastAPI:
         title="ticketing 工单",
         description="Consultations 咨询, complaints 投诉, suggestions 建议 and faults 故障, handled in tiers "
                     "(front line → product manager → vendor) until the requester is satisfied.",
-        routers=[router],
-        indexes=INDEXES,
+        routers=[router, webhook_api.router],
+        indexes={**INDEXES, **webhook_store.INDEXES},
         outbox_collections=[TICKETS],
         publishes=PUBLISHES,
         subscriptions=handlers.subscriptions,

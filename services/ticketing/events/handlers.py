@@ -8,6 +8,7 @@ from contracts.events import Envelope, ProductRegistered, ProductStageChanged
 from services.kit.app import Runtime
 from services.kit.cache import merge_if_newer
 from services.kit.consumer import Subscription
+from services.ticketing.events import webhooks
 from services.ticketing.store.collections import CATALOG, catalog_of
 
 log = structlog.get_logger()
@@ -37,7 +38,8 @@ def subscriptions(rt: Runtime) -> list[Subscription]:
         catalog_of(rt).apply(code, envelope.sequence, changes)
 
     return [Subscription("ticketing.catalog", CATALOG_EVENTS, store_catalog_event),
-            Subscription("ticketing.catalog-cache", CATALOG_EVENTS, cache_catalog_event, per_process=True)]
+            Subscription("ticketing.catalog-cache", CATALOG_EVENTS, cache_catalog_event, per_process=True),
+            webhooks.subscription(rt)]  # channel callbacks: requester events → deliveries
 
 
 async def apply_if_newer(rt: Runtime, code: str, sequence: int, changes: dict) -> None:

@@ -1,0 +1,186 @@
+"""Channel callbacks (渠道回调): the pure rules of webhooks, signed the Standard Webhooks way. No I/O.
+
+Who owns a webhook: the intake principal (接入渠道) that files the tickets, by its token's `sub`. A ticket records
+who filed it (`filed_by`), never changes it, and an intake principal sees exactly the tickets it filed
+(domain/scope.py); so "the callbacks of `sub`" receive "the requester-visible events of the tickets `sub` filed",
+and the channel's webhook sees nothing its token could not read. The `channel` claim and the ticket's `channel`
+field are not the owner: `channel` is a coarse enum (call_center, customer, …) that several systems share (two
+city portals are both `customer`), so keying on it would leak one system's tickets to another's callback. An
+admin registers a callback on behalf of an intake principal by naming its `sub` as `owner`.
+
+What is delivered (REQUESTER_EVENTS): what the requester may see of their ticket: requester-visible notes
+(进度通报), pending requests (待补充, with what is `needed`), the requester's reply having been taken, the answer
+(答复, `ticket.resolved`), reopening after unsatisfied feedback and closure. Not delivered: internal notes, the
+hand-back of an upper tier to the front line (`ticket.answered`: a proposed answer, not yet the answer),
+assignment, escalation, SLA breaches. The body is built from an explicit list of fields per event type
+(`callback_body`), never by copying the event, so that a field added to an event later (an assignee, an internal
+note's text) does not leave through a callback by accident.
+
+The body (Standard Webhooks' payload structure: `type`, `timestamp`, `data`), compact JSON in UTF-8:
+
+    {"type": "ticket.resolved", "timestamp": "2026-11-25T09:30:00.123456Z",
+     "data": {"ticket_id": "TS-20261125-00042", "kind": "complaint", "status": "resolved",
+              "product_code": "mobile_office", "sequence": 5, "answer": "已为您重置密码，请重新登录。"}}
+
+`timestamp` is when the change happened (the event's time), `sequence` the ticket's version after it: a receiver
+that got a newer state of a ticket may drop an older one arriving later (deliveries of one ticket to one webhook
+are sent in the order the events were consumed, but events may be consumed out of order after a retry). Per type,
+`data` adds: `ticket.progress_noted` → `note` {`body`} (`body` when the event carries it), `ticket.pending` →
+`needed`, `ticket.resolved` → `answer`, `ticket.reopened` → `reopen_count` and the requester's `comment`,
+`ticket.closed` → `close_reason`, `satisfied`, `score`.
+
+Signing (Standard Webhooks 1.0, symmetric): headers `webhook-id` (the delivery's message id, the same on every
+retry: the receiver's idempotency key), `webhook-timestamp` (unix seconds of this attempt) and `webhook-signature`
+= `v1,` + base64(HMAC-SHA256(secret bytes, "{id}.{timestamp}.{body}")); the secret is shown once as `whsec_` +
+base64 of 32 random bytes. Signed here with the standard library (a few lines, no dependency at run time); the
+tests verify with the `standardwebhooks` package, an implementation that is not ours.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import random
+import secrets
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = 32          # the convention asks for 24 to 64
+URL_MAX_LENGTH = 2000
+
+REQUESTER_EVENTS: tuple[str, ...] = (
+    "ticket.progress_noted",      # only with visibility `requester`
+    "ticket.pending",
+    "ticket.requester_replied",
+    "ticket.resolved",
+    "ticket.reopened",
+    "ticket.closed",
+)
+
+# A delivery id is derived from (webhook, event): the same event consumed twice makes the same delivery.
+_DELIVERY_NAMESPACE = uuid.UUID("6f1d3c8e-4b7a-4c2e-9a51-0c8e2f4d7b19")
+
+
+class InvalidUrl(ValueError):
+    """A callback URL the service will not call."""
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def secret_bytes(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: str) -> str:
+    """The `webhook-signature` header value for one attempt."""
+    digest = hmac.new(secret_bytes(secret), f"{message_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def check_url(url: str) -> str:
+    """The URL as given, if it is an absolute http(s) URL with a host, no credentials and at most URL_MAX_LENGTH
+    characters. Credentials in a URL end up in logs and listings; the secret is what authenticates us."""
+    if len(url) > URL_MAX_LENGTH:
+        raise InvalidUrl(f"at most {URL_MAX_LENGTH} characters")
+    if any(c.isspace() for c in url):
+        raise InvalidUrl("no spaces")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError as error:
+        raise InvalidUrl(f"not a URL ({error})") from error
+    if parts.scheme not in ("http", "https"):
+        raise InvalidUrl("http:// or https:// only")
+    if not parts.hostname:
+        raise InvalidUrl("needs a host")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidUrl("no user name or password in the URL; deliveries are signed with the webhook's secret")
+    if parts.fragment:
+        raise InvalidUrl("no #fragment (it is never sent)")
+    return url
+
+
+def wanted(webhook_events: Sequence[str] | None, event_type: str) -> bool:
+    """Whether a webhook subscribed to `webhook_events` (None: every requester event) gets `event_type`."""
+    return event_type in REQUESTER_EVENTS and (not webhook_events or event_type in webhook_events)
+
+
+def delivery_id(webhook_id: str, event_id: str) -> str:
+    return uuid.uuid5(_DELIVERY_NAMESPACE, f"{webhook_id}:{event_id}").hex
+
+
+def message_id(delivery: str) -> str:
+    """The `webhook-id` header: no `.` in it (the convention forbids it, the signed text is dot-delimited)."""
+    return f"msg_{delivery}"
+
+
+def _instant(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return str(value)
+
+
+def callback_body(event_type: str, time: datetime | str, sequence: int, data: Mapping[str, Any]) -> str | None:
+    """The JSON text POSTed for one ticket event, or None when the event is not for the requester's eyes.
+
+    `data` is the event's payload as a dict (events added on other branches are read by field name)."""
+    if event_type not in REQUESTER_EVENTS:
+        return None
+    if event_type == "ticket.progress_noted" and data.get("visibility") != "requester":
+        return None  # internal notes never leave
+    content: dict[str, Any] = {
+        "ticket_id": data.get("ticket_id"), "kind": data.get("kind"), "status": data.get("status"),
+        "product_code": data.get("product_code"), "sequence": sequence,
+    }
+    if event_type == "ticket.progress_noted":
+        content["note"] = {k: data[k] for k in ("body",) if data.get(k) is not None}
+    elif event_type == "ticket.pending":
+        content["needed"] = data.get("needed")
+    elif event_type == "ticket.resolved":
+        content["answer"] = data.get("answer")
+    elif event_type == "ticket.reopened":
+        content["reopen_count"] = data.get("reopen_count")
+        content["comment"] = data.get("comment")
+    elif event_type == "ticket.closed":
+        content["close_reason"] = data.get("close_reason")
+        content["satisfied"] = data.get("satisfied")
+        content["score"] = data.get("score")
+    body = {"type": event_type, "timestamp": _instant(time), "data": content}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+# --- attempts and retries -----------------------------------------------------------------------------------
+
+Outcome = Literal["delivered", "retry", "failed"]
+
+
+def succeeded(status_code: int | None) -> bool:
+    return status_code is not None and 200 <= status_code < 300
+
+
+def outcome(status_code: int | None, attempts_made: int, retry_delays: Sequence[float]) -> Outcome:
+    """After an attempt (`attempts_made` of this round, this one included): 2xx is delivered; 410 Gone is the
+    receiver saying it wants no more (the convention), failed at once; anything else (another status, a timeout,
+    a refused connection; redirects are not followed) is retried while the schedule has a delay left."""
+    if succeeded(status_code):
+        return "delivered"
+    if status_code == 410 or attempts_made > len(retry_delays):
+        return "failed"
+    return "retry"
+
+
+def retry_delay(attempts_made: int, retry_delays: Sequence[float], jitter: float,
+                rand: random.Random | None = None) -> float:
+    """Seconds before the next attempt after `attempts_made` attempts (≥ 1): the schedule's delay, spread by
+    ±`jitter` (a fraction) so that deliveries failed together by one outage do not come back together."""
+    base = retry_delays[min(attempts_made, len(retry_delays)) - 1]
+    spread = (rand or random).uniform(-jitter, jitter) if jitter else 0.0
+    return max(0.0, base * (1 + spread))

@@ -1,0 +1,202 @@
+"""Channel callbacks, delivered from events: never in the request that caused them, never lost.
+
+1. Fan-out (`fan_out`, the subscription `ticketing.webhooks`): ticketing's worker consumes its own requester
+   events from a durable quorum queue (kit/consumer.py: acknowledged after the handler, retried, then
+   dead-lettered). For each event it reads who filed the ticket and inserts one delivery document per matching
+   webhook of that owner, with the body to send. The delivery's id is derived from (webhook, event), so an
+   event consumed twice inserts nothing new (the duplicate key is the answer); a failure before the insert
+   leaves the message unacknowledged and it comes again. The request that changed the ticket only wrote the
+   ticket and its event (the outbox), as before.
+2. Delivery (`deliver_due`, the scheduled job `webhook-delivery`): kit/scheduler.py runs it on one replica at a
+   time (the job's lease), every `webhook_poll_seconds`. A pass takes the pending deliveries that are due,
+   POSTs each, signed, with a timeout, and writes the attempt back. A failed attempt is due again after the
+   next delay of `webhook_retry_delays` with jitter; past the last one the delivery is `failed` and stays
+   listed until someone redelivers it (api/webhooks.py).
+   Order per ticket: of the pending deliveries of one ticket to one webhook only the one of the lowest
+   `sequence` (the ticket's version after the change) is sent; the next waits until it is delivered or has
+   failed for good (a retrying delivery holds back the later ones of its ticket, not those of other tickets).
+   One more indexed read per pass buys it. Not covered: an event consumed late (after a retry of its
+   message) whose successor was delivered already; the body's `sequence` lets the receiver see that.
+   At least once: a replica that stalls past its lease may overlap with the next holder once, and a receiver
+   that answered 2xx after our timeout gets the delivery again. The `webhook-id` header is the same on every
+   attempt, so the receiver can drop what it already has (the convention says to).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import pymongo.errors
+import structlog
+
+from contracts.events import Envelope
+from services.kit.app import Runtime
+from services.kit.consumer import Subscription
+from services.kit.store import eq
+from services.ticketing.domain import webhooks as rules
+from services.ticketing.store.collections import TICKETS
+from services.ticketing.store.webhooks import (
+    DELIVERIES, MAX_KEPT_ATTEMPTS, WEBHOOKS, new_delivery, replace_guarded,
+)
+
+log = structlog.get_logger()
+
+QUEUE = "ticketing.webhooks"
+USER_AGENT = "ops-support-ticketing-webhooks/1"
+RESPONSE_EXCERPT = 200   # characters of a failing receiver's answer kept with the attempt, for whoever debugs it
+DUE_BATCH = 500          # due deliveries one pass reads
+
+
+def subscription(rt: Runtime) -> Subscription:
+    async def handle(envelope: Envelope) -> None:
+        await fan_out(rt, envelope)
+
+    return Subscription(QUEUE, rules.REQUESTER_EVENTS, handle)
+
+
+async def fan_out(rt: Runtime, envelope: Envelope) -> int:
+    """One delivery per webhook of the ticket's owner that wants this event; the number inserted."""
+    body = rules.callback_body(envelope.type, envelope.time, envelope.sequence, envelope.data)
+    if body is None:
+        return 0
+    hooks = rt.store[WEBHOOKS]
+    if await hooks.find_one({}, {"_id": 1}) is None:
+        return 0  # no channel registered a callback: one cheap read, and the ticket is not read at all
+    ticket = await rt.store[TICKETS].find_one({"_id": envelope.subject}, {"filed_by": 1})
+    if ticket is None or not ticket.get("filed_by"):
+        log.warning("webhook.ticket_unknown", ticket_id=envelope.subject)
+        return 0
+    owned = await hooks.find({"owner": eq(ticket["filed_by"])}, {"secret": 0}).to_list()
+    now = datetime.now(UTC)
+    docs = []
+    for hook in owned:
+        if not rules.wanted(hook.get("events"), envelope.type):
+            continue
+        delivery = rules.delivery_id(hook["_id"], envelope.id)
+        docs.append(new_delivery(webhook=hook, delivery=delivery, message=rules.message_id(delivery),
+                                 event_id=envelope.id, event_type=envelope.type, ticket_id=envelope.subject,
+                                 sequence=envelope.sequence, body=body, now=now))
+    if not docs:
+        return 0
+    try:
+        await rt.store[DELIVERIES].insert_many(docs, ordered=False)
+        return len(docs)
+    except pymongo.errors.BulkWriteError as error:  # the event came again: what exists stays as it is
+        if any(e.get("code") != 11000 for e in error.details.get("writeErrors", ())):
+            raise
+        return error.details.get("nInserted", 0)
+
+
+# --- the delivery job ---------------------------------------------------------------------------------------
+
+async def deliver_due(rt: Runtime) -> int:
+    """One pass: send what is due, in order per ticket and webhook. The number of attempts made."""
+    settings = rt.settings
+    deliveries = rt.store[DELIVERIES]
+    due = await deliveries.find({"status": eq("pending"), "due_at": {"$lte": time.time()}}) \
+        .sort("due_at", 1).limit(DUE_BATCH).to_list()
+    if not due:
+        return 0
+    queues = await _pending_in_order(rt, {d["ticket_id"] for d in due})
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for doc in sorted(due, key=_order):
+        groups.setdefault((doc["webhook_id"], doc["ticket_id"]), []).append(doc)
+    hooks = {h["_id"]: h for h in await rt.store[WEBHOOKS].find(
+        {"_id": {"$in": sorted({d["webhook_id"] for d in due})}}).to_list()}
+    stop_starting = time.monotonic() + settings.webhook_pass_seconds
+    gate = asyncio.Semaphore(settings.webhook_concurrency)
+    made = 0
+
+    async def run(key: tuple[str, str], docs: list[dict]) -> None:
+        nonlocal made
+        waiting = queues.get(key, [])
+        for doc in docs:
+            # an older pending delivery of this ticket to this webhook (retrying, not due yet) goes first
+            if not waiting or waiting[0] != _order(doc) or time.monotonic() > stop_starting:
+                return
+            hook = hooks.get(doc["webhook_id"])
+            if hook is None:  # the webhook was deleted after the delivery was made
+                await deliveries.delete_one({"_id": doc["_id"]})
+            else:
+                async with gate:
+                    doc = await attempt(rt, session, hook, doc)
+                made += 1
+                if doc["status"] == "pending":
+                    return  # retrying: the later deliveries of this ticket wait for it
+            waiting.pop(0)
+
+    connector = aiohttp.TCPConnector(limit=settings.webhook_concurrency)
+    async with aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT}) as session:
+        results = await asyncio.gather(*(run(k, g) for k, g in groups.items()), return_exceptions=True)
+    for result in results:
+        if isinstance(result, Exception):
+            log.error("webhook.pass_failed", error=repr(result)[:500])
+    return made
+
+
+def _order(doc: Mapping[str, Any]) -> tuple[int, str]:
+    """The order of one ticket's deliveries: its version after each change, then when the delivery was made."""
+    return doc["sequence"], doc["list_key"]
+
+
+async def _pending_in_order(rt: Runtime, ticket_ids: set[str]) -> dict[tuple[str, str], list[tuple[int, str]]]:
+    """For each (webhook, ticket) with pending deliveries, their order keys, first first: the order they go in."""
+    pending = await rt.store[DELIVERIES].find(
+        {"ticket_id": {"$in": sorted(ticket_ids)}, "status": eq("pending")},
+        {"webhook_id": 1, "ticket_id": 1, "sequence": 1, "list_key": 1}).to_list()
+    queues: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for doc in pending:
+        queues.setdefault((doc["webhook_id"], doc["ticket_id"]), []).append(_order(doc))
+    for keys in queues.values():
+        keys.sort()
+    return queues
+
+
+async def attempt(rt: Runtime, session: aiohttp.ClientSession, hook: Mapping[str, Any],
+                  doc: dict[str, Any]) -> dict[str, Any]:
+    """POST one delivery, signed for this attempt, and store what happened; the delivery as written."""
+    settings = rt.settings
+    timestamp = int(time.time())
+    headers = {"Content-Type": "application/json; charset=utf-8", "webhook-id": doc["message_id"],
+               "webhook-timestamp": str(timestamp),
+               "webhook-signature": rules.sign(hook["secret"], doc["message_id"], timestamp, doc["body"])}
+    started = time.monotonic()
+    status_code: int | None = None
+    error: str | None = None
+    excerpt: str | None = None
+    try:
+        async with session.post(hook["url"], data=doc["body"].encode(), headers=headers, allow_redirects=False,
+                                timeout=aiohttp.ClientTimeout(total=settings.webhook_timeout_seconds)) as response:
+            status_code = response.status
+            if not rules.succeeded(status_code):
+                excerpt = (await response.content.read(RESPONSE_EXCERPT * 4)).decode("utf-8", "replace")[:RESPONSE_EXCERPT]
+    except TimeoutError:
+        error = f"timeout after {settings.webhook_timeout_seconds:g} s"
+    except Exception as exc:  # noqa: BLE001 - refused, reset, bad certificate…: a failed attempt, recorded
+        error = f"{type(exc).__name__}: {exc}"[:300]
+    now = datetime.now(UTC)
+    record = {"at": now, "status_code": status_code, "error": error, "response": excerpt,
+              "duration_ms": round((time.monotonic() - started) * 1000, 1)}
+    made = doc.get("round_attempts", 0) + 1
+    result = rules.outcome(status_code, made, settings.webhook_retry_delays)
+    new = {**doc, "round_attempts": made, "attempts": [*doc.get("attempts", []), record][-MAX_KEPT_ATTEMPTS:]}
+    if result == "delivered":
+        new.update(status="delivered", delivered_at=now, due_at=None)
+    elif result == "failed":
+        new.update(status="failed", failed_at=now, due_at=None)
+    else:
+        delay = rules.retry_delay(made, settings.webhook_retry_delays, settings.webhook_retry_jitter)
+        new["due_at"] = now.timestamp() + delay
+    if not await replace_guarded(rt.store[DELIVERIES], new):
+        # another writer (a replica that overlapped, a delete) got there first; its state stands
+        log.warning("webhook.attempt_not_recorded", delivery=doc["_id"])
+        return {**doc, "status": "pending"}
+    log.info("webhook.attempt", delivery=doc["_id"], webhook=hook["_id"], event_type=doc["event_type"],
+             status_code=status_code, error=error, outcome=result)
+    new["rev"] = doc.get("rev", 0) + 1
+    return new
