@@ -4,6 +4,7 @@ from contracts.events import CatalogSyncRequested
 from services.kit.app import Runtime, ServiceSpec, create_app
 from services.kit.scheduler import PeriodicJob
 from services.kit.store import ensure_text_index
+from services.ticketing.api import attachments
 from services.ticketing.api.routes import router
 from services.ticketing.events import handlers
 from services.ticketing.settings import Settings
@@ -11,7 +12,7 @@ from services.ticketing.store import listing
 from services.ticketing.store.collections import CATALOG, INDEXES, SEARCH_INDEX, TICKETS, catalog_of, prepare
 
 PUBLISHES = ("ticket.opened", "ticket.assigned", "ticket.escalated", "ticket.progress_noted", "ticket.resolved",
-             "ticket.reopened", "ticket.closed", "catalog.sync_requested")
+             "ticket.reopened", "ticket.closed", "catalog.sync_requested", "ticket.attachment_added")
 
 
 async def learn_catalog(rt: Runtime) -> None:
@@ -41,7 +42,7 @@ def create(settings: Settings | None = None) -> FastAPI:
         title="ticketing 工单",
         description="Consultations 咨询, complaints 投诉, suggestions 建议 and faults 故障, handled in tiers "
                     "(front line → product manager → vendor) until the requester is satisfied.",
-        routers=[router],
+        routers=[router, attachments.router],
         indexes=INDEXES,
         outbox_collections=[TICKETS],
         publishes=PUBLISHES,

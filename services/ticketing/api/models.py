@@ -116,6 +116,7 @@ class TicketOut(BaseModel):
     feedback: dict[str, Any] | None
     reopen_count: int
     notes: list[dict[str, Any]]
+    attachments: list[dict[str, Any]] = []  # id, filename, content_type, size, sha256, uploaded_by, uploaded_at
     filed_by: str
     opened_at: datetime
     updated_at: datetime
