@@ -55,6 +55,9 @@ Query shapes on nx-27017 (what runs as one SQL statement served by an index, wha
   grows with its match count, not the page size: narrow common words (ticketing's week words, store/search.py).
   Beside `$text`, an equality that an index serves makes SQLite drive from that index and probe FTS5 per row:
   write such filters with `membership` below.
+- `$text` has no OR on nx-27017: it quotes every bare word of `$search` (and drops FTS5's own OR), so "any of
+  these words" is one query per word there, where MongoDB ORs bare words in one. Index a word that means what
+  the OR would have found instead (ticketing's duplicate key: domain/duplicates.py).
 """
 
 from __future__ import annotations

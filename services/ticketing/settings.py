@@ -6,3 +6,8 @@ class Settings(ServiceSettings):
     port: int = 8001
     # Largest attachment accepted (OPS_ATTACHMENT_MAX_BYTES); a byte more is 413 and nothing is stored.
     attachment_max_bytes: int = 10 * 1024 * 1024
+    # Possible duplicates at intake (domain/duplicates.py): the least Jaccard similarity of two tickets' words,
+    # how many of the group's open tickets of this and last week are compared (newest first), how many are shown.
+    duplicate_min_similarity: float = 0.5
+    duplicate_candidates: int = 20
+    duplicate_limit: int = 5

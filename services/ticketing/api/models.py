@@ -133,6 +133,21 @@ class TicketOut(BaseModel):
                            breached=ticket.breached(now)))
 
 
+class PossibleDuplicateOut(BaseModel):
+    """An open ticket of the same customer group and product whose text is like the new one's (domain/duplicates.py)."""
+
+    id: str
+    title: str
+    status: TicketStatus
+    opened_at: datetime
+    similarity: float = Field(description="Jaccard index of the two tickets' words, 0–1")
+    shared_words: list[str]
+
+
+class TicketOpenedOut(TicketOut):
+    possible_duplicates: list[PossibleDuplicateOut] = []
+
+
 class TicketPage(BaseModel):
     items: list[TicketOut]
     next_cursor: str | None
