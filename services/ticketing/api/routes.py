@@ -77,7 +77,7 @@ async def open_ticket(body: TicketIn, principal: Principal = Depends(authenticat
         rt.store[TICKETS], principal, product_code=body.product_code, group_name=body.customer.group_name,
         group_code=body.customer.group_code, title=body.title, description=body.description, now=now,
         threshold=settings.duplicate_min_similarity, candidates=settings.duplicate_candidates,
-        limit=settings.duplicate_limit)]
+        limit=settings.duplicate_limit)] if settings.duplicate_detection else []
     for _ in range(3):
         try:
             ticket, opened = Ticket.open(
