@@ -131,6 +131,16 @@ class TicketClosed(TicketEvent):
     close_reason: Literal["satisfied", "no_feedback"] = "satisfied"
 
 
+class TicketAttachmentAdded(TicketEvent):
+    """A file was attached to the ticket (its bytes stay in ticketing; GET …/attachments/{attachment_id})."""
+
+    attachment_id: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
 class TicketSlaBreached(TicketEvent):
     deadline: Literal["respond", "resolve"]
 
@@ -211,6 +221,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "ticket.reopened": TicketReopened,
     "ticket.closed": TicketClosed,
     "ticket.sla_breached": TicketSlaBreached,
+    "ticket.attachment_added": TicketAttachmentAdded,
     "lifecycle.product.registered": ProductRegistered,
     "lifecycle.product.stage_changed": ProductStageChanged,
     "catalog.sync_requested": CatalogSyncRequested,

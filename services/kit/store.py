@@ -55,6 +55,9 @@ Query shapes on nx-27017 (what runs as one SQL statement served by an index, wha
   grows with its match count, not the page size: narrow common words (ticketing's week words, store/search.py).
   Beside `$text`, an equality that an index serves makes SQLite drive from that index and probe FTS5 per row:
   write such filters with `membership` below.
+- `$text` has no OR on nx-27017: it quotes every bare word of `$search` (and drops FTS5's own OR), so "any of
+  these words" is one query per word there, where MongoDB ORs bare words in one. Index a word that means what
+  the OR would have found instead (ticketing's duplicate key: domain/duplicates.py).
 """
 
 from __future__ import annotations
@@ -497,3 +500,39 @@ async def ensure_text_index(collection: AsyncCollection, model: IndexModel) -> N
         if "constraint failed" not in str(error):
             raise
         await collection.find({"$text": {"$search": '"index-probe"'}}, {"_id": 1}).limit(1).to_list()
+
+
+# --- GridFS: file contents (ticketing's attachments) ------------------------------------------------------------
+#
+# nx-27017 (0.8.1) intercepts the commands on `<bucket>.files` / `<bucket>.chunks` and keeps files in tables of its
+# own. What behaves as on MongoDB: uploads (`upload_from_stream_with_id`), downloads read chunk by chunk
+# (`readchunk`) or from an offset (`seek`, the chunk query `{files_id, n: {$gte: k}}`), `find` on the files
+# collection by `_id` or metadata, `delete(id)`, the bucket's own indexes. What does not:
+# - `uploadDate` reads back as an ISO string, not a datetime: keep the instant that matters elsewhere (ticketing
+#   keeps it on the ticket);
+# - `count_documents` (an aggregate) on a bucket collection fails ("no such column: data"), and `find` on
+#   `<bucket>.chunks` answers only a `files_id` filter (`{}` lists nothing): count with `find` by `files_id`;
+# - `GridIn.abort()` and `delete(id)` of a file whose files document was never written raise OperationFailure
+#   ("File with id … not found") where MongoDB deletes its chunks (and `delete` raises NoFile). Until `close()`
+#   PyMongo holds a file's chunks in memory (up to 32 MB, one `insert_many` at the end), so nothing reached the
+#   store before then on either; `discard_file` below tolerates both answers.
+
+def file_bucket(store: Store, name: str):
+    """The GridFS bucket `name` of the service's database (collections `<name>.files` and `<name>.chunks`)."""
+    from gridfs import AsyncGridFSBucket
+
+    return AsyncGridFSBucket(store.db, bucket_name=name)
+
+
+async def discard_file(bucket, file_id: Any) -> None:
+    """Remove a stored or half-written file, best effort: it is not referenced by anything yet, so a failure to
+    remove it only leaves an unreachable orphan (logged), never a wrong answer."""
+    import gridfs.errors
+
+    try:
+        await bucket.delete(file_id)
+    except gridfs.errors.NoFile:
+        pass  # MongoDB: no files document (a write that failed before it); the chunks are gone
+    except pymongo.errors.PyMongoError as error:
+        if "not found" not in str(error):
+            log.warning("gridfs.discard_failed", file_id=str(file_id), error=str(error))

@@ -4,6 +4,7 @@ from contracts.events import CatalogSyncRequested
 from services.kit.app import Runtime, ServiceSpec, create_app
 from services.kit.scheduler import PeriodicJob
 from services.kit.store import ensure_text_index
+from services.ticketing.api import attachments
 from services.ticketing.api import webhooks as webhook_api
 from services.ticketing.api.routes import router
 from services.ticketing.events import handlers
@@ -14,7 +15,7 @@ from services.ticketing.store import webhooks as webhook_store
 from services.ticketing.store.collections import CATALOG, INDEXES, SEARCH_INDEX, TICKETS, catalog_of, prepare
 
 PUBLISHES = ("ticket.opened", "ticket.assigned", "ticket.escalated", "ticket.progress_noted", "ticket.resolved",
-             "ticket.reopened", "ticket.closed", "catalog.sync_requested")
+             "ticket.reopened", "ticket.closed", "catalog.sync_requested", "ticket.attachment_added")
 
 
 async def learn_catalog(rt: Runtime) -> None:
@@ -54,7 +55,7 @@ def create(settings: Settings | None = None) -> FastAPI:
         title="ticketing 工单",
         description="Consultations 咨询, complaints 投诉, suggestions 建议 and faults 故障, handled in tiers "
                     "(front line → product manager → vendor) until the requester is satisfied.",
-        routers=[router, webhook_api.router],
+        routers=[router, attachments.router, webhook_api.router],
         indexes={**INDEXES, **webhook_store.INDEXES},
         outbox_collections=[TICKETS],
         publishes=PUBLISHES,

@@ -116,6 +116,7 @@ class TicketOut(BaseModel):
     feedback: dict[str, Any] | None
     reopen_count: int
     notes: list[dict[str, Any]]
+    attachments: list[dict[str, Any]] = []  # id, filename, content_type, size, sha256, uploaded_by, uploaded_at
     filed_by: str
     opened_at: datetime
     updated_at: datetime
@@ -130,6 +131,21 @@ class TicketOut(BaseModel):
                    sla=Sla(respond_by=ticket.respond_by, resolve_by=ticket.resolve_by,
                            responded_timely=ticket.responded_timely, timely=ticket.timely,
                            breached=ticket.breached(now)))
+
+
+class PossibleDuplicateOut(BaseModel):
+    """An open ticket of the same customer group and product whose text is like the new one's (domain/duplicates.py)."""
+
+    id: str
+    title: str
+    status: TicketStatus
+    opened_at: datetime
+    similarity: float = Field(description="Jaccard index of the two tickets' words, 0–1")
+    shared_words: list[str]
+
+
+class TicketOpenedOut(TicketOut):
+    possible_duplicates: list[PossibleDuplicateOut] = []
 
 
 class TicketPage(BaseModel):

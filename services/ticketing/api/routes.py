@@ -21,11 +21,13 @@ from services.kit.pagination import PageParams, keyed_page, page_params
 from services.kit.problems import Problem, invalid
 from services.kit.store import OUTBOX, ConcurrencyConflict, eq, flat_and, membership
 from services.ticketing.api.models import (
-    AssignIn, EscalateIn, FeedbackIn, HistoryOut, NoteIn, ResolveIn, TicketIn, TicketOut, TicketPage,
+    AssignIn, EscalateIn, FeedbackIn, HistoryOut, NoteIn, PossibleDuplicateOut, ResolveIn, TicketIn, TicketOpenedOut,
+    TicketOut, TicketPage,
 )
 from services.ticketing.domain import scope
 from services.ticketing.domain.ticket import ALLOWED_FROM, Actor, IllegalTransition, RuleViolation, Ticket, event_type
 from services.ticketing.store import listing, search
+from services.ticketing.store.duplicates import possible_duplicates
 from services.ticketing.store.collections import TICKETS, catalog_of, from_document, next_ticket_id, to_document
 
 router = APIRouter(prefix="/v1", tags=["tickets"])
@@ -53,7 +55,7 @@ def out(ticket: Ticket, principal: Principal, response: Response | None = None) 
 
 # --- intake -------------------------------------------------------------------------------------------------
 
-@router.post("/tickets", status_code=201, response_model=TicketOut, summary="File a ticket 受理建档",
+@router.post("/tickets", status_code=201, response_model=TicketOpenedOut, summary="File a ticket 受理建档",
              responses={409: {"description": "Idempotency-Key reused with another body"},
                         422: {"description": "Invalid body, unknown product or city"}})
 async def open_ticket(body: TicketIn, principal: Principal = Depends(authenticate), rt: Runtime = Depends(runtime),
@@ -70,6 +72,12 @@ async def open_ticket(body: TicketIn, principal: Principal = Depends(authenticat
         raise invalid("product_code", f"unknown product '{body.product_code}' (see lifecycle's GET /v1/products)")
 
     now = utcnow()
+    settings = rt.settings
+    duplicates = [PossibleDuplicateOut(**d).model_dump(mode="json") for d in await possible_duplicates(
+        rt.store[TICKETS], principal, product_code=body.product_code, group_name=body.customer.group_name,
+        group_code=body.customer.group_code, title=body.title, description=body.description, now=now,
+        threshold=settings.duplicate_min_similarity, candidates=settings.duplicate_candidates,
+        limit=settings.duplicate_limit)] if settings.duplicate_detection else []
     for _ in range(3):
         try:
             ticket, opened = Ticket.open(
@@ -79,7 +87,7 @@ async def open_ticket(body: TicketIn, principal: Principal = Depends(authenticat
                 priority=body.priority, severity=body.severity)
         except RuleViolation as error:
             raise invalid(error.field, error.message) from error
-        answer = out(ticket, principal).model_dump(mode="json")
+        answer = {**out(ticket, principal).model_dump(mode="json"), "possible_duplicates": duplicates}
         # The first answer is kept only for a replay, which needs a key: a quarter of the stored document that a
         # ticket filed without one (from the console, say) would carry for nothing.
         doc = to_document(ticket, {"idempotency_key": key or f"none:{ticket.id}", "request_fingerprint": fingerprint,

@@ -30,6 +30,8 @@ ACTION_ROLES: dict[str, tuple[Role, ...]] = {
     "read": (*SEE_ALL, R.product_manager, R.vendor, R.account_manager, R.intake),
 }
 
+ACTION_ROLES["attach"] = ACTION_ROLES["notes"]  # whoever may write on a ticket may attach a screenshot to it
+
 
 def may(principal: Principal, action: str) -> bool:
     return principal.has(*ACTION_ROLES[action])

@@ -12,11 +12,12 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from contracts.events import (
-    TicketAssigned, TicketClosed, TicketEscalated, TicketEvent, TicketOpened, TicketProgressNoted, TicketReopened,
+    TicketAssigned, TicketAttachmentAdded, TicketClosed, TicketEscalated, TicketEvent, TicketOpened, TicketProgressNoted, TicketReopened,
     TicketResolved,
 )
 from contracts.vocabulary import Cause, Channel, Industry, Kind, Priority, TicketStatus
 from services.ticketing.domain import sla
+from services.ticketing.domain.attachments import Attachment
 
 S = TicketStatus
 
@@ -44,7 +45,9 @@ ALLOWED_FROM: dict[str, frozenset[TicketStatus]] = {
     "notes": frozenset({S.new, S.in_progress, S.pending, S.escalated, S.resolved}),
     "resolve": frozenset({S.in_progress, S.escalated}),
     "feedback": frozenset({S.resolved}),
+    "attach": frozenset({S.new, S.in_progress, S.pending, S.escalated, S.resolved}),  # as notes: not once archived
 }
+MAX_ATTACHMENTS = 50  # per ticket: the list stays one page, the ticket document small
 
 
 class Customer(BaseModel):
@@ -120,6 +123,7 @@ class Ticket(BaseModel):
     reopen_count: int = 0
     escalation_count: int = 0
     notes: list[Note] = []
+    attachments: list[Attachment] = []
     history: list[HistoryEntry] = []
     filed_by: str
     opened_at: datetime
@@ -206,6 +210,17 @@ class Ticket(BaseModel):
         self._record("feedback", actor, before, now, {"satisfied": False, "score": score, "comment": comment})
         return TicketReopened(**self.state(actor), comment=comment)
 
+    def attach(self, attachment: Attachment, actor: Actor, now: datetime) -> TicketAttachmentAdded:
+        before = self._check("attach")
+        if len(self.attachments) >= MAX_ATTACHMENTS:
+            raise RuleViolation("file", f"a ticket holds at most {MAX_ATTACHMENTS} attachments")
+        self.attachments = [*self.attachments, attachment]
+        self._record("attach", actor, before, now, {"attachment_id": attachment.id, "filename": attachment.filename,
+                                                    "content_type": attachment.content_type, "size": attachment.size})
+        return TicketAttachmentAdded(**self.state(actor), attachment_id=attachment.id, filename=attachment.filename,
+                                     content_type=attachment.content_type, size=attachment.size,
+                                     sha256=attachment.sha256)
+
     # --- derived ----------------------------------------------------------------------------------------
 
     @property
@@ -261,6 +276,7 @@ EVENT_TYPE = {
     TicketOpened: "ticket.opened", TicketAssigned: "ticket.assigned", TicketEscalated: "ticket.escalated",
     TicketProgressNoted: "ticket.progress_noted", TicketResolved: "ticket.resolved",
     TicketReopened: "ticket.reopened", TicketClosed: "ticket.closed",
+    TicketAttachmentAdded: "ticket.attachment_added",
 }
 
 

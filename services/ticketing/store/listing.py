@@ -6,7 +6,8 @@ every filter of GET /v1/tickets is an equality or a string range that both docum
 - `breach_key`: the moment the ticket is past a deadline unless something happens, as the same fixed-width text,
   or NEVER: `breached=true` is `breach_key < now`, `breached=false` is `breach_key >= now`;
 - `search_text`: the words of title, description and customer group (services/kit/text.py), each also marked with
-  the week the ticket was opened in, for the text index (see store/search.py for why the week).
+  the week the ticket was opened in, for the text index (see store/search.py for why the week), and the key of
+  its product and group for duplicate detection (domain/duplicates.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import structlog
 from contracts.vocabulary import TicketStatus
 from services.kit import text
 from services.kit.store import ConcurrencyConflict
+from services.ticketing.domain import duplicates
 from services.ticketing.domain.ticket import Ticket
 
 if TYPE_CHECKING:
@@ -78,8 +80,13 @@ def breach_key(ticket: Ticket) -> str:
 
 def search_text(ticket: Ticket) -> str:
     words = text.index_words(ticket.title, ticket.description, ticket.customer.group_name)
-    week = period_name(week_of(ticket.opened_at))
-    return " ".join([*words, *(text.in_period(word, week) for word in words)])
+    opened_week = week_of(ticket.opened_at)
+    week = period_name(opened_week)
+    # the duplicate-detection key of its product and group, for new tickets of its week and of the next one
+    # (domain/duplicates.py): two words more per ticket
+    group = duplicates.group_of(ticket.customer.group_name, ticket.customer.group_code)
+    keys = duplicates.key_words(ticket.product_code, group, (week, period_name(opened_week + timedelta(days=7))))
+    return " ".join([*words, *(text.in_period(word, week) for word in words), *keys])
 
 
 def derived_fields(ticket: Ticket) -> dict[str, Any]:
