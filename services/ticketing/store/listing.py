@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import pydantic
 import structlog
 
-from contracts.vocabulary import TicketStatus
 from services.kit import text
 from services.kit.store import ConcurrencyConflict
 from services.ticketing.domain.ticket import Ticket
@@ -57,18 +56,10 @@ def sort_key(ticket: Ticket) -> str:
 def breach_moment(ticket: Ticket) -> datetime | None:
     """The instant after which `ticket.breached(now)` holds while the ticket stays as it is; None if never.
 
-    `Ticket.breached(now)` is `(first_response_at or now) > respond_by or (resolved_at if resolved/closed else
-    now) > resolve_by`. A response at or before respond_by takes that deadline out for good, a later one keeps it
-    (now ≥ first_response_at > respond_by); likewise for the resolution while the ticket stays resolved or closed.
-    So for every now at or after the ticket's last change, breached(now) ⟺ now > the earliest deadline still in
-    play."""
-    deadlines = []
-    if ticket.first_response_at is None or ticket.first_response_at > ticket.respond_by:
-        deadlines.append(ticket.respond_by)
-    resolved = ticket.status in (TicketStatus.resolved, TicketStatus.closed)
-    if not resolved or ticket.resolved_at is None or ticket.resolved_at > ticket.resolve_by:
-        deadlines.append(ticket.resolve_by)
-    return min(deadlines) if deadlines else None
+    `Ticket.breached(now)` is "now is past one of `Ticket.deadlines_in_play()`" (respond, resolve, a complaint's
+    update, each taken out by a response or resolution in time, kept by a late one, frozen by an open pause).
+    So for every now at or after the ticket's last change, breached(now) ⟺ now > the earliest of them."""
+    return min(ticket.deadlines_in_play(), default=None)
 
 
 def breach_key(ticket: Ticket) -> str:
