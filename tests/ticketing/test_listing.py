@@ -6,7 +6,9 @@ import pytest
 
 from contracts.vocabulary import Cause, Channel, Kind
 from services.kit import text
+from services.ticketing.domain import sla
 from services.ticketing.domain.ticket import Actor, Customer, Ticket
+from tests.ticketing.test_sla import PausableTicket
 from services.ticketing.store import listing, search
 from services.ticketing.store.collections import from_document, to_document
 
@@ -47,8 +49,11 @@ def histories():
     complaint = opened(kind=Kind.complaint, ticket_id="TS-20261125-00001")  # with an update clock
     complaint_noted = complaint.model_copy(deep=True)
     complaint_noted.add_note("正在处理", "requester", ME, T0 + timedelta(hours=2))
+    complaint_noted.recalculate_sla(sla.DEFAULT_CONFIG, T0 + timedelta(hours=2))  # as every action's write does
+    paused = PausableTicket.model_validate(complaint_noted.model_dump())
+    paused.pauses = [{"start": T0 + timedelta(hours=2), "end": None}]
     return [fresh, answered_in_time, answered_late, assigned_only, resolved_in_time, resolved_late, closed_late,
-            reopened, fault, complaint, complaint_noted]
+            reopened, fault, complaint, complaint_noted, paused]
 
 
 @pytest.mark.parametrize("ticket", histories())
@@ -59,6 +64,7 @@ def test_breach_key_answers_exactly_what_ticket_breached_answers(ticket):
                                            timedelta(days=2, hours=1), timedelta(days=30))]
     moments += [ticket.respond_by, ticket.resolve_by, ticket.resolve_by + timedelta(microseconds=1)]
     moments += [ticket.update_by, ticket.update_by + timedelta(microseconds=1)] if ticket.update_by else []
+    moments += [T0 + timedelta(days=15), T0 + timedelta(days=15, microseconds=1)]  # a complaint's limit
     for now in (m for m in moments if m >= ticket.updated_at):  # a list is read after the ticket's last change
         offset = now - T0
         assert (key < listing.instant_text(now)) == ticket.breached(now), (offset, key)
