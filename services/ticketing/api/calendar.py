@@ -41,7 +41,9 @@ def require_admin(principal: Principal) -> None:
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now to the millisecond: what BSON keeps, so that the answer of a PUT and a later GET say the same."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 # --- calendar -----------------------------------------------------------------------------------------------

@@ -103,13 +103,14 @@ async def open_ticket(body: TicketIn, principal: Principal = Depends(authenticat
 def received_when(body: TicketIn, now: datetime, skew_seconds: float) -> datetime:
     """When the requester contacted the channel: as given (in the past: a late relay, an import), now if not
     given; a few seconds ahead is the channel's clock running fast and taken as now, more is refused."""
-    if body.received_at is None:
-        return now
-    ahead = (body.received_at - now).total_seconds()
+    received = now if body.received_at is None else body.received_at
+    ahead = (received - now).total_seconds()
     if ahead > skew_seconds:
         raise invalid("received_at", f"lies {ahead:.0f} s in the future; when the requester contacted the channel "
                                      "cannot be later than now")
-    return min(body.received_at, now)
+    # to the millisecond, as BSON keeps it: the deadlines in the first answer are then those stored
+    received = min(received, now).astimezone(UTC)
+    return received.replace(microsecond=received.microsecond // 1000 * 1000)
 
 
 def replay(earlier: dict[str, Any], fingerprint: str) -> JSONResponse:
