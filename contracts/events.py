@@ -83,6 +83,9 @@ class TicketEvent(EventData):
     closed_at: datetime | None = None
     respond_by: datetime
     resolve_by: datetime
+    # optional: producers before issue 8 did not send them (the clocks then ran from opened_at, no update clock)
+    received_at: datetime | None = None
+    update_by: datetime | None = None
     responded_timely: bool | None = None
     timely: bool | None = None
     cause: Cause | None = None
@@ -143,6 +146,17 @@ class TicketAttachmentAdded(TicketEvent):
 
 class TicketSlaBreached(TicketEvent):
     deadline: Literal["respond", "resolve"]
+
+
+class SlaConfigChanged(EventData):
+    """ticketing's business calendar or SLA policies changed (an admin's PUT). Every ticketing process reloads
+    its copy from its own queue, so that intake computes deadlines without reading the store per request."""
+
+    revision: int
+    what: Literal["calendar", "policies"]
+    year: int | None = None
+    policy_version: int | None = None
+    actor: str | None = None
 
 
 # --- lifecycle -------------------------------------------------------------------------------------------
@@ -222,6 +236,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "ticket.closed": TicketClosed,
     "ticket.sla_breached": TicketSlaBreached,
     "ticket.attachment_added": TicketAttachmentAdded,
+    "ticketing.sla_config.changed": SlaConfigChanged,
     "lifecycle.product.registered": ProductRegistered,
     "lifecycle.product.stage_changed": ProductStageChanged,
     "catalog.sync_requested": CatalogSyncRequested,

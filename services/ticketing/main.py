@@ -7,15 +7,18 @@ from services.kit.store import ensure_text_index
 from services.ticketing.api import attachments
 from services.ticketing.api import webhooks as webhook_api
 from services.ticketing.api.routes import router
-from services.ticketing.events import handlers
+from services.ticketing.api.calendar import router as calendar_router
+from services.ticketing.events import handlers, sla_config as sla_config_events
 from services.ticketing.events import webhooks as webhook_delivery
 from services.ticketing.settings import Settings
-from services.ticketing.store import listing
+from services.ticketing.store import listing, sla_recalc
 from services.ticketing.store import webhooks as webhook_store
+from services.ticketing.store.sla_config import CHANGED as SLA_CONFIG_CHANGED, SLA_CONFIG, sla_of
 from services.ticketing.store.collections import CATALOG, INDEXES, SEARCH_INDEX, TICKETS, catalog_of, prepare
 
 PUBLISHES = ("ticket.opened", "ticket.assigned", "ticket.escalated", "ticket.progress_noted", "ticket.resolved",
-             "ticket.reopened", "ticket.closed", "catalog.sync_requested", "ticket.attachment_added")
+             "ticket.reopened", "ticket.closed", "catalog.sync_requested", "ticket.attachment_added",
+             SLA_CONFIG_CHANGED)
 
 
 async def learn_catalog(rt: Runtime) -> None:
@@ -31,12 +34,16 @@ async def learn_catalog(rt: Runtime) -> None:
 
 async def on_start(rt: Runtime) -> None:
     await ensure_text_index(rt.store[TICKETS], SEARCH_INDEX)
+    await sla_of(rt).load()
     await learn_catalog(rt)
 
 
 def jobs(rt: Runtime) -> list[PeriodicJob]:
     # tickets stored before the list's derived fields existed get them shortly after start (then it finds none)
     return [PeriodicJob("ticket-list-backfill", 60.0, lambda: listing.backfill(rt.store, TICKETS)),
+            # open tickets follow a changed calendar or policy (store/sla_recalc.py)
+            PeriodicJob("sla-recalculate", rt.settings.sla_recalculate_seconds,
+                        lambda: sla_recalc.recalculate_open(rt.store, TICKETS, sla_of(rt).load)),
             webhook_job(rt)]
 
 
@@ -55,11 +62,11 @@ def create(settings: Settings | None = None) -> FastAPI:
         title="ticketing 工单",
         description="Consultations 咨询, complaints 投诉, suggestions 建议 and faults 故障, handled in tiers "
                     "(front line → product manager → vendor) until the requester is satisfied.",
-        routers=[router, attachments.router, webhook_api.router],
+        routers=[router, attachments.router, webhook_api.router, calendar_router],
         indexes={**INDEXES, **webhook_store.INDEXES},
-        outbox_collections=[TICKETS],
+        outbox_collections=[TICKETS, SLA_CONFIG],
         publishes=PUBLISHES,
-        subscriptions=handlers.subscriptions,
+        subscriptions=lambda rt: [*handlers.subscriptions(rt), *sla_config_events.subscriptions(rt)],
         prepare=prepare,
         jobs=jobs,
         on_start=on_start,

@@ -1,3 +1,5 @@
+from datetime import time
+
 from services.kit.settings import ServiceSettings
 
 
@@ -21,3 +23,10 @@ class Settings(ServiceSettings):
     duplicate_min_similarity: float = 0.5
     duplicate_candidates: int = 10
     duplicate_limit: int = 5
+    # The business calendar's working day (Asia/Shanghai), SPEC §3: OPS_WORK_DAY_START / OPS_WORK_DAY_END.
+    work_day_start: time = time(8, 30)
+    work_day_end: time = time(17, 30)
+    # A received_at up to this far in the future is clock skew between the channel and us, taken as now.
+    received_at_skew_seconds: float = 5.0
+    # How often open tickets are brought up to a changed calendar or policy (one replica at a time).
+    sla_recalculate_seconds: float = 30.0

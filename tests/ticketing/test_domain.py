@@ -22,11 +22,13 @@ def new_ticket(kind=Kind.complaint, severity=None, **kw) -> Ticket:
     return ticket
 
 
-def test_open_sets_sla_from_default_policy():
-    ticket = new_ticket()
+def test_open_sets_sla_from_default_policy_on_the_business_calendar():
+    ticket = new_ticket()  # T0 is Wednesday 17:00 in Shanghai: half an hour of working time left that day
     assert ticket.status == TicketStatus.new and ticket.tier == 1 and ticket.version == 1
-    assert ticket.respond_by == T0 + timedelta(hours=4)
-    assert ticket.resolve_by == T0 + timedelta(days=5)
+    assert ticket.received_at == T0 and ticket.sla_policy_version == 1
+    assert ticket.respond_by == datetime(2026, 11, 26, 4, 0, tzinfo=UTC)   # Thursday 12:00: 0.5 h + 3.5 h
+    assert ticket.resolve_by == datetime(2026, 12, 2, 9, 0, tzinfo=UTC)    # 45 working hours: next Wednesday 17:00
+    assert ticket.update_by == datetime(2026, 11, 26, 9, 0, tzinfo=UTC)    # one business day: Thursday 17:00
 
 
 @pytest.mark.parametrize("severity,respond,resolve", [(1, timedelta(minutes=15), timedelta(hours=4)),
@@ -42,28 +44,31 @@ def test_fault_defaults_to_severity_3_and_other_kinds_refuse_severity():
         new_ticket(kind=Kind.consultation, severity=1)
 
 
-def test_complaint_never_later_than_15_calendar_days(monkeypatch):
-    monkeypatch.setitem(sla.DEFAULT_POLICY, (Kind.complaint, None),
-                        sla.Target(timedelta(hours=4), timedelta(days=30), True))
-    assert sla.deadlines(Kind.complaint, None, T0)[1] == T0 + timedelta(days=15)
+def test_complaint_never_later_than_15_calendar_days():
+    rules = [r if r.kind != Kind.complaint else r.model_copy(update={"resolve": sla.Duration(amount=30, unit="days")})
+             for r in sla.DEFAULT_POLICY.rules]
+    config = sla.SlaConfig(policies={2: sla.Policy(version=2, rules=rules)})
+    assert sla.deadlines(Kind.complaint, None, T0, config=config)[1] == T0 + timedelta(days=15)
 
 
 def test_the_loop_of_spec_with_a_reopen():
     t = new_ticket()
     t.assign("handler-1", ME, T0 + timedelta(minutes=5))
-    assert t.status == TicketStatus.in_progress and t.first_response_at == T0 + timedelta(minutes=5)
+    assert t.status == TicketStatus.in_progress and t.first_response_at is None  # assigning is no response
     t.escalate(2, "pm-01", "需产品经理查证", ME, T0 + timedelta(hours=1))
     assert (t.status, t.tier, t.tier_reached) == (TicketStatus.escalated, 2, 2)
+    assert t.first_response_at is None  # nor is escalating: the requester heard nothing yet
     t.resolve("已恢复", Cause.usage_misunderstanding, None, ME, T0 + timedelta(hours=2))
+    assert t.first_response_at == T0 + timedelta(hours=2)  # the answer is the first response
     reopened = t.give_feedback(False, 2, "还是不行", ME, T0 + timedelta(hours=3))
     assert isinstance(reopened, TicketReopened)
     assert (t.status, t.tier, t.reopen_count) == (TicketStatus.in_progress, 1, 1)
     t.escalate(3, "vendor-a", "厂家处理", ME, T0 + timedelta(hours=4))
-    t.resolve("厂家已修复", Cause.product_defect, "KB-000001", ME, T0 + timedelta(days=6))
-    closed = t.give_feedback(True, 5, None, ME, T0 + timedelta(days=6, hours=1))
+    t.resolve("厂家已修复", Cause.product_defect, "KB-000001", ME, T0 + timedelta(days=8))
+    closed = t.give_feedback(True, 5, None, ME, T0 + timedelta(days=8, hours=1))
     assert isinstance(closed, TicketClosed)
     assert t.status == TicketStatus.closed and closed.tier_reached == 3 and closed.reopen_count == 1
-    assert closed.timely is False and closed.responded_timely is True  # resolved after its 5-day deadline
+    assert closed.timely is False and closed.responded_timely is True  # resolved after its 5-business-day deadline
     assert closed.satisfied is True and closed.score == 5 and closed.answer == "厂家已修复"
     assert t.version == 8 and [h.action for h in t.history] == [
         "open", "assign", "escalate", "resolve", "feedback", "escalate", "resolve", "feedback"]

@@ -6,7 +6,9 @@ import pytest
 
 from contracts.vocabulary import Cause, Channel, Kind
 from services.kit import text
+from services.ticketing.domain import sla
 from services.ticketing.domain.ticket import Actor, Customer, Ticket
+from tests.ticketing.test_sla import PausableTicket
 from services.ticketing.store import listing, search
 from services.ticketing.store.collections import from_document, to_document
 
@@ -32,8 +34,9 @@ def test_sort_keys_order_as_opened_then_id_and_never_look_like_dates_to_nx():
 def histories():
     """Tickets in every shape the breach rule distinguishes."""
     fresh = opened()
-    answered_in_time = opened(); answered_in_time.assign("a", ME, T0 + timedelta(hours=1))
-    answered_late = opened(); answered_late.assign("a", ME, T0 + timedelta(days=1))
+    answered_in_time = opened(); answered_in_time.add_note("已收到", "requester", ME, T0 + timedelta(hours=1))
+    answered_late = opened(); answered_late.add_note("已收到", "requester", ME, T0 + timedelta(days=1))
+    assigned_only = opened(); assigned_only.assign("a", ME, T0 + timedelta(hours=1))  # no response yet
     resolved_in_time = opened(); resolved_in_time.assign("a", ME, T0 + timedelta(hours=1))
     resolved_in_time.resolve("答复", Cause.other, None, ME, T0 + timedelta(hours=2))
     resolved_late = opened(); resolved_late.assign("a", ME, T0 + timedelta(hours=1))
@@ -43,7 +46,14 @@ def histories():
     reopened = resolved_in_time.model_copy(deep=True)
     reopened.give_feedback(False, 1, "没解决", ME, T0 + timedelta(hours=3))
     fault = opened(kind=Kind.fault, severity=1)
-    return [fresh, answered_in_time, answered_late, resolved_in_time, resolved_late, closed_late, reopened, fault]
+    complaint = opened(kind=Kind.complaint, ticket_id="TS-20261125-00001")  # with an update clock
+    complaint_noted = complaint.model_copy(deep=True)
+    complaint_noted.add_note("正在处理", "requester", ME, T0 + timedelta(hours=2))
+    complaint_noted.recalculate_sla(sla.DEFAULT_CONFIG, T0 + timedelta(hours=2))  # as every action's write does
+    paused = PausableTicket.model_validate(complaint_noted.model_dump())
+    paused.pauses = [{"start": T0 + timedelta(hours=2), "end": None}]
+    return [fresh, answered_in_time, answered_late, assigned_only, resolved_in_time, resolved_late, closed_late,
+            reopened, fault, complaint, complaint_noted, paused]
 
 
 @pytest.mark.parametrize("ticket", histories())
@@ -53,6 +63,8 @@ def test_breach_key_answers_exactly_what_ticket_breached_answers(ticket):
                                            timedelta(hours=4, microseconds=1), timedelta(days=1),
                                            timedelta(days=2, hours=1), timedelta(days=30))]
     moments += [ticket.respond_by, ticket.resolve_by, ticket.resolve_by + timedelta(microseconds=1)]
+    moments += [ticket.update_by, ticket.update_by + timedelta(microseconds=1)] if ticket.update_by else []
+    moments += [T0 + timedelta(days=15), T0 + timedelta(days=15, microseconds=1)]  # a complaint's limit
     for now in (m for m in moments if m >= ticket.updated_at):  # a list is read after the ticket's last change
         offset = now - T0
         assert (key < listing.instant_text(now)) == ticket.breached(now), (offset, key)
@@ -61,7 +73,7 @@ def test_breach_key_answers_exactly_what_ticket_breached_answers(ticket):
 def test_the_document_carries_the_derived_fields_and_reads_back_as_the_ticket():
     ticket = opened()
     doc = to_document(ticket, {"idempotency_key": "k"})
-    assert doc["sort_key"].endswith("|" + ticket.id) and doc["breach_key"] == "20261125T130000.000000Z"
+    assert doc["sort_key"].endswith("|" + ticket.id) and doc["breach_key"] == "20261126T040000.000000Z"
     words = doc["search_text"].split()
     assert {"密码", "忘记", "移动办公", "济南市", "教育局"} <= set(words)
     assert text.in_period("密码", "20261123") in words

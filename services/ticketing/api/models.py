@@ -34,6 +34,19 @@ class TicketIn(Strict):
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(min_length=1, max_length=10_000, description="the question or problem 问题描述")
     customer: CustomerIn
+    received_at: datetime | None = Field(
+        None, description="when the requester contacted the channel (the SLA clocks run from it); default now; "
+                          "may lie in the past, not in the future; with a UTC offset",
+        examples=["2026-11-25T09:12:00+08:00"])
+
+    @field_validator("received_at")
+    @classmethod
+    def with_offset(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError("needs a UTC offset, e.g. 2026-11-25T09:12:00+08:00")
+        if value is not None and value.year < 2000:
+            raise ValueError("lies before 2000")
+        return value
 
     @field_validator("city")
     @classmethod
@@ -82,6 +95,11 @@ class FeedbackIn(Strict):
 class Sla(BaseModel):
     respond_by: datetime
     resolve_by: datetime
+    update_by: datetime | None = Field(None, description="the next progress report to the requester due "
+                                                         "(complaints while open, 定期通报处理进度)")
+    policy_version: int
+    paused_seconds: float = Field(description="the time pauses (待补充) stopped the clocks, as the ticket's clock "
+                                              "counts it (working time, or wall time for faults)")
     responded_timely: bool | None
     timely: bool | None
     breached: bool
@@ -107,6 +125,7 @@ class TicketOut(BaseModel):
     assignee: str | None
     escalation: dict[str, Any] | None
     sla: Sla
+    received_at: datetime
     first_response_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
@@ -124,11 +143,13 @@ class TicketOut(BaseModel):
 
     @classmethod
     def of(cls, ticket: Ticket, now: datetime, *, internal_notes: bool = True) -> "TicketOut":
-        data = ticket.model_dump(exclude={"history", "respond_by", "resolve_by", "escalated_to"})
+        data = ticket.model_dump(exclude={"history", "respond_by", "resolve_by", "escalated_to", "update_by",
+                                          "sla_policy_version", "sla_revision", "sla_paused_seconds"})
         if not internal_notes:
             data["notes"] = [n for n in data["notes"] if n["visibility"] == "requester"]
         return cls(**data, kind_label=KIND_LABELS[ticket.kind], status_label=STATUS_LABELS[ticket.status],
-                   sla=Sla(respond_by=ticket.respond_by, resolve_by=ticket.resolve_by,
+                   sla=Sla(respond_by=ticket.respond_by, resolve_by=ticket.resolve_by, update_by=ticket.update_by,
+                           policy_version=ticket.sla_policy_version, paused_seconds=ticket.sla_paused_seconds,
                            responded_timely=ticket.responded_timely, timely=ticket.timely,
                            breached=ticket.breached(now)))
 

@@ -29,6 +29,7 @@ from services.ticketing.domain.ticket import ALLOWED_FROM, Actor, IllegalTransit
 from services.ticketing.store import listing, search
 from services.ticketing.store.duplicates import possible_duplicates
 from services.ticketing.store.collections import TICKETS, catalog_of, from_document, next_ticket_id, to_document
+from services.ticketing.store.sla_config import sla_of
 
 router = APIRouter(prefix="/v1", tags=["tickets"])
 
@@ -72,6 +73,7 @@ async def open_ticket(body: TicketIn, principal: Principal = Depends(authenticat
         raise invalid("product_code", f"unknown product '{body.product_code}' (see lifecycle's GET /v1/products)")
 
     now = utcnow()
+    received_at = received_when(body, now, rt.settings.received_at_skew_seconds)
     settings = rt.settings
     duplicates = [PossibleDuplicateOut(**d).model_dump(mode="json") for d in await possible_duplicates(
         rt.store[TICKETS], principal, product_code=body.product_code, group_name=body.customer.group_name,
@@ -84,7 +86,8 @@ async def open_ticket(body: TicketIn, principal: Principal = Depends(authenticat
                 id=await next_ticket_id(rt, body.kind, now), kind=body.kind, channel=body.channel,
                 product_code=body.product_code, city=body.city, title=body.title, description=body.description,
                 customer=body.customer_model(), actor=actor_of(principal), now=now, industry=body.industry,
-                priority=body.priority, severity=body.severity)
+                priority=body.priority, severity=body.severity, received_at=received_at,
+                sla_config=sla_of(rt).current())
         except RuleViolation as error:
             raise invalid(error.field, error.message) from error
         answer = {**out(ticket, principal).model_dump(mode="json"), "possible_duplicates": duplicates}
@@ -103,6 +106,19 @@ async def open_ticket(body: TicketIn, principal: Principal = Depends(authenticat
         return JSONResponse(answer, status_code=201,
                             headers={"Location": f"/v1/tickets/{ticket.id}", "ETag": f'"{ticket.version}"'})
     raise Problem(503, "ids-exhausted", "Ticket numbers taken", "Ticket numbers kept colliding; try again.")
+
+
+def received_when(body: TicketIn, now: datetime, skew_seconds: float) -> datetime:
+    """When the requester contacted the channel: as given (in the past: a late relay, an import), now if not
+    given; a few seconds ahead is the channel's clock running fast and taken as now, more is refused."""
+    received = now if body.received_at is None else body.received_at
+    ahead = (received - now).total_seconds()
+    if ahead > skew_seconds:
+        raise invalid("received_at", f"lies {ahead:.0f} s in the future; when the requester contacted the channel "
+                                     "cannot be later than now")
+    # to the millisecond, as BSON keeps it: the deadlines in the first answer are then those stored
+    received = min(received, now).astimezone(UTC)
+    return received.replace(microsecond=received.microsecond // 1000 * 1000)
 
 
 def replay(earlier: dict[str, Any], fingerprint: str) -> JSONResponse:
@@ -234,14 +250,16 @@ async def act(rt: Runtime, principal: Principal, ticket_id: str, action: str, if
             raise Problem(412, "version-mismatch", "Precondition failed",
                           f"The ticket is at version {ticket.version}, not {expected}; read it again.",
                           current_version=ticket.version)
+        now, actor = utcnow(), actor_of(principal)
         try:
-            event = apply(ticket, actor_of(principal), utcnow())
+            event = apply(ticket, actor, now)
         except IllegalTransition as error:
             raise Problem(409, "illegal-transition", "Not allowed in this status", str(error),
                           ticket_status=ticket.status.value,
                           allowed_actions=sorted(a for a, s in ALLOWED_FROM.items() if ticket.status in s)) from error
         except RuleViolation as error:
             raise invalid(error.field, error.message) from error
+        event = follow_sla(ticket, event, sla_of(rt).current(), actor, now)
         envelope = rt.event(event, type=event_type(event), subject=ticket.id, sequence=ticket.version)
         extra = {"responded_late": ticket.responded_timely is False, "resolved_late": ticket.timely is False}
         acted[:] = [ticket]
@@ -254,6 +272,21 @@ async def act(rt: Runtime, principal: Principal, ticket_id: str, action: str, if
     return out(acted[0], principal, response)
 
 
+def follow_sla(ticket: Ticket, event: TicketEvent, config, actor: Actor, now: datetime) -> TicketEvent:
+    """Deadlines after the action (a note restarts the update clock, a pause ends, a resolution ends the update
+    clock; a configuration newer than the ticket's moves them too, and then its history says so), and the event
+    carrying them."""
+    change = ticket.recalculate_sla(config, now)
+    if change is not None:
+        ticket.record_sla_recalculated({**change, "reason": "calendar or policy changed"}, actor, now,
+                                       new_version=False)
+    state = ticket.state(actor)
+    if any(getattr(event, field) != state[field] for field in SLA_EVENT_FIELDS):
+        event = type(event).model_validate({**event.model_dump(), **{f: state[f] for f in SLA_EVENT_FIELDS}})
+    return event
+
+
+SLA_EVENT_FIELDS = ("respond_by", "resolve_by", "update_by", "received_at", "responded_timely", "timely")
 IfMatch = Header(None, alias="If-Match", description="the version you read; 412 if it changed")
 
 

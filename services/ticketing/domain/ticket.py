@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 from contracts.events import (
     TicketAssigned, TicketAttachmentAdded, TicketClosed, TicketEscalated, TicketEvent, TicketOpened, TicketProgressNoted, TicketReopened,
@@ -113,6 +113,14 @@ class Ticket(BaseModel):
     escalated_to: list[str] = []
     respond_by: datetime
     resolve_by: datetime
+    # SLA (domain/sla.py): the clocks run from received_at (when the requester contacted the channel, which may
+    # be before the ticket was filed); update_by is the next progress report due (complaints, while open); the
+    # policy version the deadlines follow and the revision of the SLA configuration they were computed under
+    received_at: datetime
+    update_by: datetime | None = None
+    sla_policy_version: int = 1
+    sla_revision: int = 0
+    sla_paused_seconds: float = 0.0
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
@@ -130,21 +138,36 @@ class Ticket(BaseModel):
     updated_at: datetime
     version: int = 1
 
+    @model_validator(mode="before")
+    @classmethod
+    def received_when_opened_before_received_at_existed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("received_at") is None and "opened_at" in data:
+            data = {**data, "received_at": data["opened_at"]}
+        return data
+
     # --- creation ---------------------------------------------------------------------------------------
 
     @classmethod
     def open(cls, *, id: str, kind: Kind, channel: Channel, product_code: str, city: str, title: str,
              description: str, customer: Customer, actor: Actor, now: datetime, industry: Industry | None = None,
-             priority: Priority | None = None, severity: int | None = None) -> tuple["Ticket", TicketOpened]:
+             priority: Priority | None = None, severity: int | None = None, received_at: datetime | None = None,
+             sla_config: sla.SlaConfig = sla.DEFAULT_CONFIG) -> tuple["Ticket", TicketOpened]:
         if kind == Kind.fault:
             severity = severity or 3
         elif severity is not None:
             raise RuleViolation("severity", "severity applies to faults only")
-        respond_by, resolve_by = sla.deadlines(kind, severity, now)
+        if received_at is not None and received_at > now:
+            raise RuleViolation("received_at", "lies in the future")
+        received_at = received_at or now
+        priority = priority or Priority.normal
+        policy = sla_config.current
+        found = sla.compute(sla_config.target(policy, kind, priority, severity), sla_config.calendar, kind=kind,
+                            received_at=received_at)
         ticket = cls(id=id, kind=kind, channel=channel, product_code=product_code, city=city, industry=industry,
-                     priority=priority or Priority.normal, severity=severity, title=title, description=description,
-                     customer=customer, respond_by=respond_by, resolve_by=resolve_by, filed_by=actor.sub,
-                     opened_at=now, updated_at=now)
+                     priority=priority, severity=severity, title=title, description=description,
+                     customer=customer, respond_by=found.respond_by, resolve_by=found.resolve_by,
+                     update_by=found.update_by, received_at=received_at, sla_policy_version=policy.version,
+                     sla_revision=sla_config.revision, filed_by=actor.sub, opened_at=now, updated_at=now)
         ticket._record("open", actor, None, now, {"channel": channel.value})
         return ticket, TicketOpened(**ticket.state(actor), title=title, description=description)
 
@@ -155,7 +178,6 @@ class Ticket(BaseModel):
         self.assignee = assignee
         if self.status == S.new:
             self.status = S.in_progress
-        self._responded(now)
         self._record("assign", actor, before, now, {"assignee": assignee})
         return TicketAssigned(**self.state(actor))
 
@@ -172,7 +194,6 @@ class Ticket(BaseModel):
         if target not in self.escalated_to:
             self.escalated_to = [*self.escalated_to, target]
         self.escalation_count += 1
-        self._responded(now)
         self._record("escalate", actor, before, now, {"tier": tier, "target": target, "reason": reason})
         return TicketEscalated(**self.state(actor), to_tier=tier, target=target, reason=reason)
 
@@ -233,9 +254,78 @@ class Ticket(BaseModel):
         return None if self.resolved_at is None else self.resolved_at <= self.resolve_by
 
     def breached(self, now: datetime) -> bool:
-        late_response = (self.first_response_at or now) > self.respond_by
-        late_resolution = (self.resolved_at if self.status in (S.resolved, S.closed) else now) > self.resolve_by
-        return late_response or late_resolution
+        """Past a deadline now (respond, resolve, update), or answered or resolved after one."""
+        return any(now > deadline for deadline in self.deadlines_in_play())
+
+    def deadlines_in_play(self) -> list[datetime]:
+        """The deadlines that make the ticket breached once `now` passes them, while it stays as it is: a
+        response or resolution in time takes its deadline out, a late one keeps it (it stays late). While a pause
+        is open the clocks stand still: only a deadline already passed when it began counts, and a complaint's
+        15-day limit, which runs pause or not."""
+        resolved = self.status in (S.resolved, S.closed)
+        in_play = []
+        if self.first_response_at is None or self.first_response_at > self.respond_by:
+            in_play.append(self.respond_by)
+        if not resolved or self.resolved_at is None or self.resolved_at > self.resolve_by:
+            in_play.append(self.resolve_by)
+        if self.update_by is not None and not resolved:
+            in_play.append(self.update_by)
+        paused_since = next((start for start, end in self.pause_intervals() if end is None), None)
+        if paused_since is not None and not resolved:
+            late_already = [d for d in in_play if d < paused_since
+                            or (d == self.respond_by and self.first_response_at is not None)]
+            limit = sla.resolve_limit(self.kind, self.received_at)
+            in_play = late_already + ([limit] if limit is not None else [])
+        return in_play
+
+    def pause_intervals(self) -> list[tuple[datetime, datetime | None]]:
+        """The paused intervals (待补充) as (start, end or None), from `pauses` when the ticket has them."""
+        return [(p["start"], p.get("end")) if isinstance(p, dict) else (p.start, p.end)
+                for p in getattr(self, "pauses", None) or ()]
+
+    def last_requester_contact(self) -> datetime | None:
+        """The last time the requester heard from us or we from them: a requester-visible note, the answer,
+        their feedback. The update clock (定期通报处理进度) restarts from it."""
+        moments = [n.at for n in self.notes if n.visibility == "requester"]
+        moments += [m for m in (self.resolved_at, self.feedback.at if self.feedback else None) if m is not None]
+        return max(moments, default=None)
+
+    def recalculate_sla(self, config: sla.SlaConfig, as_of: datetime) -> dict[str, Any] | None:
+        """Set the deadlines from `config` and the ticket's own history (pauses, contacts); the old and new
+        values when the calendar or the policy moved them (a config newer than the one they were computed
+        under), else None: a deadline that moves because of the ticket's own action (a note restarts the update
+        clock, a pause ends) needs no word in the history."""
+        policy = config.policy_for(self.sla_policy_version)
+        before = {"respond_by": self.respond_by, "resolve_by": self.resolve_by, "update_by": self.update_by,
+                  "sla_policy_version": self.sla_policy_version, "sla_revision": self.sla_revision}
+        # as the clocks stood at the ticket's last change (its own writes recompute): deadlines that only
+        # depend on what happened, not on when the recalculation ran
+        moment = min(as_of, self.updated_at)
+        found = sla.compute(config.target(policy, self.kind, self.priority, self.severity), config.calendar,
+                            kind=self.kind, received_at=self.received_at, pauses=self.pause_intervals(),
+                            last_contact=self.last_requester_contact(),
+                            open_=self.status not in (S.resolved, S.closed), as_of=moment)
+        moved_by_config = config.revision != self.sla_revision or policy.version != self.sla_policy_version
+        self.respond_by, self.resolve_by, self.update_by = found.respond_by, found.resolve_by, found.update_by
+        self.sla_paused_seconds = found.paused.total_seconds()
+        self.sla_policy_version, self.sla_revision = policy.version, config.revision
+        after = {"respond_by": self.respond_by, "resolve_by": self.resolve_by, "update_by": self.update_by,
+                 "sla_policy_version": self.sla_policy_version, "sla_revision": self.sla_revision}
+        if not moved_by_config or all(before[k] == after[k] for k in ("respond_by", "resolve_by", "update_by",
+                                                                       "sla_policy_version")):
+            return None
+        return {"before": before, "after": after}
+
+    def record_sla_recalculated(self, change: dict[str, Any], actor: Actor, now: datetime, *,
+                                new_version: bool) -> None:
+        """The history entry of a recalculation (`sla_recalculated`, old and new deadlines); a version of its
+        own when it is the only change (the background job), none when it rides on an action."""
+        if new_version:
+            self.version += 1
+        self.updated_at = max(self.updated_at, now) if new_version else self.updated_at
+        self.history = [*self.history, HistoryEntry(at=now, action="sla_recalculated", actor=actor.sub,
+                                                    actor_name=actor.name, from_status=self.status,
+                                                    to_status=self.status, details=change)]
 
     def state(self, actor: Actor | None = None) -> dict[str, Any]:
         """The fields every ticket event carries (contracts.events.TicketEvent)."""
@@ -245,7 +335,8 @@ class Ticket(BaseModel):
             severity=self.severity, tier=self.tier, tier_reached=self.tier_reached, assignee=self.assignee,
             escalation_target=self.escalation.target if self.escalation else None, opened_at=self.opened_at,
             first_response_at=self.first_response_at, resolved_at=self.resolved_at, closed_at=self.closed_at,
-            respond_by=self.respond_by, resolve_by=self.resolve_by, responded_timely=self.responded_timely,
+            respond_by=self.respond_by, resolve_by=self.resolve_by, received_at=self.received_at,
+            update_by=self.update_by, responded_timely=self.responded_timely,
             timely=self.timely, cause=self.cause, satisfied=self.feedback.satisfied if self.feedback else None,
             score=self.feedback.score if self.feedback else None, reopen_count=self.reopen_count,
             escalation_count=self.escalation_count, knowledge_article_id=self.knowledge_article_id,

@@ -16,6 +16,8 @@ from services.kit.ids import Sequences
 from services.kit.store import public
 from services.ticketing.domain.ticket import Ticket
 from services.ticketing.store import listing
+from services.ticketing.store.sla_config import SLA_CONFIG, SlaConfigCache
+from services.ticketing.store.sla_recalc import SLA_OPEN_REVISION
 
 TICKETS, CATALOG, COUNTERS = "tickets", "catalog", "counters"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -35,8 +37,10 @@ INDEXES = {
         IndexModel([("channel", ASCENDING), (listing.SORT_KEY, DESCENDING)]),
         IndexModel([("assignee", ASCENDING), (listing.SORT_KEY, DESCENDING)]),
         IndexModel([("tier", ASCENDING), (listing.SORT_KEY, DESCENDING)]),
+        IndexModel(SLA_OPEN_REVISION),  # open tickets behind the SLA configuration (store/sla_recalc.py)
     ],
     CATALOG: [],
+    SLA_CONFIG: [],
 }
 # The one text index of TICKETS, created at start by kit.store.ensure_text_index (not in INDEXES: nx-27017 fails
 # to create it a second time). No language: the words are segmented already, nothing is stemmed or dropped.
@@ -50,6 +54,8 @@ def prepare(rt: Runtime) -> None:
     """What ticketing's requests and handlers share: the catalog cache and the ticket number blocks."""
     rt.extras["catalog"] = DocumentCache(rt.store, CATALOG)
     rt.extras["ticket_numbers"] = Sequences(rt.store, block=TICKET_NUMBER_BLOCK, collection=COUNTERS)
+    settings = rt.settings
+    rt.extras["sla"] = SlaConfigCache(rt.store, (settings.work_day_start, settings.work_day_end))
 
 
 def catalog_of(rt: Runtime) -> DocumentCache:

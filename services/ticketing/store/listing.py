@@ -5,6 +5,8 @@ every filter of GET /v1/tickets is an equality or a string range that both docum
   order and a cursor page is `sort_key < cursor` (nx-27017 plans datetime ranges and `$or` as Python scans);
 - `breach_key`: the moment the ticket is past a deadline unless something happens, as the same fixed-width text,
   or NEVER: `breached=true` is `breach_key < now`, `breached=false` is `breach_key >= now`;
+- `sla_open_revision`: the SLA configuration revision an open ticket's deadlines were computed under (None once
+  resolved or closed), for the recalculation after a calendar or policy change (store/sla_recalc.py);
 - `search_text`: the words of title, description and customer group (services/kit/text.py), each also marked with
   the week the ticket was opened in, for the text index (see store/search.py for why the week), and the key of
   its product and group for duplicate detection (domain/duplicates.py).
@@ -18,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 import pydantic
 import structlog
 
-from contracts.vocabulary import TicketStatus
 from services.kit import text
 from services.kit.store import ConcurrencyConflict
 from services.ticketing.domain import duplicates
 from services.ticketing.domain.ticket import Ticket
+from services.ticketing.store.sla_recalc import SLA_OPEN_REVISION, open_revision
 
 if TYPE_CHECKING:
     from services.kit.store import Store
@@ -31,7 +33,7 @@ log = structlog.get_logger()
 
 SORT_KEY, BREACH_KEY, SEARCH_TEXT = "sort_key", "breach_key", "search_text"
 NEVER = "never"  # sorts after every timestamp text ("n" > "9")
-DERIVED_FIELDS = (SORT_KEY, BREACH_KEY, SEARCH_TEXT)
+DERIVED_FIELDS = (SORT_KEY, BREACH_KEY, SEARCH_TEXT, SLA_OPEN_REVISION)
 
 
 def instant_text(moment: datetime) -> str:
@@ -59,18 +61,10 @@ def sort_key(ticket: Ticket) -> str:
 def breach_moment(ticket: Ticket) -> datetime | None:
     """The instant after which `ticket.breached(now)` holds while the ticket stays as it is; None if never.
 
-    `Ticket.breached(now)` is `(first_response_at or now) > respond_by or (resolved_at if resolved/closed else
-    now) > resolve_by`. A response at or before respond_by takes that deadline out for good, a later one keeps it
-    (now ≥ first_response_at > respond_by); likewise for the resolution while the ticket stays resolved or closed.
-    So for every now at or after the ticket's last change, breached(now) ⟺ now > the earliest deadline still in
-    play."""
-    deadlines = []
-    if ticket.first_response_at is None or ticket.first_response_at > ticket.respond_by:
-        deadlines.append(ticket.respond_by)
-    resolved = ticket.status in (TicketStatus.resolved, TicketStatus.closed)
-    if not resolved or ticket.resolved_at is None or ticket.resolved_at > ticket.resolve_by:
-        deadlines.append(ticket.resolve_by)
-    return min(deadlines) if deadlines else None
+    `Ticket.breached(now)` is "now is past one of `Ticket.deadlines_in_play()`" (respond, resolve, a complaint's
+    update, each taken out by a response or resolution in time, kept by a late one, frozen by an open pause).
+    So for every now at or after the ticket's last change, breached(now) ⟺ now > the earliest of them."""
+    return min(ticket.deadlines_in_play(), default=None)
 
 
 def breach_key(ticket: Ticket) -> str:
@@ -90,7 +84,8 @@ def search_text(ticket: Ticket) -> str:
 
 
 def derived_fields(ticket: Ticket) -> dict[str, Any]:
-    return {SORT_KEY: sort_key(ticket), BREACH_KEY: breach_key(ticket), SEARCH_TEXT: search_text(ticket)}
+    return {SORT_KEY: sort_key(ticket), BREACH_KEY: breach_key(ticket), SEARCH_TEXT: search_text(ticket),
+            SLA_OPEN_REVISION: open_revision(ticket)}
 
 
 async def backfill(store: "Store", collection: str, *, batch: int = 200, max_batches: int = 25) -> int:
