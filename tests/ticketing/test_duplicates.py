@@ -156,11 +156,9 @@ def test_similarity_is_the_jaccard_index_of_the_words_without_the_group_name():
     assert "交通局" not in duplicates.significant_words("交通局的移动办公", "登录失败", "济南市交通局")
 
 
-def test_the_key_word_names_product_group_and_week_and_survives_segmentation():
-    from services.kit import text
-
-    key = duplicates.key_word(PRODUCT, duplicates.group_of("济南市交通局", None), "20261123")
-    assert key != duplicates.key_word(OTHER_PRODUCT, duplicates.group_of("济南市交通局", None), "20261123")
-    assert key != duplicates.key_word(PRODUCT, duplicates.group_of("济南市交通局", None), "20261130")
+def test_the_group_key_names_product_and_group_and_a_group_code_decides():
+    key = duplicates.group_key(PRODUCT, duplicates.group_of("济南市交通局", None))
+    assert key != duplicates.group_key(OTHER_PRODUCT, duplicates.group_of("济南市交通局", None))
+    assert key != duplicates.group_key(PRODUCT, duplicates.group_of("济南市教育局", None))
     assert duplicates.group_of("济南市交通局", " JN-1 ") == duplicates.group_of("别名", "jn-1")
-    assert text.PERIOD_MARK in key and key.split(text.PERIOD_MARK)[0].isalnum()
+    assert key.isalnum()

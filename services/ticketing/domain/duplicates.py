@@ -8,11 +8,14 @@ the default threshold 0.5: the same fault told twice (移动办公无法登录 /
 移动办公登录不上 / 客户说移动办公登录失败，一直提示密码错误) scores 0.64; another question on the same product
 (考勤打卡定位不准) 0.14; a neighbouring one (如何修改移动办公的登录密码) 0.43.
 
-Candidates are found through the ticket search index without a scan: every ticket's words carry a key of its
-product and customer group marked with the week it was opened in and the next one (`key_words`), so that one
-text query for the key of a new ticket's week finds the group's tickets of this week and the previous one.
-Why a key rather than "any of the new ticket's words": the local store ANDs the words of a text query and has
-no OR (services/kit/store.py), so "any word" would be one query per word.
+Candidates are found without a scan: every ticket stores a key of its product and customer group (`group_key`)
+beside its sort key, with an index on both, so the group's newest open tickets of the last two weeks are one
+index range read newest first, at most `duplicate_candidates` of them, whatever the group's size. Their words are
+those the search index holds (`search_text`, segmented as the search segments). Why not a text query: the local
+store ANDs the words of a text query and has no OR (services/kit/store.py), so "any of the new ticket's words"
+would be one query per word; a text query for a key word marked with the week (tried first) costs what all the
+group's tickets of the week cost, since the text index scores every match before it sorts and limits (5.6 ms of
+nx-27017's CPU for a group with 200 tickets that week, and far more for the single group of a load test).
 """
 
 from __future__ import annotations
@@ -31,15 +34,10 @@ def group_of(group_name: str, group_code: str | None) -> str:
         f"name:{text.normalise(group_name).strip()}"
 
 
-def key_word(product_code: str, group: str, period: str) -> str:
-    """One word of the search index meaning "a ticket of this product and group, for duplicates of `period`".
-    Letters and digits only (a hash), so both stores' tokenisers keep it whole."""
-    digest = hashlib.blake2b(f"{product_code}\x1f{group}".encode(), digest_size=10).hexdigest()
-    return text.in_period(f"dup{digest}", period)
-
-
-def key_words(product_code: str, group: str, periods: Iterable[str]) -> list[str]:
-    return [key_word(product_code, group, period) for period in periods]
+def group_key(product_code: str, group: str) -> str:
+    """The stored key of a ticket's product and customer group (`dup_key`), which an index of its own keeps in
+    opening order: a hash, so it is short and the same on both stores whatever the group's name holds."""
+    return "dup" + hashlib.blake2b(f"{product_code}\x1f{group}".encode(), digest_size=10).hexdigest()
 
 
 def significant_words(title: str, description: str, group_name: str) -> list[str]:

@@ -37,6 +37,8 @@ INDEXES = {
         IndexModel([("channel", ASCENDING), (listing.SORT_KEY, DESCENDING)]),
         IndexModel([("assignee", ASCENDING), (listing.SORT_KEY, DESCENDING)]),
         IndexModel([("tier", ASCENDING), (listing.SORT_KEY, DESCENDING)]),
+        # a customer group's newest tickets of a product, for possible duplicates (store/duplicates.py)
+        IndexModel([(listing.DUP_KEY, ASCENDING), (listing.SORT_KEY, DESCENDING)]),
         IndexModel(SLA_OPEN_REVISION),  # open tickets behind the SLA configuration (store/sla_recalc.py)
     ],
     CATALOG: [],

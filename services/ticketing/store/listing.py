@@ -8,8 +8,8 @@ every filter of GET /v1/tickets is an equality or a string range that both docum
 - `sla_open_revision`: the SLA configuration revision an open ticket's deadlines were computed under (None once
   resolved or closed), for the recalculation after a calendar or policy change (store/sla_recalc.py);
 - `search_text`: the words of title, description and customer group (services/kit/text.py), each also marked with
-  the week the ticket was opened in, for the text index (see store/search.py for why the week), and the key of
-  its product and group for duplicate detection (domain/duplicates.py).
+  the week the ticket was opened in, for the text index (see store/search.py for why the week);
+- `dup_key`: the key of its product and customer group, for duplicate detection (domain/duplicates.py).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger()
 
-SORT_KEY, BREACH_KEY, SEARCH_TEXT = "sort_key", "breach_key", "search_text"
+SORT_KEY, BREACH_KEY, SEARCH_TEXT, DUP_KEY = "sort_key", "breach_key", "search_text", "dup_key"
 NEVER = "never"  # sorts after every timestamp text ("n" > "9")
-DERIVED_FIELDS = (SORT_KEY, BREACH_KEY, SEARCH_TEXT, SLA_OPEN_REVISION)
+DERIVED_FIELDS = (SORT_KEY, BREACH_KEY, SEARCH_TEXT, SLA_OPEN_REVISION, DUP_KEY)
 
 
 def instant_text(moment: datetime) -> str:
@@ -74,18 +74,18 @@ def breach_key(ticket: Ticket) -> str:
 
 def search_text(ticket: Ticket) -> str:
     words = text.index_words(ticket.title, ticket.description, ticket.customer.group_name)
-    opened_week = week_of(ticket.opened_at)
-    week = period_name(opened_week)
-    # the duplicate-detection key of its product and group, for new tickets of its week and of the next one
-    # (domain/duplicates.py): two words more per ticket
-    group = duplicates.group_of(ticket.customer.group_name, ticket.customer.group_code)
-    keys = duplicates.key_words(ticket.product_code, group, (week, period_name(opened_week + timedelta(days=7))))
-    return " ".join([*words, *(text.in_period(word, week) for word in words), *keys])
+    week = period_name(week_of(ticket.opened_at))
+    return " ".join([*words, *(text.in_period(word, week) for word in words)])
+
+
+def dup_key(ticket: Ticket) -> str:
+    return duplicates.group_key(ticket.product_code,
+                                duplicates.group_of(ticket.customer.group_name, ticket.customer.group_code))
 
 
 def derived_fields(ticket: Ticket) -> dict[str, Any]:
     return {SORT_KEY: sort_key(ticket), BREACH_KEY: breach_key(ticket), SEARCH_TEXT: search_text(ticket),
-            SLA_OPEN_REVISION: open_revision(ticket)}
+            SLA_OPEN_REVISION: open_revision(ticket), DUP_KEY: dup_key(ticket)}
 
 
 async def backfill(store: "Store", collection: str, *, batch: int = 200, max_batches: int = 25) -> int:
