@@ -66,7 +66,8 @@ def breach_moment(ticket: Ticket) -> datetime | None:
     if ticket.first_response_at is None or ticket.first_response_at > ticket.respond_by:
         deadlines.append(ticket.respond_by)
     resolved = ticket.status in (TicketStatus.resolved, TicketStatus.closed)
-    if not resolved or ticket.resolved_at is None or ticket.resolved_at > ticket.resolve_by:
+    ended = ticket.resolved_at or ticket.closed_at  # a merged duplicate closes without a resolution
+    if not resolved or ended is None or ended > ticket.resolve_by:
         deadlines.append(ticket.resolve_by)
     return min(deadlines) if deadlines else None
 
