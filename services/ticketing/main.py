@@ -4,14 +4,16 @@ from contracts.events import CatalogSyncRequested
 from services.kit.app import Runtime, ServiceSpec, create_app
 from services.kit.scheduler import PeriodicJob
 from services.kit.store import ensure_text_index
+from services.ticketing.api import flows
 from services.ticketing.api.routes import router
-from services.ticketing.events import handlers
+from services.ticketing.events import handlers, merges
 from services.ticketing.settings import Settings
 from services.ticketing.store import listing
 from services.ticketing.store.collections import CATALOG, INDEXES, SEARCH_INDEX, TICKETS, catalog_of, prepare
 
 PUBLISHES = ("ticket.opened", "ticket.assigned", "ticket.escalated", "ticket.progress_noted", "ticket.resolved",
-             "ticket.reopened", "ticket.closed", "catalog.sync_requested")
+             "ticket.reopened", "ticket.closed", "catalog.sync_requested",
+             "ticket.pending", "ticket.requester_replied", "ticket.answered", "ticket.merged")
 
 
 async def learn_catalog(rt: Runtime) -> None:
@@ -41,11 +43,12 @@ def create(settings: Settings | None = None) -> FastAPI:
         title="ticketing 工单",
         description="Consultations 咨询, complaints 投诉, suggestions 建议 and faults 故障, handled in tiers "
                     "(front line → product manager → vendor) until the requester is satisfied.",
-        routers=[router],
+        routers=[router, flows.router],
         indexes=INDEXES,
         outbox_collections=[TICKETS],
         publishes=PUBLISHES,
-        subscriptions=handlers.subscriptions,
+        # a merge's second half is finished from ticketing's own ticket.merged (events/merges.py)
+        subscriptions=lambda rt: [*handlers.subscriptions(rt), *merges.subscriptions(rt)],
         prepare=prepare,
         jobs=jobs,
         on_start=on_start,

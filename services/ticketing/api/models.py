@@ -68,8 +68,9 @@ class NoteIn(Strict):
 
 
 class ResolveIn(Strict):
-    answer: str = Field(min_length=1, max_length=10_000, description="答复")
-    cause: Cause
+    answer: str | None = Field(None, min_length=1, max_length=10_000,
+                               description="答复; after a hand-back, omitted = relay the proposed answer as it is")
+    cause: Cause | None = Field(None, description="after a hand-back, omitted = the proposed answer's cause")
     knowledge_article_id: str | None = Field(None, max_length=40, description="the article used to answer, if any")
 
 
@@ -116,6 +117,15 @@ class TicketOut(BaseModel):
     feedback: dict[str, Any] | None
     reopen_count: int
     notes: list[dict[str, Any]]
+    # 待补充: the pauses as they happened and their wall-time total (business time comes with the SLA engine)
+    pauses: list[dict[str, Any]] = []
+    paused_seconds: float = 0
+    proposed_answer: dict[str, Any] | None = Field(None, description="an upper tier's answer for the front line to relay")
+    tier_path: list[dict[str, Any]] = Field([], description="the tiers that held the ticket, from tier 1 at opening")
+    close_reason: Literal["satisfied", "no_feedback", "merged"] | None = None
+    merged_into: str | None = None
+    merged_from: list[str] = []
+    related_requesters: list[dict[str, Any]] = Field([], description="requesters of duplicates merged into it")
     filed_by: str
     opened_at: datetime
     updated_at: datetime
@@ -126,7 +136,9 @@ class TicketOut(BaseModel):
         data = ticket.model_dump(exclude={"history", "respond_by", "resolve_by", "escalated_to"})
         if not internal_notes:
             data["notes"] = [n for n in data["notes"] if n["visibility"] == "requester"]
+        data["tier_path"] = [{"tier": 1, "via": "open", "target": None, "at": ticket.opened_at}, *data["tier_path"]]
         return cls(**data, kind_label=KIND_LABELS[ticket.kind], status_label=STATUS_LABELS[ticket.status],
+                   paused_seconds=ticket.paused_seconds(now),
                    sla=Sla(respond_by=ticket.respond_by, resolve_by=ticket.resolve_by,
                            responded_timely=ticket.responded_timely, timely=ticket.timely,
                            breached=ticket.breached(now)))

@@ -203,32 +203,38 @@ def parse_if_match(value: str | None) -> int | None:
 
 
 async def act(rt: Runtime, principal: Principal, ticket_id: str, action: str, if_match: str | None,
-              apply: Callable[[Ticket, Actor, datetime], TicketEvent], response: Response) -> TicketOut:
-    """Run one action on the stored ticket and write the new state with its event, through Store.change: the
-    actions of concurrent requests share one read and one write. Another writer getting there first makes the
-    action decide again on the fresh state, where an If-Match that no longer holds is a 412."""
+              apply: Callable[[Ticket, Actor, datetime], TicketEvent | tuple[TicketEvent, ...]],
+              response: Response) -> TicketOut:
+    """Run one action on the stored ticket and write the new state with its events (one, or a tuple of them in
+    order), through Store.change: the actions of concurrent requests share one read and one write. Another writer
+    getting there first makes the action decide again on the fresh state, where an If-Match that no longer holds
+    is a 412."""
     require(principal, action)
     expected = parse_if_match(if_match)
     acted: list[Ticket] = []
 
     def decide(doc: dict[str, Any] | None):
         ticket = visible(principal, ticket_id, doc)
+        if not scope.may_act(principal, action, ticket):
+            raise Problem(403, "out-of-scope", "Outside your scope",
+                          f"Your roles do not allow '{action}' on ticket {ticket_id} as it is now.")
         if expected is not None and ticket.version != expected:
             raise Problem(412, "version-mismatch", "Precondition failed",
                           f"The ticket is at version {ticket.version}, not {expected}; read it again.",
                           current_version=ticket.version)
         try:
-            event = apply(ticket, actor_of(principal), utcnow())
+            events = apply(ticket, actor_of(principal), utcnow())
         except IllegalTransition as error:
             raise Problem(409, "illegal-transition", "Not allowed in this status", str(error),
                           ticket_status=ticket.status.value,
                           allowed_actions=sorted(a for a, s in ALLOWED_FROM.items() if ticket.status in s)) from error
         except RuleViolation as error:
             raise invalid(error.field, error.message) from error
-        envelope = rt.event(event, type=event_type(event), subject=ticket.id, sequence=ticket.version)
+        envelopes = [rt.event(event, type=event_type(event), subject=ticket.id, sequence=ticket.version)
+                     for event in (events if isinstance(events, tuple) else (events,))]
         extra = {"responded_late": ticket.responded_timely is False, "resolved_late": ticket.timely is False}
         acted[:] = [ticket]
-        return {**doc, **to_document(ticket, extra)}, [envelope]
+        return {**doc, **to_document(ticket, extra)}, envelopes
 
     try:
         await rt.store.change(TICKETS, ticket_id, decide)
