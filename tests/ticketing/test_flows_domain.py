@@ -246,3 +246,16 @@ def test_acting_follows_each_role_and_its_own_scope():
     # a vendor who is also the city's account manager replies for the requester as account manager
     both = Principal(sub="x", roles=[Role.vendor, Role.account_manager], vendor="vendor-z", city="济南")
     assert scope.may_act(both, "requester_reply", t) and not scope.may_act(both, "answer", t)
+
+
+def test_a_merged_duplicate_ends_its_resolution_clock_when_it_closes():
+    from services.ticketing.store.listing import NEVER, breach_key
+
+    target, early, late = new_ticket(), new_ticket(), new_ticket()
+    early.id, late.id = "B", "C"
+    early.assign("x", ME, T0)
+    early.merge_into(target, ME, T0 + timedelta(days=1))
+    assert not early.breached(T0 + timedelta(days=30)) and breach_key(early) == NEVER
+    late.assign("x", ME, T0)
+    late.merge_into(target, ME, T0 + timedelta(days=6))  # past its 5-day deadline
+    assert late.breached(T0 + timedelta(days=30)) and breach_key(late) != NEVER
