@@ -95,6 +95,8 @@ class TicketEvent(EventData):
     escalation_count: int = 0
     knowledge_article_id: str | None = None
     actor: str | None = None
+    # wall time spent pending (待补充) so far, waiting for the requester; business time comes with the SLA engine
+    paused_seconds: float = 0
 
 
 class TicketOpened(TicketEvent):
@@ -114,6 +116,7 @@ class TicketEscalated(TicketEvent):
 
 class TicketProgressNoted(TicketEvent):
     visibility: Literal["internal", "requester"]
+    body: str | None = None  # only for a requester-visible note: what a channel's webhook forwards
 
 
 class TicketResolved(TicketEvent):
@@ -125,13 +128,54 @@ class TicketReopened(TicketEvent):
 
 
 class TicketClosed(TicketEvent):
-    """What knowledge, lifecycle and analytics need from a closed ticket, without calling back."""
+    """What knowledge, lifecycle and analytics need from a closed ticket, without calling back.
+
+    Version 2: `close_reason` may be `merged` (closed into `merged_into` as a duplicate: not an answer the
+    requester was satisfied with; the target's own closure counts instead), which a version-1 model refuses."""
+
+    DATAVERSION: ClassVar[str] = "2"
 
     title: str
     description: str
     answer: str
     comment: str | None = None
-    close_reason: Literal["satisfied", "no_feedback"] = "satisfied"
+    close_reason: Literal["satisfied", "no_feedback", "merged"] = "satisfied"
+    merged_into: str | None = None
+
+
+class TicketPending(TicketEvent):
+    """待补充: the ticket waits for the requester to supply `needed` (requester-visible; a channel forwards it)."""
+
+    needed: str
+
+
+class TicketRequesterReplied(TicketEvent):
+    """The requester supplied what was needed: the ticket is back in the status and tier it was paused from."""
+
+    body: str
+    needed: str
+    pause_seconds: float  # wall time of the pause this reply ends
+
+
+class TicketAnswered(TicketEvent):
+    """Hand-back (产品经理反馈…由客服人员答复): tier 2 or 3 proposed an answer and returned the ticket to the
+    front line, which relays it. Internal: the requester hears the answer when the front line resolves."""
+
+    answer: str
+    proposed_cause: Cause | None = None
+    from_tier: int
+    from_target: str | None = None
+
+
+class TicketMerged(TicketEvent):
+    """The ticket was closed into `into` as a duplicate. ticketing consumes it itself to finish the target's half
+    of the merge (its notes and requester onto `into`), so that half is never lost (services/ticketing/events/
+    merges.py). `customer` is the requester that moves; the notes are read from the stored source."""
+
+    into: str
+    customer: dict[str, Any]
+    filed_by: str
+    moved_notes: int
 
 
 class TicketAttachmentAdded(TicketEvent):
@@ -234,6 +278,10 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "ticket.resolved": TicketResolved,
     "ticket.reopened": TicketReopened,
     "ticket.closed": TicketClosed,
+    "ticket.pending": TicketPending,
+    "ticket.requester_replied": TicketRequesterReplied,
+    "ticket.answered": TicketAnswered,
+    "ticket.merged": TicketMerged,
     "ticket.sla_breached": TicketSlaBreached,
     "ticket.attachment_added": TicketAttachmentAdded,
     "ticketing.sla_config.changed": SlaConfigChanged,

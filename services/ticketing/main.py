@@ -4,11 +4,11 @@ from contracts.events import CatalogSyncRequested
 from services.kit.app import Runtime, ServiceSpec, create_app
 from services.kit.scheduler import PeriodicJob
 from services.kit.store import ensure_text_index
-from services.ticketing.api import attachments
+from services.ticketing.api import attachments, flows
 from services.ticketing.api import webhooks as webhook_api
 from services.ticketing.api.routes import router
 from services.ticketing.api.calendar import router as calendar_router
-from services.ticketing.events import handlers, sla_config as sla_config_events
+from services.ticketing.events import handlers, merges, sla_config as sla_config_events
 from services.ticketing.events import webhooks as webhook_delivery
 from services.ticketing.settings import Settings
 from services.ticketing.store import listing, sla_recalc
@@ -18,7 +18,7 @@ from services.ticketing.store.collections import CATALOG, INDEXES, SEARCH_INDEX,
 
 PUBLISHES = ("ticket.opened", "ticket.assigned", "ticket.escalated", "ticket.progress_noted", "ticket.resolved",
              "ticket.reopened", "ticket.closed", "catalog.sync_requested", "ticket.attachment_added",
-             SLA_CONFIG_CHANGED)
+             "ticket.pending", "ticket.requester_replied", "ticket.answered", "ticket.merged", SLA_CONFIG_CHANGED)
 
 
 async def learn_catalog(rt: Runtime) -> None:
@@ -62,11 +62,13 @@ def create(settings: Settings | None = None) -> FastAPI:
         title="ticketing 工单",
         description="Consultations 咨询, complaints 投诉, suggestions 建议 and faults 故障, handled in tiers "
                     "(front line → product manager → vendor) until the requester is satisfied.",
-        routers=[router, attachments.router, webhook_api.router, calendar_router],
+        routers=[router, flows.router, attachments.router, webhook_api.router, calendar_router],
         indexes={**INDEXES, **webhook_store.INDEXES},
         outbox_collections=[TICKETS, SLA_CONFIG],
         publishes=PUBLISHES,
-        subscriptions=lambda rt: [*handlers.subscriptions(rt), *sla_config_events.subscriptions(rt)],
+        # a merge's second half is finished from ticketing's own ticket.merged (events/merges.py)
+        subscriptions=lambda rt: [*handlers.subscriptions(rt), *merges.subscriptions(rt),
+                                  *sla_config_events.subscriptions(rt)],
         prepare=prepare,
         jobs=jobs,
         on_start=on_start,

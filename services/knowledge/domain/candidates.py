@@ -67,8 +67,16 @@ def candidate_id(product_code: str, type: ArticleType | str, normalised_question
     return f"{product_code}:{ArticleType(type).value}:{digest}"
 
 
+def answered(ticket: TicketClosed) -> bool:
+    """Whether the closure carries an answer the knowledge base learns from: a duplicate closed into another
+    ticket (close_reason `merged`) answered nothing itself; the ticket it was merged into counts when it closes."""
+    return ticket.close_reason != "merged"
+
+
 def key_of(ticket: TicketClosed) -> str | None:
     """The id of the candidate a closed ticket feeds, or None when it feeds none."""
+    if not answered(ticket):
+        return None
     type = candidate_type(ticket.kind, ticket.cause)
     normalised = normalise(question_of(ticket))
     if type is None or not normalised:  # a title of punctuation only asks nothing that could be grouped
@@ -100,7 +108,7 @@ def grow(candidate: dict[str, Any] | None, ticket: TicketClosed) -> dict[str, An
     type = candidate_type(ticket.kind, ticket.cause)
     question = question_of(ticket)
     normalised = normalise(question)
-    if type is None or not normalised or ticket.knowledge_article_id:
+    if type is None or not normalised or ticket.knowledge_article_id or not answered(ticket):
         return None
     seen = _seen_at(ticket)
     if candidate is None:

@@ -22,6 +22,8 @@ CANDIDATE_UPDATED = "knowledge.candidate.updated"
 def subscriptions(rt: Runtime) -> list[Subscription]:
     async def on_ticket_closed(envelope: Envelope) -> None:
         ticket = envelope.payload(TicketClosed)  # a payload that does not validate is poison: dead-lettered
+        if not candidates.answered(ticket):  # a merged duplicate: neither a reuse nor a candidate
+            return
         if ticket.knowledge_article_id:
             await count_reuse(rt, ticket)
         else:

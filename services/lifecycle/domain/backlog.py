@@ -29,7 +29,10 @@ def normalise(text: str) -> str:
 
 
 def qualifies(ticket: TicketClosed) -> bool:
-    """Whether a closed ticket belongs in its product's optimisation backlog."""
+    """Whether a closed ticket belongs in its product's optimisation backlog. A duplicate merged into another
+    ticket does not: the ticket it was merged into is counted when it closes (once for the same issue)."""
+    if ticket.close_reason == "merged":
+        return False
     return ticket.kind == Kind.suggestion or ticket.cause in BACKLOG_CAUSES
 
 

@@ -81,8 +81,9 @@ class NoteIn(Strict):
 
 
 class ResolveIn(Strict):
-    answer: str = Field(min_length=1, max_length=10_000, description="答复")
-    cause: Cause
+    answer: str | None = Field(None, min_length=1, max_length=10_000,
+                               description="答复; after a hand-back, omitted = relay the proposed answer as it is")
+    cause: Cause | None = Field(None, description="after a hand-back, omitted = the proposed answer's cause")
     knowledge_article_id: str | None = Field(None, max_length=40, description="the article used to answer, if any")
 
 
@@ -136,6 +137,16 @@ class TicketOut(BaseModel):
     reopen_count: int
     notes: list[dict[str, Any]]
     attachments: list[dict[str, Any]] = []  # id, filename, content_type, size, sha256, uploaded_by, uploaded_at
+    # 待补充: the pauses as they happened and their wall-clock total; sla.paused_seconds is what they took off
+    # the clocks (working time for business-time targets, wall time for faults)
+    pauses: list[dict[str, Any]] = []
+    paused_seconds: float = 0
+    proposed_answer: dict[str, Any] | None = Field(None, description="an upper tier's answer for the front line to relay")
+    tier_path: list[dict[str, Any]] = Field([], description="the tiers that held the ticket, from tier 1 at opening")
+    close_reason: Literal["satisfied", "no_feedback", "merged"] | None = None
+    merged_into: str | None = None
+    merged_from: list[str] = []
+    related_requesters: list[dict[str, Any]] = Field([], description="requesters of duplicates merged into it")
     filed_by: str
     opened_at: datetime
     updated_at: datetime
@@ -147,7 +158,9 @@ class TicketOut(BaseModel):
                                           "sla_policy_version", "sla_revision", "sla_paused_seconds"})
         if not internal_notes:
             data["notes"] = [n for n in data["notes"] if n["visibility"] == "requester"]
+        data["tier_path"] = [{"tier": 1, "via": "open", "target": None, "at": ticket.opened_at}, *data["tier_path"]]
         return cls(**data, kind_label=KIND_LABELS[ticket.kind], status_label=STATUS_LABELS[ticket.status],
+                   paused_seconds=ticket.paused_seconds(now),
                    sla=Sla(respond_by=ticket.respond_by, resolve_by=ticket.resolve_by, update_by=ticket.update_by,
                            policy_version=ticket.sla_policy_version, paused_seconds=ticket.sla_paused_seconds,
                            responded_timely=ticket.responded_timely, timely=ticket.timely,

@@ -236,34 +236,41 @@ def parse_if_match(value: str | None) -> int | None:
 
 
 async def act(rt: Runtime, principal: Principal, ticket_id: str, action: str, if_match: str | None,
-              apply: Callable[[Ticket, Actor, datetime], TicketEvent], response: Response) -> TicketOut:
-    """Run one action on the stored ticket and write the new state with its event, through Store.change: the
-    actions of concurrent requests share one read and one write. Another writer getting there first makes the
-    action decide again on the fresh state, where an If-Match that no longer holds is a 412."""
+              apply: Callable[[Ticket, Actor, datetime], TicketEvent | tuple[TicketEvent, ...]],
+              response: Response) -> TicketOut:
+    """Run one action on the stored ticket and write the new state with its events (one, or a tuple of them in
+    order), through Store.change: the actions of concurrent requests share one read and one write. Another writer
+    getting there first makes the action decide again on the fresh state, where an If-Match that no longer holds
+    is a 412."""
     require(principal, action)
     expected = parse_if_match(if_match)
     acted: list[Ticket] = []
 
     def decide(doc: dict[str, Any] | None):
         ticket = visible(principal, ticket_id, doc)
+        if not scope.may_act(principal, action, ticket):
+            raise Problem(403, "out-of-scope", "Outside your scope",
+                          f"Your roles do not allow '{action}' on ticket {ticket_id} as it is now.")
         if expected is not None and ticket.version != expected:
             raise Problem(412, "version-mismatch", "Precondition failed",
                           f"The ticket is at version {ticket.version}, not {expected}; read it again.",
                           current_version=ticket.version)
         now, actor = utcnow(), actor_of(principal)
         try:
-            event = apply(ticket, actor, now)
+            events = apply(ticket, actor, now)
         except IllegalTransition as error:
             raise Problem(409, "illegal-transition", "Not allowed in this status", str(error),
                           ticket_status=ticket.status.value,
                           allowed_actions=sorted(a for a, s in ALLOWED_FROM.items() if ticket.status in s)) from error
         except RuleViolation as error:
             raise invalid(error.field, error.message) from error
-        event = follow_sla(ticket, event, sla_of(rt).current(), actor, now)
-        envelope = rt.event(event, type=event_type(event), subject=ticket.id, sequence=ticket.version)
+        events = follow_sla(ticket, events if isinstance(events, tuple) else (events,), sla_of(rt).current(),
+                            actor, now)
+        envelopes = [rt.event(event, type=event_type(event), subject=ticket.id, sequence=ticket.version)
+                     for event in events]
         extra = {"responded_late": ticket.responded_timely is False, "resolved_late": ticket.timely is False}
         acted[:] = [ticket]
-        return {**doc, **to_document(ticket, extra)}, [envelope]
+        return {**doc, **to_document(ticket, extra)}, envelopes
 
     try:
         await rt.store.change(TICKETS, ticket_id, decide)
@@ -272,18 +279,19 @@ async def act(rt: Runtime, principal: Principal, ticket_id: str, action: str, if
     return out(acted[0], principal, response)
 
 
-def follow_sla(ticket: Ticket, event: TicketEvent, config, actor: Actor, now: datetime) -> TicketEvent:
+def follow_sla(ticket: Ticket, events: tuple[TicketEvent, ...], config, actor: Actor,
+               now: datetime) -> list[TicketEvent]:
     """Deadlines after the action (a note restarts the update clock, a pause ends, a resolution ends the update
-    clock; a configuration newer than the ticket's moves them too, and then its history says so), and the event
+    clock; a configuration newer than the ticket's moves them too, and then its history says so), and the events
     carrying them."""
     change = ticket.recalculate_sla(config, now)
     if change is not None:
         ticket.record_sla_recalculated({**change, "reason": "calendar or policy changed"}, actor, now,
                                        new_version=False)
     state = ticket.state(actor)
-    if any(getattr(event, field) != state[field] for field in SLA_EVENT_FIELDS):
-        event = type(event).model_validate({**event.model_dump(), **{f: state[f] for f in SLA_EVENT_FIELDS}})
-    return event
+    return [type(event).model_validate({**event.model_dump(), **{f: state[f] for f in SLA_EVENT_FIELDS}})
+            if any(getattr(event, field) != state[field] for field in SLA_EVENT_FIELDS) else event
+            for event in events]
 
 
 SLA_EVENT_FIELDS = ("respond_by", "resolve_by", "update_by", "received_at", "responded_timely", "timely")

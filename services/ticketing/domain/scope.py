@@ -1,9 +1,10 @@
 """Who may see and act on which ticket (SPEC §1, §5). Pure rules over the token's claims.
 
 - account_manager (地市客户经理): tickets of their own city only;
-- vendor (厂家): only tickets escalated to their own vendor id;
+- vendor (厂家): reads the tickets ever escalated to their own vendor id; notes and answers only while the ticket is
+  escalated to it now (tier 3, target = its vendor id): once handed back or reopened it is the front line's;
 - product_manager (产品经理): tickets of their own products;
-- intake (接入渠道): the tickets it filed;
+- intake (接入渠道): the tickets it filed (and reads those its tickets were merged into);
 - front line (agent, complaint_handler, ops_engineer), analyst and admin: every ticket.
 """
 
@@ -25,8 +26,14 @@ ACTION_ROLES: dict[str, tuple[Role, ...]] = {
     "assign": (*FRONT_LINE, R.product_manager, R.admin),
     "escalate": (*FRONT_LINE, R.product_manager, R.admin),
     "notes": (*FRONT_LINE, R.product_manager, R.vendor, R.account_manager, R.admin),
+    # a vendor reads, notes and answers (hands back): the front line relays and resolves (SPEC §1)
     "resolve": (*FRONT_LINE, R.product_manager, R.admin),
     "feedback": (R.intake, R.account_manager, *FRONT_LINE, R.admin),
+    "pending": (*FRONT_LINE, R.product_manager, R.admin),
+    # the requester's words come through the channel that filed the ticket or the city's account manager
+    "requester_reply": (R.intake, R.account_manager, *FRONT_LINE, R.admin),
+    "answer": (R.product_manager, R.vendor, R.admin),
+    "merge": (*FRONT_LINE, R.product_manager, R.admin),
     "read": (*SEE_ALL, R.product_manager, R.vendor, R.account_manager, R.intake),
 }
 
@@ -66,5 +73,32 @@ def can_see(principal: Principal, ticket: Ticket) -> bool:
         principal.has(R.product_manager) and ticket.product_code in principal.products,
         principal.has(R.vendor) and principal.vendor is not None and principal.vendor in ticket.escalated_to,
         principal.has(R.account_manager) and principal.city is not None and ticket.city == principal.city,
-        principal.has(R.intake) and ticket.filed_by == principal.sub,
+        principal.has(R.intake) and (ticket.filed_by == principal.sub
+                                     or any(r.filed_by == principal.sub for r in ticket.related_requesters)),
     ))
+
+
+def may_act(principal: Principal, action: str, ticket: Ticket) -> bool:
+    """Whether one of the principal's roles both allows `action` and covers `ticket` for acting. Acting is
+    narrower than reading in two places: a vendor acts only on a ticket escalated to it now, and a channel only
+    on the tickets it filed itself (not those its tickets were merged into)."""
+    return any(role in ACTION_ROLES[action] and _acts_on(role, principal, ticket) for role in principal.roles)
+
+
+def currently_escalated_to(vendor: str | None, ticket: Ticket) -> bool:
+    return vendor is not None and ticket.tier == 3 and ticket.escalation is not None \
+        and ticket.escalation.target == vendor
+
+
+def _acts_on(role: Role, principal: Principal, ticket: Ticket) -> bool:
+    if role in SEE_ALL:
+        return True
+    if role == R.product_manager:
+        return ticket.product_code in principal.products
+    if role == R.vendor:
+        return currently_escalated_to(principal.vendor, ticket)
+    if role == R.account_manager:
+        return principal.city is not None and ticket.city == principal.city
+    if role == R.intake:
+        return ticket.filed_by == principal.sub
+    return False

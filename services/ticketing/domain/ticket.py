@@ -1,7 +1,10 @@
 """The ticket aggregate and its status machine (SPEC §3). Pure: no I/O; every action returns the event it owes.
 
 new (受理) → in_progress (初步处理) → escalated (tier 2 产品经理 / tier 3 厂家) → resolved (答复) → closed (归档);
-unsatisfied feedback reopens a resolved ticket to the front line (直至满意). Anything else is refused.
+unsatisfied feedback reopens a resolved ticket to the front line (直至满意). in_progress/escalated → pending
+(待补充) → back where it came from when the requester replies; escalated → in_progress at tier 1 when an upper
+tier hands its answer back (产品经理反馈…由客服人员答复); any open ticket → closed as a duplicate of another (merge).
+Anything else is refused.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, model_validator
 
 from contracts.events import (
-    TicketAssigned, TicketAttachmentAdded, TicketClosed, TicketEscalated, TicketEvent, TicketOpened, TicketProgressNoted, TicketReopened,
-    TicketResolved,
+    TicketAnswered, TicketAssigned, TicketAttachmentAdded, TicketClosed, TicketEscalated, TicketEvent, TicketMerged,
+    TicketOpened, TicketPending, TicketProgressNoted, TicketReopened, TicketRequesterReplied, TicketResolved,
 )
 from contracts.vocabulary import Cause, Channel, Industry, Kind, Priority, TicketStatus
 from services.ticketing.domain import sla
@@ -46,7 +49,18 @@ ALLOWED_FROM: dict[str, frozenset[TicketStatus]] = {
     "resolve": frozenset({S.in_progress, S.escalated}),
     "feedback": frozenset({S.resolved}),
     "attach": frozenset({S.new, S.in_progress, S.pending, S.escalated, S.resolved}),  # as notes: not once archived
+    # 待补充: while pending, notes still go on; assign, escalate and resolve wait for the requester's reply
+    "pending": frozenset({S.in_progress, S.escalated}),
+    "requester_reply": frozenset({S.pending}),
+    # hand-back from tier 2 or 3 (an escalated ticket is always at tier ≥ 2)
+    "answer": frozenset({S.escalated}),
+    # the ticket closed as a duplicate: anything not closed yet (a resolved one waiting for feedback too)
+    "merge": frozenset({S.new, S.in_progress, S.pending, S.escalated, S.resolved}),
 }
+# what a ticket may be merged into: one still being worked on, so that the requester moved onto it is answered
+# with the rest (a resolved target has given its answer already, a closed one is archived)
+MERGE_TARGET_STATUSES = frozenset({S.new, S.in_progress, S.pending, S.escalated})
+CloseReason = Literal["satisfied", "no_feedback", "merged"]
 MAX_ATTACHMENTS = 50  # per ticket: the list stays one page, the ticket document small
 
 
@@ -72,6 +86,52 @@ class Note(BaseModel):
     author: str
     body: str
     visibility: Literal["internal", "requester"]
+    origin: str | None = None  # the ticket it was written on, when it came with a merged duplicate
+
+
+class Pause(BaseModel):
+    """One stretch of 待补充: from `start` (the request for `needed`) to `end` (the requester's `reply`; None while
+    it lasts). The SLA engine derives deadlines from these (start, end) intervals; the ticket keeps them as they
+    happened and shifts nothing itself."""
+
+    start: datetime
+    end: datetime | None = None
+    needed: str
+    resume_status: TicketStatus
+    resume_tier: int
+    reply: str | None = None
+
+
+class ProposedAnswer(BaseModel):
+    """What tier 2 or 3 handed back to the front line to relay (产品经理反馈…由客服人员答复)."""
+
+    answer: str
+    cause: Cause | None = None
+    by: str
+    by_name: str | None = None
+    tier: int
+    target: str | None = None
+    at: datetime
+
+
+class TierStep(BaseModel):
+    """A change of the tier that holds the ticket: escalated up, handed back or reopened down to the front line."""
+
+    tier: int
+    via: Literal["escalate", "answer", "reopen"]
+    target: str | None = None
+    at: datetime
+
+
+class RelatedRequester(BaseModel):
+    """A requester whose duplicate ticket was merged into this one: answered with it."""
+
+    ticket_id: str
+    customer: Customer
+    channel: Channel
+    city: str
+    filed_by: str
+    at: datetime
 
 
 class Escalation(BaseModel):
@@ -132,6 +192,13 @@ class Ticket(BaseModel):
     escalation_count: int = 0
     notes: list[Note] = []
     attachments: list[Attachment] = []
+    pauses: list[Pause] = []
+    proposed_answer: ProposedAnswer | None = None
+    tier_path: list[TierStep] = []  # after opening at tier 1
+    close_reason: CloseReason | None = None
+    merged_into: str | None = None
+    merged_from: list[str] = []
+    related_requesters: list[RelatedRequester] = []
     history: list[HistoryEntry] = []
     filed_by: str
     opened_at: datetime
@@ -194,6 +261,7 @@ class Ticket(BaseModel):
         if target not in self.escalated_to:
             self.escalated_to = [*self.escalated_to, target]
         self.escalation_count += 1
+        self.tier_path = [*self.tier_path, TierStep(tier=tier, via="escalate", target=target, at=now)]
         self._record("escalate", actor, before, now, {"tier": tier, "target": target, "reason": reason})
         return TicketEscalated(**self.state(actor), to_tier=tier, target=target, reason=reason)
 
@@ -204,16 +272,30 @@ class Ticket(BaseModel):
         if visibility == "requester":
             self._responded(now)  # a progress report to the requester (定期通报处理进度) is a response
         self._record("notes", actor, before, now, {"visibility": visibility})
-        return TicketProgressNoted(**self.state(actor), visibility=visibility)
+        return TicketProgressNoted(**self.state(actor), visibility=visibility,
+                                   body=body if visibility == "requester" else None)
 
-    def resolve(self, answer: str, cause: Cause, knowledge_article_id: str | None, actor: Actor,
+    def resolve(self, answer: str | None, cause: Cause | None, knowledge_article_id: str | None, actor: Actor,
                 now: datetime) -> TicketResolved:
+        """Answer the requester. After a hand-back the answer and cause default to the proposed ones (relayed
+        as they are); the history says whether the front line relayed the proposal as it was or edited it."""
         before = self._check("resolve")
+        proposal = self.proposed_answer
+        answer = answer or (proposal.answer if proposal else None)
+        cause = cause or (proposal.cause if proposal else None)
+        if not answer:
+            raise RuleViolation("answer", "an answer is required (there is no proposed answer to relay)")
+        if cause is None:
+            raise RuleViolation("cause", "a cause is required (the proposed answer names none)")
         self.status = S.resolved
         self.answer, self.cause, self.knowledge_article_id = answer, cause, knowledge_article_id
         self.resolved_at = now
         self._responded(now)
-        self._record("resolve", actor, before, now, {"cause": cause.value, "knowledge_article_id": knowledge_article_id})
+        details: dict[str, Any] = {"cause": cause.value, "knowledge_article_id": knowledge_article_id}
+        if proposal is not None:
+            details["relayed"] = {"from": proposal.by, "tier": proposal.tier, "edited": answer != proposal.answer}
+            self.proposed_answer = None  # relayed: a later escalation's proposal starts afresh
+        self._record("resolve", actor, before, now, details)
         return TicketResolved(**self.state(actor), answer=answer)
 
     def give_feedback(self, satisfied: bool, score: int | None, comment: str | None, actor: Actor,
@@ -221,13 +303,14 @@ class Ticket(BaseModel):
         before = self._check("feedback")
         self.feedback = Feedback(satisfied=satisfied, score=score, comment=comment, at=now)
         if satisfied:
-            self.status, self.closed_at = S.closed, now
+            self.status, self.closed_at, self.close_reason = S.closed, now, "satisfied"
             self._record("feedback", actor, before, now, {"satisfied": True, "score": score})
             return TicketClosed(**self.state(actor), title=self.title, description=self.description,
                                 answer=self.answer or "", comment=comment, close_reason="satisfied")
         # 直至投诉者满意: back to the front line, which re-investigates and may escalate again
         self.status, self.tier, self.reopen_count = S.in_progress, 1, self.reopen_count + 1
         self.escalation = None
+        self.tier_path = [*self.tier_path, TierStep(tier=1, via="reopen", at=now)]
         self._record("feedback", actor, before, now, {"satisfied": False, "score": score, "comment": comment})
         return TicketReopened(**self.state(actor), comment=comment)
 
@@ -242,7 +325,103 @@ class Ticket(BaseModel):
                                      content_type=attachment.content_type, size=attachment.size,
                                      sha256=attachment.sha256)
 
+    def request_information(self, needed: str, actor: Actor, now: datetime) -> TicketPending:
+        """待补充: ask the requester for `needed`; the ticket waits, and comes back to this status and tier."""
+        before = self._check("pending")
+        self.pauses = [*self.pauses, Pause(start=now, needed=needed, resume_status=self.status,
+                                           resume_tier=self.tier)]
+        self.status = S.pending
+        self._responded(now)  # the requester hears from us: asking what is missing is a response
+        self._record("pending", actor, before, now, {"needed": needed})
+        return TicketPending(**self.state(actor), needed=needed)
+
+    def requester_reply(self, body: str, actor: Actor, now: datetime) -> TicketRequesterReplied:
+        """The requester supplied what was needed: back to the status and tier the ticket was paused from.
+        The reply stays with the pause it ends (not as a note: notes are staff's reports to the requester, and
+        a requester-visible note counts as a response, which a requester's own words must not)."""
+        before = self._check("requester_reply")
+        pause = self.pauses[-1].model_copy(update={"end": now, "reply": body})
+        self.pauses = [*self.pauses[:-1], pause]
+        self.status, self.tier = pause.resume_status, pause.resume_tier
+        seconds = (now - pause.start).total_seconds()
+        self._record("requester_reply", actor, before, now, {"pause_seconds": seconds,
+                                                             "resumed_status": pause.resume_status.value,
+                                                             "resumed_tier": pause.resume_tier})
+        return TicketRequesterReplied(**self.state(actor), body=body, needed=pause.needed, pause_seconds=seconds)
+
+    def hand_back(self, answer: str, cause: Cause | None, actor: Actor, now: datetime) -> TicketAnswered:
+        """产品经理反馈…由客服人员答复: tier 2 or 3 hands its answer back to the front line (tier 1, in_progress),
+        which relays it when it resolves. The escalation ends (its target no longer acts on the ticket); the tiers
+        it went through stay in `tier_path` and the history."""
+        before = self._check("answer")
+        if self.tier < 2:
+            raise IllegalTransition("answer", self.status, "only tier 2 or 3 hands an answer back to the front line")
+        from_tier, target = self.tier, self.escalation.target if self.escalation else None
+        self.proposed_answer = ProposedAnswer(answer=answer, cause=cause, by=actor.sub, by_name=actor.name,
+                                              tier=from_tier, target=target, at=now)
+        self.status, self.tier, self.escalation = S.in_progress, 1, None
+        self.tier_path = [*self.tier_path, TierStep(tier=1, via="answer", target=target, at=now)]
+        self._record("answer", actor, before, now, {"from_tier": from_tier, "target": target,
+                                                    "cause": cause.value if cause else None})
+        return TicketAnswered(**self.state(actor), answer=answer, proposed_cause=cause, from_tier=from_tier,
+                              from_target=target)
+
+    def merge_into(self, target: "Ticket", actor: Actor, now: datetime) -> tuple[TicketMerged, TicketClosed]:
+        """Close this ticket as a duplicate of `target` (close_reason `merged`). Only this ticket changes here;
+        `target.absorb` is the other half, written separately (no multi-document transaction: see
+        services/ticketing/events/merges.py). Refused into itself, into a ticket not being worked on any more,
+        and across products or kinds: a duplicate asks the same of the same product, and a complaint must not
+        lose its own deadlines (the regulator's 15 days) inside a consultation."""
+        before = self._check("merge")
+        if target.id == self.id:
+            raise RuleViolation("into", "a ticket cannot be merged into itself")
+        if target.status not in MERGE_TARGET_STATUSES:
+            raise IllegalTransition("merge", self.status,
+                                    f"ticket {target.id} is {target.status.value}: merge into a ticket still being "
+                                    "worked on (new, in_progress, pending or escalated)")
+        if target.product_code != self.product_code:
+            raise RuleViolation("into", f"ticket {target.id} is about product {target.product_code}, this one about "
+                                        f"{self.product_code}: only duplicates of one product are merged")
+        if target.kind != self.kind:
+            raise RuleViolation("into", f"ticket {target.id} is a {target.kind.value}, this one a {self.kind.value}: "
+                                        "only tickets of one kind are merged")
+        if self.status == S.pending:  # the wait for the requester ends with the ticket
+            self.pauses = [*self.pauses[:-1], self.pauses[-1].model_copy(update={"end": now})]
+        self.status, self.closed_at, self.close_reason, self.merged_into = S.closed, now, "merged", target.id
+        self._record("merge", actor, before, now, {"into": target.id, "notes": len(self.notes)})
+        merged = TicketMerged(**self.state(actor), into=target.id, customer=self.customer.model_dump(),
+                              filed_by=self.filed_by, moved_notes=len(self.notes))
+        closed = TicketClosed(**self.state(actor), title=self.title, description=self.description,
+                              answer=self.answer or "", close_reason="merged", merged_into=target.id)
+        return merged, closed
+
+    def absorb(self, source: "Ticket", actor: Actor, now: datetime) -> bool:
+        """The target's half of a merge: `source`'s notes (marked with their origin) and requester (with those
+        merged into it before) come onto this ticket, and its history says so. Idempotent: a source already
+        absorbed changes nothing (returns False). Recorded whatever this ticket's status is by now, so that what
+        the source carried is never lost."""
+        if source.id in self.merged_from:
+            return False
+        moved = [n if n.origin else n.model_copy(update={"origin": source.id}) for n in source.notes]
+        requester = RelatedRequester(ticket_id=source.id, customer=source.customer, channel=source.channel,
+                                     city=source.city, filed_by=source.filed_by, at=now)
+        self.notes = sorted([*self.notes, *moved], key=lambda n: n.at)
+        self.related_requesters = [*self.related_requesters, requester, *source.related_requesters]
+        self.merged_from = [*self.merged_from, source.id]
+        self.version += 1
+        self.updated_at = now
+        self.history = [*self.history, HistoryEntry(
+            at=now, action="merged_in", actor=actor.sub, actor_name=actor.name, from_status=self.status,
+            to_status=self.status, details={"from": source.id, "notes": len(moved),
+                                            "requesters": 1 + len(source.related_requesters)})]
+        return True
+
     # --- derived ----------------------------------------------------------------------------------------
+
+    def paused_seconds(self, now: datetime | None = None) -> float:
+        """Wall time spent pending; an open pause counts up to `now` (by default the last change)."""
+        until = now or self.updated_at
+        return sum(((p.end or max(until, p.start)) - p.start).total_seconds() for p in self.pauses)
 
     @property
     def responded_timely(self) -> bool | None:
@@ -266,7 +445,8 @@ class Ticket(BaseModel):
         in_play = []
         if self.first_response_at is None or self.first_response_at > self.respond_by:
             in_play.append(self.respond_by)
-        if not resolved or self.resolved_at is None or self.resolved_at > self.resolve_by:
+        ended = self.resolved_at or self.closed_at  # a duplicate closed by a merge was never resolved
+        if not resolved or ended is None or ended > self.resolve_by:
             in_play.append(self.resolve_by)
         if self.update_by is not None and not resolved:
             in_play.append(self.update_by)
@@ -340,7 +520,7 @@ class Ticket(BaseModel):
             timely=self.timely, cause=self.cause, satisfied=self.feedback.satisfied if self.feedback else None,
             score=self.feedback.score if self.feedback else None, reopen_count=self.reopen_count,
             escalation_count=self.escalation_count, knowledge_article_id=self.knowledge_article_id,
-            actor=actor.sub if actor else None,
+            actor=actor.sub if actor else None, paused_seconds=self.paused_seconds(),
         )
 
     # --- internals --------------------------------------------------------------------------------------
@@ -368,6 +548,8 @@ EVENT_TYPE = {
     TicketProgressNoted: "ticket.progress_noted", TicketResolved: "ticket.resolved",
     TicketReopened: "ticket.reopened", TicketClosed: "ticket.closed",
     TicketAttachmentAdded: "ticket.attachment_added",
+    TicketPending: "ticket.pending", TicketRequesterReplied: "ticket.requester_replied",
+    TicketAnswered: "ticket.answered", TicketMerged: "ticket.merged",
 }
 
 
