@@ -19,7 +19,7 @@ from services.ticketing.store.listing import DUP_KEY, SEARCH_TEXT, SORT_KEY, ins
 OPEN_STATUSES = [s.value for s in TicketStatus if s not in (TicketStatus.resolved, TicketStatus.closed)]
 # what the similarity and the scope check read, and what the answer shows
 PROJECTION = {"title": 1, "status": 1, "opened_at": 1, "product_code": 1, "customer": 1, "city": 1, "filed_by": 1,
-              "escalated_to": 1, SEARCH_TEXT: 1}
+              "escalated_to": 1, "related_requesters.filed_by": 1, SEARCH_TEXT: 1}
 
 
 WINDOW = timedelta(days=14)  # a duplicate is reported within days; older open tickets are followed up, not refiled
@@ -53,4 +53,6 @@ async def possible_duplicates(collection, principal: Principal, *, product_code:
 def visible_fields(doc: dict[str, Any]) -> SimpleNamespace:
     """What scope.can_see reads of a ticket, from a projected document."""
     return SimpleNamespace(product_code=doc.get("product_code"), city=doc.get("city"), filed_by=doc.get("filed_by"),
-                           escalated_to=doc.get("escalated_to") or [])
+                           escalated_to=doc.get("escalated_to") or [],
+                           related_requesters=[SimpleNamespace(filed_by=r.get("filed_by"))
+                                               for r in doc.get("related_requesters") or ()])
