@@ -120,7 +120,8 @@ async def main(args) -> int:
             title = QUESTIONS[i % len(QUESTIONS)]
             return {"kind": "consultation", "channel": "call_center", "product_code": product,
                     "city": CITIES[i % len(CITIES)], "title": title, "description": f"客户来电：{title}，请协助处理",
-                    "customer": {"name": f"客户{i}", "group_name": "压测集团"}}
+                    # a province's many group customers: one group for all would make each ticket a duplicate
+                    "customer": {"name": f"客户{i}", "group_name": f"压测集团{i * 7919 % 5000}"}}
 
         deadline = time.monotonic() + 30
         while (await http.post(f"{url['ticketing']}/v1/tickets", ticket(-1)))[0] == 422:

@@ -44,6 +44,7 @@ import stackmetrics  # noqa: E402
 from services.kit.auth import mint_token  # noqa: E402
 from services.kit.settings import DEV_AUTH_SECRET  # noqa: E402
 
+CUSTOMER_GROUPS = 5000  # about a province's group customers that file tickets in a month
 SERVICES = {"ticketing": 8001, "lifecycle": 8002, "knowledge": 8003, "analytics": 8004}
 CITIES = ("济南", "青岛", "淄博", "烟台", "潍坊", "临沂", "济宁", "德州")
 BODIES = (  # (kind, extra, title, description)
@@ -71,7 +72,10 @@ local headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Be
 function request()
   counter = counter + 1
   headers["Idempotency-Key"] = "RUN-" .. id .. "-" .. counter
-  return wrk.format("POST", "PATH", headers, bodies[(counter % #bodies) + 1])
+  -- customers of GROUPS groups, spread: a load from one group would make every intake a duplicate of the last
+  local group = (counter * 7919 + id * 104729) % GROUPS
+  local body = string.gsub(bodies[(counter % #bodies) + 1], "@GROUP@", tostring(group))
+  return wrk.format("POST", "PATH", headers, body)
 end
 function response(status, hdrs, body)
   if status == 201 then created = created + 1 else
@@ -104,14 +108,15 @@ def ticket_bodies(product: str) -> list[str]:
     for i, (kind, extra, title, description) in enumerate(BODIES):
         body = {"kind": kind, "channel": "call_center", "product_code": product, "city": CITIES[i % len(CITIES)],
                 "title": title, "description": description, **extra,
-                "customer": {"name": f"压测客户{i}", "contact": "13800000000", "group_name": "压测集团有限公司"}}
+                "customer": {"name": f"压测客户{i}", "contact": "13800000000", "group_name": "压测集团@GROUP@有限公司"}}
         bodies.append(json.dumps(body, ensure_ascii=False))
     return bodies
 
 
 def wrk_script(token: str, product: str, path: str) -> str:
     return (LUA.replace("BODIES", ", ".join(lua_string(b) for b in ticket_bodies(product)))
-            .replace("TOKEN", token).replace("RUN", secrets.token_hex(4)).replace("PATH", path))
+            .replace("TOKEN", token).replace("RUN", secrets.token_hex(4)).replace("PATH", path)
+            .replace("GROUPS", str(CUSTOMER_GROUPS)))
 
 
 # --- the floor: insert_one + one confirmed publish, from one process ---------------------------------------

@@ -156,7 +156,8 @@ async def test_the_relay_publishes_once_with_two_replicas_and_survives_the_leade
 
 async def test_sigterm_mid_burst_drains_the_outbox_and_loses_nothing(infra, processes):
     code = product()
-    events = [closed_event(code) for _ in range(300)]
+    # enough that the first worker is still busy when SIGTERM arrives, even on a fast run with batched consumers
+    events = [closed_event(code) for _ in range(1000)]
     async with captured(infra, "knowledge.candidate.updated") as updates, database(infra, "knowledge") as db:
         first = processes.start("knowledge", "knowledge-first", "--role", "worker")
         await publish(infra, *events)
