@@ -356,7 +356,7 @@ async def job_runtime(infra):
                             webhook_retry_delays=[3600.0], webhook_retry_jitter=0.0, webhook_timeout_seconds=5.0)
     store = Store(settings, indexes=WEBHOOK_INDEXES)
     await store.start()
-    yield SimpleNamespace(settings=settings, store=store)
+    yield SimpleNamespace(settings=settings, store=store, extras={})
     await store.client.drop_database(settings.database)
     await store.close()
 
@@ -443,3 +443,20 @@ async def test_an_unreachable_receiver_is_a_failed_attempt_with_its_error(job_ru
     assert await deliver_due(rt) == 1  # the schedule has one delay: the second failure is final
     delivery = await rt.store[DELIVERIES].find_one({"ticket_id": "TS-7"})
     assert delivery["status"] == "failed" and len(delivery["attempts"]) == 2
+
+
+async def test_the_registry_reads_the_webhooks_once_per_period_and_again_after_a_change_here(job_runtime):
+    from services.ticketing.events.webhooks import WebhookRegistry
+
+    rt = job_runtime
+    cached = WebhookRegistry(rt, ttl=3600.0)
+    assert await cached.by_owner() == {}
+    await rt.store[WEBHOOKS].insert_one({"_id": "wh_r", "owner": CHANNEL_A, "url": "http://127.0.0.1:9/x",
+                                         "events": None, "secret": new_secret()})
+    assert await cached.by_owner() == {}  # within its period: as read
+    cached.invalidate()  # what this process's registration route does
+    [hook] = (await cached.by_owner())[CHANNEL_A]
+    assert hook["_id"] == "wh_r" and "secret" not in hook
+    fresh = WebhookRegistry(rt, ttl=0.0)  # another process's worker, once its period is over
+    await rt.store[WEBHOOKS].delete_one({"_id": "wh_r"})
+    assert await fresh.by_owner() == {}

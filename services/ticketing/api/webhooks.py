@@ -25,6 +25,7 @@ from services.kit.pagination import PageParams, keyed_page, page_params
 from services.kit.problems import Problem, invalid
 from services.kit.store import eq
 from services.ticketing.domain import webhooks as rules
+from services.ticketing.events import webhooks as webhook_events
 from services.ticketing.store.webhooks import DELIVERIES, LIST_KEY, WEBHOOKS, list_key, replace_guarded
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
@@ -178,6 +179,7 @@ async def register_webhook(body: WebhookIn, response: Response, principal: Princ
            "events": body.events, "secret": rules.new_secret(), "created_at": now, "created_by": principal.sub,
            LIST_KEY: list_key(now, webhook_id)}
     await rt.store[WEBHOOKS].insert_one(doc)
+    webhook_events.registry(rt).invalidate()
     response.headers["Location"] = f"/v1/webhooks/{webhook_id}"
     return WebhookCreated(**WebhookOut.of(doc).model_dump(), secret=doc["secret"])
 
@@ -206,6 +208,7 @@ async def delete_webhook(webhook_id: str, principal: Principal = Depends(authent
                          rt: Runtime = Depends(runtime)):
     await load_webhook(rt, principal, webhook_id)
     await rt.store[WEBHOOKS].delete_one({"_id": webhook_id})
+    webhook_events.registry(rt).invalidate()
     # a delivery made meanwhile by the fan-out is dropped by the delivery job, which finds no webhook for it
     await rt.store[DELIVERIES].delete_many({"webhook_id": eq(webhook_id)})
     return Response(status_code=204)
