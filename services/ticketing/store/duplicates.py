@@ -1,5 +1,5 @@
 """Possible duplicates of a ticket being filed: one index range of its product and customer group's key
-(domain/duplicates.py), newest first, over the last WINDOW, open statuses only; the similarity is computed on
+(domain/duplicates.py), newest first, over the last WINDOW, of which the open ones count; the similarity is computed on
 the words the candidates have stored for the search. No scan: the range reads at most `candidates` entries of the
 (dup_key, sort_key) index, whatever the size of the store or of the group (on nx-27017 each document returned
 costs ~0.45 ms, kit/store.py)."""
@@ -26,8 +26,9 @@ WINDOW = timedelta(days=14)  # a duplicate is reported within days; older open t
 
 
 def query(product_code: str, group: str, now: datetime) -> dict[str, Any]:
-    return {DUP_KEY: eq(duplicates.group_key(product_code, group)), SORT_KEY: {"$gt": instant_text(now - WINDOW)},
-            "status": {"$in": OPEN_STATUSES}}
+    # open statuses are picked out here, not by the query: a `$in` beside the index range costs nx-27017 a
+    # correlated subquery per ticket (~0.13 ms of its CPU a query, a fifth of it)
+    return {DUP_KEY: eq(duplicates.group_key(product_code, group)), SORT_KEY: {"$gt": instant_text(now - WINDOW)}}
 
 
 async def possible_duplicates(collection, principal: Principal, *, product_code: str, group_name: str,
@@ -42,6 +43,7 @@ async def possible_duplicates(collection, principal: Principal, *, product_code:
         duplicates.Candidate(doc["_id"], doc["title"], doc["status"], doc["opened_at"],
                              duplicates.stored_words(doc.get(SEARCH_TEXT, ""), doc["customer"]["group_name"]))
         for doc in docs
+        if doc["status"] in OPEN_STATUSES
         # the key is a hash: the stored fields decide, and the caller sees only what its scope lets it see
         if doc.get("product_code") == product_code
         and duplicates.group_of(doc["customer"]["group_name"], doc["customer"].get("group_code")) == group
