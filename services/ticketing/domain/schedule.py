@@ -130,15 +130,16 @@ def auto_close_due(ticket: "Ticket", now: datetime, calendar: "BusinessCalendar"
 
 
 def auto_close_cutoff(now: datetime, calendar: "BusinessCalendar", days: float) -> datetime:
-    """The latest resolution instant whose no-feedback period has run out at `now` (to the millisecond): the
-    tickets to close are those resolved at or before it, one range of the stored `resolved_at` text. Found by
+    """The latest resolution instant whose no-feedback period has run out at `now`: the
+    tickets to close are those resolved at or before it, one range of the stored `resolved_at` text (to the
+    microsecond, the texts' precision). Found by
     bisection, since adding business time never goes back (`calendar.add` is monotonic in its start)."""
     period = days * calendar.day_length
     low = now - period
     while calendar.add(low, period) > now:  # business time runs slower than the wall clock: go back far enough
         low -= max(period, timedelta(days=7))
     high = now
-    while high - low > timedelta(milliseconds=1):
+    while high - low > timedelta(microseconds=1):  # the stored texts' precision: the cutoff is exact
         middle = low + (high - low) / 2
         if calendar.add(middle, period) <= now:
             low = middle
