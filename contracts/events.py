@@ -189,7 +189,25 @@ class TicketAttachmentAdded(TicketEvent):
 
 
 class TicketSlaBreached(TicketEvent):
-    deadline: Literal["respond", "resolve"]
+    """A deadline of the ticket passed unmet (raised once per deadline and ticket; an update deadline once per
+    `update_by` instant, since a complaint can miss its progress report again after each one).
+
+    Version 2: `deadline` may be `update`; `deadline_at` (the instant missed) and `late_seconds` (how late the
+    ticket was when the breach was raised, or when it met the deadline late if that came first) are new and
+    optional, so a version-1 producer's events still validate."""
+
+    DATAVERSION: ClassVar[str] = "2"
+
+    deadline: Literal["respond", "resolve", "update"]
+    deadline_at: datetime | None = None
+    late_seconds: float | None = None
+
+
+class TicketUpdateDue(TicketEvent):
+    """Reminder for the assignee: a complaint's progress report to the requester (定期通报处理进度) is due within
+    the reminder lead (an hour by default); once per `update_by` instant."""
+
+    due_in_seconds: float
 
 
 class SlaConfigChanged(EventData):
@@ -283,6 +301,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "ticket.answered": TicketAnswered,
     "ticket.merged": TicketMerged,
     "ticket.sla_breached": TicketSlaBreached,
+    "ticket.update_due": TicketUpdateDue,
     "ticket.attachment_added": TicketAttachmentAdded,
     "ticketing.sla_config.changed": SlaConfigChanged,
     "lifecycle.product.registered": ProductRegistered,

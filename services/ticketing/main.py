@@ -1,3 +1,5 @@
+from datetime import UTC, datetime, timedelta
+
 from fastapi import FastAPI
 
 from contracts.events import CatalogSyncRequested
@@ -11,14 +13,15 @@ from services.ticketing.api.calendar import router as calendar_router
 from services.ticketing.events import handlers, merges, sla_config as sla_config_events
 from services.ticketing.events import webhooks as webhook_delivery
 from services.ticketing.settings import Settings
-from services.ticketing.store import listing, sla_recalc
+from services.ticketing.store import listing, scheduled, sla_recalc
 from services.ticketing.store import webhooks as webhook_store
 from services.ticketing.store.sla_config import CHANGED as SLA_CONFIG_CHANGED, SLA_CONFIG, sla_of
 from services.ticketing.store.collections import CATALOG, INDEXES, SEARCH_INDEX, TICKETS, catalog_of, prepare
 
 PUBLISHES = ("ticket.opened", "ticket.assigned", "ticket.escalated", "ticket.progress_noted", "ticket.resolved",
              "ticket.reopened", "ticket.closed", "catalog.sync_requested", "ticket.attachment_added",
-             "ticket.pending", "ticket.requester_replied", "ticket.answered", "ticket.merged", SLA_CONFIG_CHANGED)
+             "ticket.pending", "ticket.requester_replied", "ticket.answered", "ticket.merged", SLA_CONFIG_CHANGED,
+             "ticket.sla_breached", "ticket.update_due")
 
 
 async def learn_catalog(rt: Runtime) -> None:
@@ -44,7 +47,28 @@ def jobs(rt: Runtime) -> list[PeriodicJob]:
             # open tickets follow a changed calendar or policy (store/sla_recalc.py)
             PeriodicJob("sla-recalculate", rt.settings.sla_recalculate_seconds,
                         lambda: sla_recalc.recalculate_open(rt.store, TICKETS, sla_of(rt).load)),
-            webhook_job(rt)]
+            webhook_job(rt), *scheduled_jobs(rt)]
+
+
+def scheduled_jobs(rt: Runtime) -> list[PeriodicJob]:
+    """Breaches, update reminders and auto-close (store/scheduled.py), each pass at the time it starts."""
+    s = rt.settings
+    lead = timedelta(seconds=s.update_reminder_lead_seconds)
+    backfilled = []
+
+    async def breaches() -> None:
+        if not backfilled:  # tickets stored before the check keys existed, once per process
+            backfilled.append(await scheduled.backfill_checks(rt.store, TICKETS))
+        await scheduled.raise_breaches(rt, TICKETS, datetime.now(UTC))
+
+    async def closing() -> None:
+        calendar = (await sla_of(rt).load()).calendar
+        await scheduled.auto_close(rt, TICKETS, datetime.now(UTC), calendar, s.auto_close_days)
+
+    return [PeriodicJob("sla-breaches", s.sla_breach_scan_seconds, breaches),
+            PeriodicJob("update-reminders", s.sla_breach_scan_seconds,
+                        lambda: scheduled.remind_updates(rt, TICKETS, datetime.now(UTC), lead)),
+            PeriodicJob("auto-close", s.auto_close_scan_seconds, closing)]
 
 
 def webhook_job(rt: Runtime) -> PeriodicJob:

@@ -1,5 +1,7 @@
 from datetime import time
 
+from pydantic import Field
+
 from services.kit.settings import ServiceSettings
 
 
@@ -31,3 +33,10 @@ class Settings(ServiceSettings):
     received_at_skew_seconds: float = 5.0
     # How often open tickets are brought up to a changed calendar or policy (one replica at a time).
     sla_recalculate_seconds: float = 30.0
+    # Scheduled work (store/scheduled.py): how often breaches are looked for, how long before a complaint's
+    # update_by its assignee is reminded, after how many business days without feedback a resolved ticket
+    # closes as no_feedback (SPEC §3: 3), and how often that is looked for.
+    sla_breach_scan_seconds: float = Field(30.0, gt=0)
+    update_reminder_lead_seconds: float = Field(3600.0, gt=0)
+    auto_close_days: float = Field(3.0, gt=0)
+    auto_close_scan_seconds: float = Field(60.0, gt=0)

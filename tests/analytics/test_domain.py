@@ -173,6 +173,22 @@ def test_each_figure_counts_on_its_own_timestamp():
     assert summary["reopen_rate"] == 0.0
 
 
+def test_a_ticket_closed_for_want_of_feedback_is_neither_satisfied_nor_unsatisfied():
+    closed = dict(status="closed", resolved_at=T0, closed_at=T0 + timedelta(days=3), timely=True)
+    tickets = [ticket("A", **closed, satisfied=True), ticket("B", **closed, satisfied=False),
+               # auto-closed (ticket.closed with close_reason no_feedback carries satisfied None)
+               ticket("C", **closed, satisfied=None, close_reason="no_feedback")]
+    summary = summarize(tickets, MARCH)
+    assert summary["closed"] == 3 and summary["satisfaction_rate"] == 0.5
+
+
+def test_an_update_breach_and_its_new_fields_count_as_a_breach():
+    state = snapshot(ticket(status="in_progress", kind="complaint"))
+    doc = apply(None, 2, state, event_type="ticket.sla_breached", deadline="update")
+    assert doc["sla_breached"] is True and doc["breached_deadlines"] == ["update"]
+    assert apply(doc, 2, state, event_type="ticket.sla_breached", deadline="update") is None  # once
+
+
 def test_reopened_tickets_count_their_last_resolution_once():
     tickets = [
         ticket("R", status="resolved", resolved_at=T0 + timedelta(days=3), reopen_count=1, timely=True),

@@ -93,6 +93,15 @@ def test_a_second_ticket_adds_an_occurrence_and_groups_equal_answers():
     assert third["version"] == 3 and third["_rev"] == 3          # store bookkeeping is carried along
 
 
+def test_a_ticket_closed_for_want_of_feedback_counts_its_question_but_not_its_answer():
+    unconfirmed = grow(None, closed("A", answer="重启手机后再试。", close_reason="no_feedback", satisfied=None))
+    assert unconfirmed["occurrences"] == 1 and unconfirmed["ticket_ids"] == ["A"] and unconfirmed["answers"] == []
+    accepted = grow(unconfirmed, closed("B", satisfied=True))
+    assert accepted["answers"] == [{"answer": "使用手机号和短信验证码登录。", "ticket_ids": ["B"]}]
+    again = grow(accepted, closed("C", answer="使用手机号和短信验证码登录。", close_reason="no_feedback"))
+    assert again["occurrences"] == 3 and again["answers"] == accepted["answers"]  # nobody confirmed C's
+
+
 def test_the_same_ticket_twice_changes_nothing():
     candidate = grow(None, closed("A"))
     assert grow(candidate, closed("A")) is None

@@ -111,6 +111,10 @@ def grow(candidate: dict[str, Any] | None, ticket: TicketClosed) -> dict[str, An
     if type is None or not normalised or ticket.knowledge_article_id or not answered(ticket):
         return None
     seen = _seen_at(ticket)
+    # Until auto-close, every close was a satisfied requester's, so every answer kept was one they accepted. A
+    # ticket closed for want of feedback (`no_feedback`) still shows its question recurring, but nobody accepted
+    # its answer: it counts as an occurrence and its answer is not kept.
+    answer = ticket.answer if getattr(ticket, "close_reason", "satisfied") != "no_feedback" else ""
     if candidate is None:
         return {
             "_id": candidate_id(ticket.product_code, type, normalised),
@@ -118,7 +122,7 @@ def grow(candidate: dict[str, Any] | None, ticket: TicketClosed) -> dict[str, An
             "type": type.value,
             "question": question,
             "normalised_question": normalised,
-            "answers": _with_answer([], ticket.answer, ticket.ticket_id),
+            "answers": _with_answer([], answer, ticket.ticket_id),
             "occurrences": 1,
             "ticket_ids": [ticket.ticket_id],
             "first_seen": seen,
@@ -130,7 +134,7 @@ def grow(candidate: dict[str, Any] | None, ticket: TicketClosed) -> dict[str, An
         return None
     return {
         **candidate,
-        "answers": _with_answer(candidate["answers"], ticket.answer, ticket.ticket_id),
+        "answers": _with_answer(candidate["answers"], answer, ticket.ticket_id),
         "occurrences": candidate["occurrences"] + 1,
         "ticket_ids": [*candidate["ticket_ids"], ticket.ticket_id],
         # Tickets may arrive out of order: the window is the earliest and latest close, not the arrival order.

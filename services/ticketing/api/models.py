@@ -93,6 +93,13 @@ class FeedbackIn(Strict):
     comment: str | None = Field(None, max_length=2000)
 
 
+class SlaBreachOut(BaseModel):
+    deadline: Literal["respond", "resolve", "update"]
+    deadline_at: datetime
+    raised_at: datetime
+    late_seconds: float = Field(description="how late when raised, or when the deadline was met late")
+
+
 class Sla(BaseModel):
     respond_by: datetime
     resolve_by: datetime
@@ -104,6 +111,8 @@ class Sla(BaseModel):
     responded_timely: bool | None
     timely: bool | None
     breached: bool
+    breaches: list[SlaBreachOut] = Field([], description="deadlines missed (超时), as raised; kept after a late "
+                                                        "action, an update deadline once per instant missed")
 
 
 class TicketOut(BaseModel):
@@ -155,7 +164,8 @@ class TicketOut(BaseModel):
     @classmethod
     def of(cls, ticket: Ticket, now: datetime, *, internal_notes: bool = True) -> "TicketOut":
         data = ticket.model_dump(exclude={"history", "respond_by", "resolve_by", "escalated_to", "update_by",
-                                          "sla_policy_version", "sla_revision", "sla_paused_seconds"})
+                                          "sla_policy_version", "sla_revision", "sla_paused_seconds",
+                                          "sla_breaches", "update_reminders"})
         if not internal_notes:
             data["notes"] = [n for n in data["notes"] if n["visibility"] == "requester"]
         data["tier_path"] = [{"tier": 1, "via": "open", "target": None, "at": ticket.opened_at}, *data["tier_path"]]
@@ -164,7 +174,8 @@ class TicketOut(BaseModel):
                    sla=Sla(respond_by=ticket.respond_by, resolve_by=ticket.resolve_by, update_by=ticket.update_by,
                            policy_version=ticket.sla_policy_version, paused_seconds=ticket.sla_paused_seconds,
                            responded_timely=ticket.responded_timely, timely=ticket.timely,
-                           breached=ticket.breached(now)))
+                           breached=ticket.breached(now),
+                           breaches=[b.model_dump() for b in ticket.sla_breaches]))
 
 
 class PossibleDuplicateOut(BaseModel):

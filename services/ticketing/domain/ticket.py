@@ -17,10 +17,12 @@ from pydantic import BaseModel, model_validator
 from contracts.events import (
     TicketAnswered, TicketAssigned, TicketAttachmentAdded, TicketClosed, TicketEscalated, TicketEvent, TicketMerged,
     TicketOpened, TicketPending, TicketProgressNoted, TicketReopened, TicketRequesterReplied, TicketResolved,
+    TicketSlaBreached, TicketUpdateDue,
 )
 from contracts.vocabulary import Cause, Channel, Industry, Kind, Priority, TicketStatus
 from services.ticketing.domain import sla
 from services.ticketing.domain.attachments import Attachment
+from services.ticketing.domain.schedule import SlaBreach
 
 S = TicketStatus
 
@@ -56,6 +58,7 @@ ALLOWED_FROM: dict[str, frozenset[TicketStatus]] = {
     "answer": frozenset({S.escalated}),
     # the ticket closed as a duplicate: anything not closed yet (a resolved one waiting for feedback too)
     "merge": frozenset({S.new, S.in_progress, S.pending, S.escalated, S.resolved}),
+    "auto_close": frozenset({S.resolved}),  # no feedback in time (domain/schedule.py)
 }
 # what a ticket may be merged into: one still being worked on, so that the requester moved onto it is answered
 # with the rest (a resolved target has given its answer already, a closed one is archived)
@@ -181,6 +184,10 @@ class Ticket(BaseModel):
     sla_policy_version: int = 1
     sla_revision: int = 0
     sla_paused_seconds: float = 0.0
+    # scheduled work (domain/schedule.py): the breaches raised, kept whatever happens next, and the update_by
+    # instants the assignee was reminded of
+    sla_breaches: list[SlaBreach] = []
+    update_reminders: list[datetime] = []
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
@@ -416,6 +423,35 @@ class Ticket(BaseModel):
                                             "requesters": 1 + len(source.related_requesters)})]
         return True
 
+    # --- scheduled work (domain/schedule.py decides when) ---------------------------------------------
+
+    def record_breaches(self, breaches: list[SlaBreach], actor: Actor, now: datetime) -> list[TicketSlaBreached]:
+        """Keep the breaches on the ticket (one version for all), one `ticket.sla_breached` each."""
+        self.sla_breaches = [*self.sla_breaches, *breaches]
+        self._record("sla_breached", actor, self.status, now,
+                     {"breaches": [b.model_dump(mode="json", exclude={"raised_at"}) for b in breaches]})
+        return [TicketSlaBreached(**self.state(actor), deadline=b.deadline, deadline_at=b.deadline_at,
+                                  late_seconds=b.late_seconds) for b in breaches]
+
+    def remind_update(self, actor: Actor, now: datetime) -> TicketUpdateDue:
+        """The assignee is reminded that the progress report due at `update_by` is near (once per instant)."""
+        assert self.update_by is not None
+        self.update_reminders = [*self.update_reminders, self.update_by]
+        self._record("update_reminded", actor, self.status, now, {"update_by": self.update_by.isoformat(),
+                                                                  "assignee": self.assignee})
+        return TicketUpdateDue(**self.state(actor), due_in_seconds=(self.update_by - now).total_seconds())
+
+    def auto_close(self, actor: Actor, now: datetime) -> TicketClosed:
+        """No feedback in time (SPEC §3): closed as `no_feedback`, with no satisfaction either way (an
+        unsatisfied answer to an earlier resolution stays on the ticket, but says nothing about this one)."""
+        before = self._check("auto_close")
+        self.status, self.closed_at, self.close_reason = S.closed, now, "no_feedback"
+        self._record("auto_close", actor, before, now, {"close_reason": "no_feedback",
+                                                        "resolved_at": self.resolved_at.isoformat()
+                                                        if self.resolved_at else None})
+        return TicketClosed(**{**self.state(actor), "satisfied": None, "score": None}, title=self.title,
+                            description=self.description, answer=self.answer or "", close_reason="no_feedback")
+
     # --- derived ----------------------------------------------------------------------------------------
 
     def paused_seconds(self, now: datetime | None = None) -> float:
@@ -456,7 +492,8 @@ class Ticket(BaseModel):
                             or (d == self.respond_by and self.first_response_at is not None)]
             limit = sla.resolve_limit(self.kind, self.received_at)
             in_play = late_already + ([limit] if limit is not None else [])
-        return in_play
+        # a breach raised stays: a late note moves update_by on, the missed report stays missed
+        return in_play + [b.deadline_at for b in self.sla_breaches]
 
     def pause_intervals(self) -> list[tuple[datetime, datetime | None]]:
         """The paused intervals (待补充) as (start, end or None), from `pauses` when the ticket has them."""
@@ -550,6 +587,7 @@ EVENT_TYPE = {
     TicketAttachmentAdded: "ticket.attachment_added",
     TicketPending: "ticket.pending", TicketRequesterReplied: "ticket.requester_replied",
     TicketAnswered: "ticket.answered", TicketMerged: "ticket.merged",
+    TicketSlaBreached: "ticket.sla_breached", TicketUpdateDue: "ticket.update_due",
 }
 
 

@@ -15,7 +15,7 @@ from services.kit.cache import DocumentCache
 from services.kit.ids import Sequences
 from services.kit.store import public
 from services.ticketing.domain.ticket import Ticket
-from services.ticketing.store import listing
+from services.ticketing.store import listing, scheduled
 from services.ticketing.store.sla_config import SLA_CONFIG, SlaConfigCache
 from services.ticketing.store.sla_recalc import SLA_OPEN_REVISION
 
@@ -40,6 +40,8 @@ INDEXES = {
         # a customer group's newest tickets of a product, for possible duplicates (store/duplicates.py)
         IndexModel([(listing.DUP_KEY, ASCENDING), (listing.SORT_KEY, DESCENDING)]),
         IndexModel(SLA_OPEN_REVISION),  # open tickets behind the SLA configuration (store/sla_recalc.py)
+        # what the scheduled jobs look for, each one string range (store/scheduled.py)
+        *(IndexModel(field) for field in scheduled.CHECK_FIELDS),
     ],
     CATALOG: [],
     SLA_CONFIG: [],

@@ -7,6 +7,8 @@ every filter of GET /v1/tickets is an equality or a string range that both docum
   or NEVER: `breached=true` is `breach_key < now`, `breached=false` is `breach_key >= now`;
 - `sla_open_revision`: the SLA configuration revision an open ticket's deadlines were computed under (None once
   resolved or closed), for the recalculation after a calendar or policy change (store/sla_recalc.py);
+- `sla_breach_check`, `update_remind_check`, `auto_close_check`: when the scheduled jobs have something to do for
+  the ticket (store/scheduled.py);
 - `search_text`: the words of title, description and customer group (services/kit/text.py), each also marked with
   the week the ticket was opened in, for the text index (see store/search.py for why the week);
 - `dup_key`: the key of its product and customer group, for duplicate detection (domain/duplicates.py).
@@ -24,6 +26,7 @@ from services.kit import text
 from services.kit.store import ConcurrencyConflict
 from services.ticketing.domain import duplicates
 from services.ticketing.domain.ticket import Ticket
+from services.ticketing.store import scheduled
 from services.ticketing.store.sla_recalc import SLA_OPEN_REVISION, open_revision
 
 if TYPE_CHECKING:
@@ -33,7 +36,7 @@ log = structlog.get_logger()
 
 SORT_KEY, BREACH_KEY, SEARCH_TEXT, DUP_KEY = "sort_key", "breach_key", "search_text", "dup_key"
 NEVER = "never"  # sorts after every timestamp text ("n" > "9")
-DERIVED_FIELDS = (SORT_KEY, BREACH_KEY, SEARCH_TEXT, SLA_OPEN_REVISION, DUP_KEY)
+DERIVED_FIELDS = (SORT_KEY, BREACH_KEY, SEARCH_TEXT, SLA_OPEN_REVISION, DUP_KEY, *scheduled.CHECK_FIELDS)
 
 
 def instant_text(moment: datetime) -> str:
@@ -85,7 +88,7 @@ def dup_key(ticket: Ticket) -> str:
 
 def derived_fields(ticket: Ticket) -> dict[str, Any]:
     return {SORT_KEY: sort_key(ticket), BREACH_KEY: breach_key(ticket), SEARCH_TEXT: search_text(ticket),
-            SLA_OPEN_REVISION: open_revision(ticket), DUP_KEY: dup_key(ticket)}
+            SLA_OPEN_REVISION: open_revision(ticket), DUP_KEY: dup_key(ticket), **scheduled.check_fields(ticket)}
 
 
 async def backfill(store: "Store", collection: str, *, batch: int = 200, max_batches: int = 25) -> int:
