@@ -20,6 +20,13 @@ CLOSER = Actor(sub="system:auto-close")
 CALENDAR = BusinessCalendar()
 
 
+def paused_at(start):
+    """An open pause (待补充) from `start`, as Ticket.request_information leaves it."""
+    from contracts.vocabulary import TicketStatus
+    from services.ticketing.domain.ticket import Pause
+    return Pause(start=start, needed="请补充截图", resume_status=TicketStatus.in_progress, resume_tier=1)
+
+
 def names(breaches) -> list[tuple[str, datetime]]:
     return [(b.deadline, b.deadline_at) for b in breaches]
 
@@ -88,7 +95,7 @@ def sh_config():
 def test_an_open_pause_stops_new_breaches_of_business_time_deadlines_but_not_a_complaints_15_days():
     t = ticket(Kind.complaint, received=sh(2026, 11, 25, 9, 0), cls=PausableTicket)
     t.add_note("请补充截图", "requester", ME, sh(2026, 11, 25, 10, 0))
-    t.pauses = [{"start": sh(2026, 11, 25, 10, 0), "end": None}]
+    t.pauses = [paused_at(sh(2026, 11, 25, 10, 0))]
     t.recalculate_sla(sh_config(), sh(2026, 11, 25, 10, 0))
     assert schedule.breaches_due(t, sh(2026, 12, 9, 9, 0)) == []  # past every deadline the clocks would have had
     assert schedule.reminder_check_at(t) is None                  # no progress report due while paused
@@ -99,7 +106,7 @@ def test_an_open_pause_stops_new_breaches_of_business_time_deadlines_but_not_a_c
 
 def test_a_deadline_passed_before_the_pause_began_is_still_raised_during_it():
     t = ticket(Kind.consultation, received=sh(2026, 11, 25, 9, 0), cls=PausableTicket)
-    t.pauses = [{"start": sh(2026, 11, 25, 14, 0), "end": None}]  # respond_by 13:00 passed unmet
+    t.pauses = [paused_at(sh(2026, 11, 25, 14, 0))]  # respond_by 13:00 passed unmet
     assert names(schedule.breaches_due(t, sh(2026, 11, 30, 9, 0))) == [("respond", sh(2026, 11, 25, 13, 0))]
 
 
@@ -120,7 +127,7 @@ def test_the_named_deadlines_are_the_ones_the_ticket_counts_as_breached(scenario
     if scenario == "reopened":
         t.give_feedback(False, 1, "没解决", ME, sh(2026, 12, 3, 10, 0))
     if scenario == "paused":
-        t.pauses = [{"start": sh(2026, 11, 25, 15, 0), "end": None}]
+        t.pauses = [paused_at(sh(2026, 11, 25, 15, 0))]
     raise_due(t, sh(2026, 11, 26, 12, 0))
     named = [at for _, at in schedule.deadlines_in_play(t)] + [b.deadline_at for b in t.sla_breaches]
     assert named == t.deadlines_in_play()
