@@ -1,7 +1,7 @@
 """Attachments of a ticket: upload (multipart, field `file`), list, download.
 
-Readable by whoever may read the ticket, uploaded by whoever may note it (domain/scope.py). An upload is read to
-a spooled temporary file with its size checked as it streams (kit/uploads.py), its type judged by its content
+Readable by whoever may read the ticket, uploaded by whoever may note it or filed it (domain/scope.py). An upload
+is read to a spooled temporary file with its size checked as it streams (kit/uploads.py), its type judged by its content
 (domain/attachments.py), then stored in GridFS, and only then recorded on the ticket: one write of the ticket with
 its history entry `attach` and its event `ticket.attachment_added` (the ticket's version moves). An over-size
 file (413), a refused type (415) or a refused action (403/404/409/412) stores nothing; a failure after the file

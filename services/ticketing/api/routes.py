@@ -11,6 +11,7 @@ from typing import Any
 import pymongo.errors
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
 
 from contracts.events import TicketEvent
 from contracts.vocabulary import CITIES, Channel, Kind, Role, TicketStatus
@@ -178,7 +179,12 @@ async def list_tickets(principal: Principal = Depends(authenticate), rt: Runtime
                        breached: bool | None = Query(None, description="past an SLA deadline"),
                        assignee: str | None = Query(None, min_length=1, max_length=100, description="处理人"),
                        tier: int | None = Query(None, ge=1, le=3, description="1 一线 | 2 产品经理 | 3 厂家/其他部门"),
-                       pending: bool | None = Query(None, description="waiting for the requester 待补充")):
+                       pending: bool | None = Query(None, description="waiting for the requester 待补充"),
+                       received_from: AwareDatetime | None = Query(
+                           None, description="received at or after (ISO 8601 with offset, e.g. "
+                                             "2026-11-25T08:30:00+08:00) 受理时间起"),
+                       received_to: AwareDatetime | None = Query(
+                           None, description="received at or before (ISO 8601 with offset) 受理时间止")):
     require(principal, "read")
     if city is not None and city not in CITIES:
         raise invalid("city", f"unknown city; one of {', '.join(CITIES)}")
@@ -200,9 +206,10 @@ async def list_tickets(principal: Principal = Depends(authenticate), rt: Runtime
             "$in": [s.value for s in TicketStatus if s != TicketStatus.pending]}
     now = utcnow()
     breach = breach_filter(breached, now) if breached is not None else None
+    received = received_filter(received_from, received_to)
     # a scope that pins a field to another value than the filter asks for (an account manager asking for another
     # city) matches nothing; left in the query it would be an $and, a scan on nx-27017
-    queries = [flat_and(visible, filters, breach) for visible in scope.visibility_filters(principal)
+    queries = [flat_and(visible, filters, breach, received) for visible in scope.visibility_filters(principal)
                if not any("$eq" in visible.get(field, {}) and visible[field] != condition
                           for field, condition in filters.items())]
     if words:
@@ -215,6 +222,17 @@ async def list_tickets(principal: Principal = Depends(authenticate), rt: Runtime
     page = TicketPage(items=[out(from_document(d), principal) for d in docs], next_cursor=next_cursor)
     # serialised here, once: returned as a model, FastAPI would validate all of it again against response_model
     return Response(page.model_dump_json(), media_type="application/json")
+
+
+def received_filter(received_from: datetime | None, received_to: datetime | None) -> dict[str, Any] | None:
+    """`received_from <= received_at <= received_to` as one string range over the stored `received_key`
+    (store/listing.py: a datetime range is a scan on nx-27017)."""
+    if received_from is not None and received_to is not None and received_from > received_to:
+        raise invalid("received_from", f"{received_from.isoformat()} is after received_to "
+                                       f"{received_to.isoformat()}")
+    bounds = {op: listing.instant_text(moment) for op, moment in (("$gte", received_from), ("$lte", received_to))
+              if moment is not None}
+    return {listing.RECEIVED_KEY: bounds} if bounds else None
 
 
 def breach_filter(breached: bool, now: datetime) -> dict[str, Any]:

@@ -37,7 +37,9 @@ ACTION_ROLES: dict[str, tuple[Role, ...]] = {
     "read": (*SEE_ALL, R.product_manager, R.vendor, R.account_manager, R.intake),
 }
 
-ACTION_ROLES["attach"] = ACTION_ROLES["notes"]  # whoever may write on a ticket may attach a screenshot to it
+# whoever may write on a ticket may attach a screenshot to it, and so may the channel that filed it: the requester's
+# screenshots reach us through it (SPEC §1: intake files tickets and relays the requester's feedback)
+ACTION_ROLES["attach"] = (*ACTION_ROLES["notes"], R.intake)
 
 
 def may(principal: Principal, action: str) -> bool:

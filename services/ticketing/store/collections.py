@@ -39,6 +39,8 @@ INDEXES = {
         IndexModel([("tier", ASCENDING), (listing.SORT_KEY, DESCENDING)]),
         # a customer group's newest tickets of a product, for possible duplicates (store/duplicates.py)
         IndexModel([(listing.DUP_KEY, ASCENDING), (listing.SORT_KEY, DESCENDING)]),
+        # received_from / received_to: a string range (listing.RECEIVED_KEY says why not the datetime)
+        IndexModel([(listing.RECEIVED_KEY, ASCENDING), (listing.SORT_KEY, DESCENDING)]),
         IndexModel(SLA_OPEN_REVISION),  # open tickets behind the SLA configuration (store/sla_recalc.py)
         # what the scheduled jobs look for, each one string range (store/scheduled.py)
         *(IndexModel(field) for field in scheduled.CHECK_FIELDS),

@@ -11,7 +11,9 @@ every filter of GET /v1/tickets is an equality or a string range that both docum
   the ticket (store/scheduled.py);
 - `search_text`: the words of title, description and customer group (services/kit/text.py), each also marked with
   the week the ticket was opened in, for the text index (see store/search.py for why the week);
-- `dup_key`: the key of its product and customer group, for duplicate detection (domain/duplicates.py).
+- `dup_key`: the key of its product and customer group, for duplicate detection (domain/duplicates.py);
+- `received_key`: `received_at` as the same fixed-width text, for `received_from`/`received_to`: the stored
+  received_at is a datetime, and a datetime range is a Python scan on nx-27017.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 SORT_KEY, BREACH_KEY, SEARCH_TEXT, DUP_KEY = "sort_key", "breach_key", "search_text", "dup_key"
+RECEIVED_KEY = "received_key"
 NEVER = "never"  # sorts after every timestamp text ("n" > "9")
-DERIVED_FIELDS = (SORT_KEY, BREACH_KEY, SEARCH_TEXT, SLA_OPEN_REVISION, DUP_KEY, *scheduled.CHECK_FIELDS)
+DERIVED_FIELDS = (SORT_KEY, BREACH_KEY, SEARCH_TEXT, SLA_OPEN_REVISION, DUP_KEY, RECEIVED_KEY, *scheduled.CHECK_FIELDS)
 
 
 def instant_text(moment: datetime) -> str:
@@ -88,21 +91,27 @@ def dup_key(ticket: Ticket) -> str:
 
 def derived_fields(ticket: Ticket) -> dict[str, Any]:
     return {SORT_KEY: sort_key(ticket), BREACH_KEY: breach_key(ticket), SEARCH_TEXT: search_text(ticket),
-            SLA_OPEN_REVISION: open_revision(ticket), DUP_KEY: dup_key(ticket), **scheduled.check_fields(ticket)}
+            SLA_OPEN_REVISION: open_revision(ticket), DUP_KEY: dup_key(ticket),
+            RECEIVED_KEY: instant_text(ticket.received_at), **scheduled.check_fields(ticket)}
 
 
 async def backfill(store: "Store", collection: str, *, batch: int = 200, max_batches: int = 25) -> int:
     """Add the derived fields to tickets stored before they existed, `batch` documents at a time and at most
     `max_batches` per call (the scheduler calls again), so it finishes well within its job's lease. Idempotent:
     the documents it looks for are those without a sort key (`{sort_key: None}`, which the sort key's index
-    answers on both stores); a ticket changed meanwhile through the API got its fields from that write, and the
+    answers on both stores), then those stored before the received key existed (`{received_key: None}`, from its
+    index too); a ticket changed meanwhile through the API got its fields from that write, and the
     conflict only means there is nothing left to do for it. Returns how many it updated."""
     from services.ticketing.store.collections import from_document  # collections imports this module
 
     updated, unreadable = 0, set()
     for _ in range(max_batches):
-        missing = {SORT_KEY: None, **({"_id": {"$nin": sorted(unreadable)}} if unreadable else {})}
-        docs = await store[collection].find(missing).limit(batch).to_list()
+        docs = []
+        for key in (SORT_KEY, RECEIVED_KEY):
+            missing = {key: None, **({"_id": {"$nin": sorted(unreadable)}} if unreadable else {})}
+            docs = await store[collection].find(missing).limit(batch).to_list()
+            if docs:
+                break
         if not docs:
             break
         for doc in docs:
