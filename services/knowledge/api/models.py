@@ -15,7 +15,17 @@ Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 
 
 class ArticleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"type": "service_script", "product_code": "mobile_office", "title": "移动办公审批提交失败的答复口径",
+         "body": "用户反映审批提交提示“网络异常”时：1. 请用户确认客户端版本，低于3.2.5的请先升级；"
+                 "2. 升级后仍失败的，记录集团名称与手机号，转产品经理核查。",
+         "tags": ["审批", "客户端升级"]},
+        {"type": "faq", "product_code": "group_directory", "title": "集团通讯录如何批量导入员工？",
+         "body": "登录管理后台→通讯录管理→批量导入，下载Excel模板按列填写后上传，单次最多导入5000人。",
+         "tags": ["批量导入"]},
+        {"type": "training", "title": "投诉受理与升级规范（2026版）",
+         "body": "投诉应在4个工作小时内首次响应，5个工作日内答复，处理期间每个工作日向投诉人通报进度。"},
+    ]})
 
     type: ArticleType = Field(description="类型: service_script 客服口径, complaint_guide 投诉指导手册, faq, manual 操作手册, "
                                           "tariff 资费表, training 培训材料")
@@ -29,7 +39,13 @@ class ArticleIn(BaseModel):
 class ArticleEdit(BaseModel):
     """A new version's content. Type and product stay: moving an article is archiving it and writing another."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"title": "移动办公审批提交失败的答复口径",
+         "body": "用户反映审批提交提示“网络异常”时：1. 请用户确认客户端版本，低于3.2.5的请先升级；"
+                 "2. 升级方法：应用商店搜索“移动办公”更新，或扫描管理后台首页的二维码下载；"
+                 "3. 升级后仍失败的，记录集团名称与手机号，转产品经理核查。",
+         "tags": ["审批", "客户端升级"]},
+    ]})
 
     title: Annotated[Text, StringConstraints(max_length=200)] = Field(description="标题")
     body: Annotated[Text, StringConstraints(max_length=50_000)] = Field(description="正文")

@@ -14,7 +14,12 @@ from services.lifecycle.domain.catalog import CODE_PATTERN
 class ProductCreate(BaseModel):
     """Register a new product; it starts in stage `demand` (需求提出)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"code": "smart_hall", "name": "智慧营业厅", "name_en": "Smart business hall",
+         "description": "为地市营业厅提供排队叫号、业务预约与客流分析的信息化产品", "platform_code": "cloud",
+         "vendor": "vendor-07", "product_managers": ["pm-06"]},
+        {"code": "smart_elderly_care", "name": "智慧养老", "platform_code": "video"},
+    ]})
 
     code: str = Field(pattern=CODE_PATTERN, description="Stable identifier: lowercase letters, digits, `_`",
                       examples=["smart_hall"])

@@ -17,6 +17,9 @@ class Strict(BaseModel):
 
 
 class CustomerIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"name": "王经理", "contact": "13905310000", "group_name": "济南市某局", "group_code": "JN-GOV-0012"}]})
+
     name: str = Field(min_length=1, max_length=100, description="客户姓名")
     contact: str | None = Field(None, max_length=100, description="联系方式")
     group_name: str = Field(min_length=1, max_length=200, description="集团名称")
@@ -24,6 +27,23 @@ class CustomerIn(Strict):
 
 
 class TicketIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"kind": "complaint", "channel": "account_manager", "product_code": "mobile_office", "city": "济南",
+         "industry": "government", "priority": "high", "title": "移动办公审批流程无法提交",
+         "description": "集团用户反映：移动办公客户端提交请假审批时一直提示“网络异常”，已持续两天，影响全局日常办公，"
+                        "要求尽快解决并说明原因。",
+         "customer": {"name": "王经理", "contact": "13905310000", "group_name": "济南市某局",
+                      "group_code": "JN-GOV-0012"},
+         "received_at": "2026-11-25T09:12:00+08:00"},
+        {"kind": "fault", "channel": "call_center", "product_code": "remote_eye", "city": "青岛",
+         "industry": "retail", "severity": 2, "title": "千里眼摄像头全部离线",
+         "description": "门店12路摄像头自今晨7点起全部显示离线，设备指示灯正常，已重启路由器无效。",
+         "customer": {"name": "李店长", "contact": "0532-80000000", "group_name": "青岛市某连锁超市"}},
+        {"kind": "consultation", "channel": "customer", "product_code": "group_directory", "city": "淄博",
+         "title": "集团通讯录如何批量导入员工", "description": "请问集团通讯录管理后台能否用Excel批量导入员工信息？",
+         "customer": {"name": "张女士", "group_name": "淄博市某中学"}},
+    ]})
+
     kind: Kind = Field(description="consultation 咨询 | complaint 投诉 | suggestion 建议 | fault 故障")
     channel: Channel = Field(description="接入渠道")
     product_code: str = Field(min_length=1, max_length=40, description="产品编码 (lifecycle catalog)")
@@ -66,21 +86,40 @@ class TicketIn(Strict):
 
 
 class AssignIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"assignee": "agent-jinan-07"}]})
+
     assignee: str = Field(min_length=1, max_length=100)
 
 
 class EscalateIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"tier": 2, "target": "pm-01", "reason": "审批提交失败涉及客户端版本兼容问题，客服口径无法答复，请产品经理核实"},
+        {"tier": 3, "target": "vendor-05", "reason": "产品经理确认为服务端接口超时，需厂家排查修复"},
+    ]})
+
     tier: Literal[2, 3] = Field(description="2 产品经理 | 3 厂家/其他部门")
     target: str = Field(min_length=1, max_length=100, description="who: product manager id, vendor id or department")
     reason: str = Field(min_length=1, max_length=2000)
 
 
 class NoteIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"body": "您好，您反映的审批提交问题已转产品经理核查，预计明日下班前给您答复。", "visibility": "requester"},
+        {"body": "已联系客户确认客户端版本为3.2.1，问题可复现。", "visibility": "internal"},
+    ]})
+
     body: str = Field(min_length=1, max_length=10_000)
     visibility: Literal["internal", "requester"] = "internal"
 
 
 class ResolveIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"answer": "经核实为客户端3.2.1版本的已知问题，请升级至3.2.5及以上版本后重新提交审批。",
+         "cause": "product_defect"},
+        {"answer": "集团通讯录支持Excel批量导入：登录管理后台→通讯录管理→批量导入，按模板填写后上传即可。",
+         "cause": "usage_misunderstanding", "knowledge_article_id": "KB-000123"},
+    ]})
+
     answer: str | None = Field(None, min_length=1, max_length=10_000,
                                description="答复; after a hand-back, omitted = relay the proposed answer as it is")
     cause: Cause | None = Field(None, description="after a hand-back, omitted = the proposed answer's cause")
@@ -88,6 +127,11 @@ class ResolveIn(Strict):
 
 
 class FeedbackIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"satisfied": True, "score": 5, "comment": "升级后已能正常提交，处理及时，满意"},
+        {"satisfied": False, "score": 2, "comment": "升级后仍然提示网络异常，问题未解决"},
+    ]})
+
     satisfied: bool
     score: int | None = Field(None, ge=1, le=5)
     comment: str | None = Field(None, max_length=2000)
