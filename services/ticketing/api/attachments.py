@@ -33,15 +33,8 @@ from services.ticketing.store import attachments as stored
 router = APIRouter(prefix="/v1", tags=["attachments"])
 
 
-class AttachmentOut(BaseModel):
-    id: str
+class AttachmentOut(Attachment):
     ticket_id: str
-    filename: str
-    content_type: str
-    size: int
-    sha256: str
-    uploaded_by: str
-    uploaded_at: datetime
     href: str
 
     @classmethod

@@ -93,7 +93,31 @@ def library_days(year: int) -> list[CalendarDay]:
     return out
 
 
-class BusinessCalendar:
+class PausableClock:
+    """What both clocks do with pauses, over their own `add` and `between`."""
+
+    def between_excluding(self, start: datetime, end: datetime, pauses: Sequence[Interval]) -> timedelta:
+        """Working time from `start` to `end` outside the paused intervals (an open pause lasts until `end`)."""
+        total = self.between(start, end)
+        for pause_start, pause_end in merged(pauses, end):
+            total -= self.between(max(pause_start, start), min(pause_end, end))
+        return total
+
+    def add_excluding(self, start: datetime, duration: timedelta, pauses: Sequence[Interval],
+                      as_of: datetime | None = None) -> datetime:
+        """`add`, with the working time of the paused intervals not counted: the clock stops at a pause's start
+        and goes on at its end. An open pause is taken to end at `as_of` (default: when it began), so the answer
+        is the deadline the ticket would have if the pause ended then."""
+        return add_over(start, duration, pauses, as_of, self.add, self.between)
+
+    def add(self, start: datetime, duration: timedelta) -> datetime:
+        raise NotImplementedError
+
+    def between(self, start: datetime, end: datetime) -> timedelta:
+        raise NotImplementedError
+
+
+class BusinessCalendar(PausableClock):
     """Working days and hours, and the arithmetic of business time over them."""
 
     def __init__(self, *, start: time = time(8, 30), end: time = time(17, 30),
@@ -171,22 +195,9 @@ class BusinessCalendar:
             day += ONE_DAY
         return total
 
-    def between_excluding(self, start: datetime, end: datetime, pauses: Sequence[Interval]) -> timedelta:
-        """Working time from `start` to `end` outside the paused intervals (an open pause lasts until `end`)."""
-        total = self.between(start, end)
-        for pause_start, pause_end in merged(pauses, end):
-            total -= self.between(max(pause_start, start), min(pause_end, end))
-        return total
-
-    def add_excluding(self, start: datetime, duration: timedelta, pauses: Sequence[Interval],
-                      as_of: datetime | None = None) -> datetime:
-        """`add`, with the working time of the paused intervals not counted: the clock stops at a pause's start
-        and goes on at its end. An open pause is taken to end at `as_of` (default: when it began), so the answer
-        is the deadline the ticket would have if the pause ended then."""
-        return add_over(start, duration, pauses, as_of, self.add, self.between)
 
 
-class WallClock:
+class WallClock(PausableClock):
     """24×7 (faults): the same operations over plain elapsed time."""
 
     @staticmethod
@@ -197,15 +208,6 @@ class WallClock:
     def between(start: datetime, end: datetime) -> timedelta:
         return max(end - start, ZERO)
 
-    def between_excluding(self, start: datetime, end: datetime, pauses: Sequence[Interval]) -> timedelta:
-        total = self.between(start, end)
-        for pause_start, pause_end in merged(pauses, end):
-            total -= self.between(max(pause_start, start), min(pause_end, end))
-        return total
-
-    def add_excluding(self, start: datetime, duration: timedelta, pauses: Sequence[Interval],
-                      as_of: datetime | None = None) -> datetime:
-        return add_over(start, duration, pauses, as_of, self.add, self.between)
 
 
 WALL_CLOCK = WallClock()
