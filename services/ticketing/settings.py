@@ -18,6 +18,9 @@ class Settings(ServiceSettings):
     webhook_pass_seconds: float = 20.0       # a pass starts no attempt after this (bounded within its lease)
     webhook_concurrency: int = 8             # attempts in flight at once
     webhook_registry_seconds: float = 2.0    # a worker reads the registered webhooks again after this long
+    # An HTTP(S) forward proxy every callback goes through (OPS_WEBHOOK_PROXY), e.g. http://egress-proxy:3128:
+    # in Kubernetes the workers reach no address outside the cluster but that proxy (deploy/README.md).
+    webhook_proxy: str | None = None
     # Largest attachment accepted (OPS_ATTACHMENT_MAX_BYTES); a byte more is 413 and nothing is stored.
     attachment_max_bytes: int = 10 * 1024 * 1024
     # Possible duplicates at intake (domain/duplicates.py): the least Jaccard similarity of two tickets' words,

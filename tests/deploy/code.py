@@ -25,10 +25,12 @@ def settings_class(service: str) -> type[ServiceSettings]:
     return importlib.import_module(f"services.{service}.settings").Settings
 
 
-def setting_names() -> set[str]:
-    """The environment variables a deployment may set: OPS_ plus a ServiceSettings field name, except the service
-    name, which each service's Settings class fixes."""
-    return {f"OPS_{name.upper()}" for name in ServiceSettings.model_fields} - {"OPS_SERVICE_NAME"}
+def setting_names(service: str | None = None) -> set[str]:
+    """The environment variables a deployment may set: OPS_ plus a field name of the service's Settings (of
+    ServiceSettings, which every service reads, without a service), except the service name, which each
+    service's Settings class fixes."""
+    fields = (settings_class(service) if service else ServiceSettings).model_fields
+    return {f"OPS_{name.upper()}" for name in fields} - {"OPS_SERVICE_NAME"}
 
 
 @functools.cache

@@ -202,6 +202,7 @@ async def attempt(rt: Runtime, session: aiohttp.ClientSession, hook: Mapping[str
     excerpt: str | None = None
     try:
         async with session.post(hook["url"], data=doc["body"].encode(), headers=headers, allow_redirects=False,
+                                proxy=settings.webhook_proxy,
                                 timeout=aiohttp.ClientTimeout(total=settings.webhook_timeout_seconds)) as response:
             status_code = response.status
             if not rules.succeeded(status_code):
