@@ -127,3 +127,17 @@ async def eventually(probe: Callable[[], Awaitable[T]], *, timeout: float = 10.0
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"{what} did not hold within {timeout}s; last value: {last!r}")
+
+
+async def catalog_learns(infra, client, product: str, probe: dict[str, Any], headers: dict[str, str]) -> None:
+    """Announce `product` as lifecycle does and wait until ticketing's catalog files tickets for it (`probe`)."""
+    from contracts.events import ProductRegistered
+
+    await publish(infra, Envelope.wrap(
+        ProductRegistered(code=product, name="移动办公", stage="delivered", vendor="vendor-a"),
+        type="lifecycle.product.registered", source="lifecycle", subject=product, sequence=1, correlationid="test"))
+
+    async def catalog_knows_product():
+        return (await client.post("/v1/tickets", json=probe, headers=headers)).status_code == 201
+
+    await eventually(catalog_knows_product, what="the catalog learnt the product from lifecycle's event")

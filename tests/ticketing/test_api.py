@@ -6,10 +6,10 @@ import json
 import aio_pika
 import pytest
 
-from contracts.events import EXCHANGE, Envelope, ProductRegistered
+from contracts.events import EXCHANGE
 from services.ticketing.main import create
 from services.ticketing.settings import Settings
-from tests.support import eventually, publish, running, settings_for, token
+from tests.support import catalog_learns, publish, running, settings_for, token
 
 PRODUCT = "mobile_office"
 
@@ -37,17 +37,8 @@ async def ticket_events(infra):
 async def api(infra, ticket_events):
     app = create(settings_for(Settings, infra, "ticketing"))
     async with running(app) as client:
-        await publish(infra, Envelope.wrap(
-            ProductRegistered(code=PRODUCT, name="移动办公", stage="delivered", vendor="vendor-a"),
-            type="lifecycle.product.registered", source="lifecycle", subject=PRODUCT, sequence=1,
-            correlationid="test"))
         staff = token(infra, "agent")
-
-        async def catalog_knows_product():
-            r = await client.post("/v1/tickets", json=complaint(title="probe"), headers=staff)
-            return r.status_code == 201
-
-        await eventually(catalog_knows_product, what="the catalog learnt the product from lifecycle's event")
+        await catalog_learns(infra, client, PRODUCT, complaint(title="probe"), staff)
         yield client
 
 

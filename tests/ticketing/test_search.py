@@ -9,14 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contracts.events import Envelope, ProductRegistered
 from contracts.vocabulary import Channel, Kind
 from services.ticketing.domain.ticket import Actor, Customer, Ticket
 from services.ticketing.main import create
 from services.ticketing.settings import Settings
 from services.ticketing.store import listing, search
 from services.ticketing.store.collections import TICKETS, to_document
-from tests.support import eventually, publish, running, settings_for, token
+from tests.support import catalog_learns, running, settings_for, token
 
 PRODUCT = "mobile_office"
 ME = Actor(sub="agent-search")
@@ -31,17 +30,8 @@ def body(title, description="客户来电咨询", city="济南", kind="consultat
 async def service(infra):
     app = create(settings_for(Settings, infra, "ticketing_search"))
     async with running(app) as client:
-        await publish(infra, Envelope.wrap(
-            ProductRegistered(code=PRODUCT, name="移动办公", stage="delivered", vendor="vendor-a"),
-            type="lifecycle.product.registered", source="lifecycle", subject=PRODUCT, sequence=1,
-            correlationid="test"))
         staff = token(infra, "agent")
-
-        async def catalog_knows_product():
-            r = await client.post("/v1/tickets", json=body("probe"), headers=staff)
-            return r.status_code == 201
-
-        await eventually(catalog_knows_product, what="the catalog learnt the product from lifecycle's event")
+        await catalog_learns(infra, client, PRODUCT, body("probe"), staff)
         yield client, app.state.runtime
 
 

@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 from standardwebhooks import Webhook
 
-from contracts.events import Envelope, ProductRegistered
+from contracts.events import Envelope
 from services.kit import metrics
 from services.kit.store import Store
 from services.ticketing.domain.webhooks import new_secret
@@ -28,7 +28,7 @@ from services.ticketing.settings import Settings
 from services.ticketing.store.collections import TICKETS
 from services.ticketing.store.webhooks import DELIVERIES, WEBHOOKS
 from services.ticketing.store.webhooks import INDEXES as WEBHOOK_INDEXES
-from tests.support import eventually, publish, running, settings_for, token
+from tests.support import catalog_learns, eventually, running, settings_for, token
 
 PRODUCT = "mobile_office"
 CHANNEL_A, CHANNEL_B = "crm-callcenter", "portal-jinan"
@@ -89,17 +89,8 @@ async def api(infra, receiver):
                             webhook_retry_jitter=0.0, webhook_poll_seconds=0.1, webhook_timeout_seconds=5.0)
     app = create(settings)
     async with running(app) as client:
-        await publish(infra, Envelope.wrap(
-            ProductRegistered(code=PRODUCT, name="移动办公", stage="delivered", vendor="vendor-a"),
-            type="lifecycle.product.registered", source="lifecycle", subject=PRODUCT, sequence=1,
-            correlationid="test"))
         staff = token(infra, "agent")
-
-        async def catalog_knows_product():
-            r = await client.post("/v1/tickets", json=ticket_body("probe"), headers=staff)
-            return r.status_code == 201
-
-        await eventually(catalog_knows_product, what="the catalog learnt the product from lifecycle's event")
+        await catalog_learns(infra, client, PRODUCT, ticket_body("probe"), staff)
         client.queue_name = f"{infra.namespace}.{QUEUE}"
         yield client
 
