@@ -118,3 +118,20 @@ class ArticleType(StrEnum):
     manual = "manual"
     tariff = "tariff"
     training = "training"
+
+
+class Audience(StrEnum):
+    """Who may read an article. Each audience also reads what is written for the ones outside it: staff read
+    everything, account managers read what is meant for them and for customers, channels only customer text."""
+    internal = "internal"                # 内部员工: the centre's staff and vendors
+    account_manager = "account_manager"  # 客户经理
+    customer = "customer"                # 客户: what a channel may show a requester
+
+
+AUDIENCE_LABELS = {Audience.internal: "内部员工", Audience.account_manager: "客户经理", Audience.customer: "客户"}
+# The audiences a role reads (SPEC §1 roles): staff read all, account managers theirs and the customers'.
+AUDIENCES_OF_ROLE: dict[Role, frozenset[Audience]] = {
+    **{role: frozenset(Audience) for role in Role},
+    Role.account_manager: frozenset({Audience.account_manager, Audience.customer}),
+    Role.intake: frozenset({Audience.customer}),
+}
