@@ -102,6 +102,10 @@ class TicketEvent(EventData):
 class TicketOpened(TicketEvent):
     title: str
     description: str
+    # the customer group (集团) the ticket is about, by name and, when given, code: whose tickets these are, e.g.
+    # for ticketing's own possible-duplicate index in every replica (optional: earlier producers did not send it)
+    group_name: str | None = None
+    group_code: str | None = None
 
 
 class TicketAssigned(TicketEvent):

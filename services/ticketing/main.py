@@ -1,5 +1,8 @@
+import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
+import structlog
 from fastapi import FastAPI
 
 from contracts.events import CatalogSyncRequested
@@ -16,7 +19,17 @@ from services.ticketing.settings import Settings
 from services.ticketing.store import listing, scheduled, sla_recalc
 from services.ticketing.store import webhooks as webhook_store
 from services.ticketing.store.sla_config import CHANGED as SLA_CONFIG_CHANGED, SLA_CONFIG, sla_of
-from services.ticketing.store.collections import CATALOG, INDEXES, SEARCH_INDEX, TICKETS, catalog_of, prepare
+from services.ticketing.store.collections import (
+    CATALOG,
+    INDEXES,
+    SEARCH_INDEX,
+    TICKETS,
+    catalog_of,
+    duplicates_of,
+    prepare,
+)
+
+log = structlog.get_logger()
 
 PUBLISHES = ("ticket.opened", "ticket.assigned", "ticket.escalated", "ticket.progress_noted", "ticket.resolved",
              "ticket.reopened", "ticket.closed", "catalog.sync_requested", "ticket.attachment_added",
@@ -39,6 +52,19 @@ async def on_start(rt: Runtime) -> None:
     await ensure_text_index(rt.store[TICKETS], SEARCH_INDEX)
     await sla_of(rt).load()
     await learn_catalog(rt)
+    if rt.settings.duplicate_detection and rt.settings.role in ("all", "api"):
+        # in the background: until it is loaded, the intake asks the store as it always did
+        rt.extras["duplicates_loading"] = asyncio.create_task(load_duplicate_index(rt))
+
+
+async def load_duplicate_index(rt: Runtime) -> None:
+    started = time.monotonic()
+    try:
+        count = await duplicates_of(rt).load(datetime.now(UTC))
+    except Exception as error:  # noqa: BLE001 - the intake keeps asking the store; a restart loads again
+        log.warning("duplicates.index_not_loaded", error=str(error)[:500])
+    else:
+        log.info("duplicates.index_loaded", tickets=count, seconds=round(time.monotonic() - started, 2))
 
 
 def jobs(rt: Runtime) -> list[PeriodicJob]:

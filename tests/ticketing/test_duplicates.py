@@ -15,7 +15,7 @@ from services.ticketing.domain import duplicates
 from services.ticketing.domain.ticket import Actor, Customer, Ticket
 from services.ticketing.main import create
 from services.ticketing.settings import Settings
-from services.ticketing.store.collections import TICKETS, to_document
+from services.ticketing.store.collections import TICKETS, duplicates_of, to_document
 from tests.support import eventually, publish, running, settings_for, token
 
 PRODUCT, OTHER_PRODUCT = "mobile_office", "corporate_directory"
@@ -131,7 +131,22 @@ async def test_this_and_last_week_count_older_weeks_do_not(service, infra):
                                 now=now - age)
         await rt.store.insert(TICKETS, to_document(ticket, {"idempotency_key": f"none:{ticket.id}"}))
         stored[label] = ticket.id
+    # written behind the service's back (no intake, no event): the process learns them as a restart would, from
+    # the store
+    await duplicates_of(rt).load(datetime.now(UTC))
     assert listed(await file(api, infra, body(SAME_AGAIN, "德州市某工厂"))) == [stored["last_week"]]
+
+
+async def test_a_ticket_filed_through_another_replica_is_listed_once_its_event_arrived(service, infra):
+    """Each process ranks from its own memory: the other replica learns the ticket from `ticket.opened`."""
+    api, _ = service
+    async with running(create(settings_for(Settings, infra, "ticketing_duplicates"))) as other:
+        first = await file(other, infra, body(FIRST, "聊城市某医院", city="聊城"))
+
+        async def listed_here():
+            return first["id"] in listed(await file(api, infra, body(SAME_AGAIN, "聊城市某医院", city="聊城")))
+
+        await eventually(listed_here, what="the first replica learnt the other's ticket from its event")
 
 
 async def test_a_replay_carries_the_duplicates_of_the_first_answer(api, infra):
@@ -145,6 +160,54 @@ async def test_a_replay_carries_the_duplicates_of_the_first_answer(api, infra):
     await api.post(f"/v1/tickets/{first['id']}/resolve", json={"answer": "已处理", "cause": "other"}, headers=staff)
     replayed = await api.post("/v1/tickets", json=body(SAME_AGAIN, "日照市某港口"), headers=headers)
     assert replayed.headers["Idempotent-Replayed"] == "true" and replayed.json() == answer
+
+
+T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
+
+
+def recent(max_tickets=100) -> duplicates.RecentTickets:
+    index = duplicates.RecentTickets(timedelta(days=14), max_tickets)
+    index.loaded(T0 - timedelta(days=14))
+    return index
+
+
+def ids(found) -> list[str]:
+    return None if found is None else [r.ticket_id for r in found]
+
+
+def test_the_index_answers_nothing_until_loaded_then_the_open_tickets_of_the_window_newest_first():
+    index = duplicates.RecentTickets(timedelta(days=14), 100)
+    assert index.candidates("k", T0, 10) is None  # not loaded: the caller asks the store
+    index.loaded(T0 - timedelta(days=14))
+    for n, status in enumerate(("new", "in_progress", "resolved", "pending")):
+        index.opened(f"t{n}", "k", T0 + timedelta(minutes=n), status, 1, ["登录", "失败"])
+    index.opened("other", "k2", T0, "new", 1, ["登录"])
+    assert ids(index.candidates("k", T0 + timedelta(hours=1), 10)) == ["t3", "t1", "t0"]
+    assert ids(index.candidates("k", T0 + timedelta(hours=1), 2)) == ["t3", "t1"]
+    assert ids(index.candidates("k", T0 + timedelta(days=14, minutes=2), 10)) == ["t3"]  # the older left the window
+    assert ids(index.candidates("unknown", T0, 10)) == []
+
+
+def test_a_later_state_wins_whatever_order_the_opening_and_the_changes_arrive_in():
+    index = recent()
+    index.status_changed("t1", "resolved", 3, T0)  # its resolution overtook its opening
+    index.opened("t1", "k", T0, "new", 1, ["登录"])
+    assert ids(index.candidates("k", T0, 10)) == []
+    index.status_changed("t1", "in_progress", 4, T0)  # reopened
+    index.status_changed("t1", "resolved", 3, T0)  # a late copy of the older state changes nothing
+    assert ids(index.candidates("k", T0, 10)) == ["t1"]
+    assert index.holds_opening("t1") and not index.holds_opening("t2")
+
+
+def test_beyond_its_bound_the_index_drops_the_oldest_and_says_when_it_cannot_answer():
+    index = recent(max_tickets=3)
+    for n in range(5):
+        index.opened(f"t{n}", "k" if n < 3 else "k2", T0 + timedelta(minutes=n), "new", 1, ["登录"])
+    assert len(index) == 3
+    # t0 and t1 are gone: for "k" memory holds only t2 since then, fewer than asked, so the store must say
+    assert index.candidates("k", T0 + timedelta(hours=1), 2) is None
+    assert ids(index.candidates("k", T0 + timedelta(hours=1), 1)) == ["t2"]  # the newest one is known for sure
+    assert ids(index.candidates("k2", T0 + timedelta(hours=1), 2)) == ["t4", "t3"]
 
 
 def test_similarity_is_the_jaccard_index_of_the_words_without_the_group_name():

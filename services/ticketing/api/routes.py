@@ -28,8 +28,15 @@ from services.ticketing.api.models import (
 from services.ticketing.domain import schedule, scope
 from services.ticketing.domain.ticket import ALLOWED_FROM, Actor, IllegalTransition, RuleViolation, Ticket, event_type
 from services.ticketing.store import listing, scheduled, search
-from services.ticketing.store.duplicates import possible_duplicates
-from services.ticketing.store.collections import TICKETS, catalog_of, from_document, next_ticket_id, to_document
+from services.ticketing.domain.duplicates import significant_words
+from services.ticketing.store.collections import (
+    TICKETS,
+    catalog_of,
+    duplicates_of,
+    from_document,
+    next_ticket_id,
+    to_document,
+)
 from services.ticketing.store.sla_config import sla_of
 
 router = APIRouter(prefix="/v1", tags=["tickets"])
@@ -76,11 +83,11 @@ async def open_ticket(body: TicketIn, principal: Principal = Depends(authenticat
     now = utcnow()
     received_at = received_when(body, now, rt.settings.received_at_skew_seconds)
     settings = rt.settings
-    duplicates = [PossibleDuplicateOut(**d).model_dump(mode="json") for d in await possible_duplicates(
-        rt.store[TICKETS], principal, product_code=body.product_code, group_name=body.customer.group_name,
-        group_code=body.customer.group_code, title=body.title, description=body.description, now=now,
-        threshold=settings.duplicate_min_similarity, candidates=settings.duplicate_candidates,
-        limit=settings.duplicate_limit)] if settings.duplicate_detection else []
+    finder = duplicates_of(rt)
+    words = significant_words(body.title, body.description, body.customer.group_name)
+    duplicates = [PossibleDuplicateOut(**d).model_dump(mode="json") for d in await finder.find(
+        principal, product_code=body.product_code, group_name=body.customer.group_name,
+        group_code=body.customer.group_code, words=words, now=now)] if settings.duplicate_detection else []
     for _ in range(3):
         try:
             ticket, opened = Ticket.open(
@@ -103,6 +110,9 @@ async def open_ticket(body: TicketIn, principal: Principal = Depends(authenticat
             if key and (earlier := await rt.store[TICKETS].find_one({"idempotency_key": key})):
                 return replay(earlier, fingerprint)
             continue  # the number was taken (a counter restored from an older backup): the next one is free
+        finder.remember(ticket.id, product_code=ticket.product_code, group_name=ticket.customer.group_name,
+                        group_code=ticket.customer.group_code, opened_at=ticket.opened_at,
+                        status=ticket.status.value, sequence=ticket.version, words=words)
         # The answer as stored for replays, sent as it is: no second validation against the response model.
         return JSONResponse(answer, status_code=201,
                             headers={"Location": f"/v1/tickets/{ticket.id}", "ETag": f'"{ticket.version}"'})
@@ -298,7 +308,10 @@ async def act(rt: Runtime, principal: Principal, ticket_id: str, action: str, if
         await rt.store.change(TICKETS, ticket_id, decide)
     except ConcurrencyConflict:
         raise Problem(409, "busy", "Ticket busy", "The ticket kept changing; try again.") from None
-    return out(acted[0], principal, response)
+    ticket = acted[0]
+    # this process's duplicate index learns at once what its own events will tell the other processes
+    duplicates_of(rt).recent.status_changed(ticket.id, ticket.status.value, ticket.version, ticket.opened_at)
+    return out(ticket, principal, response)
 
 
 def late_breaches(ticket: Ticket, now: datetime) -> list[TicketEvent]:

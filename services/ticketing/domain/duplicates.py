@@ -21,10 +21,12 @@ nx-27017's CPU for a group with 200 tickets that week, and far more for the sing
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from contracts.vocabulary import TicketStatus
 from services.kit import text
 
 
@@ -93,3 +95,112 @@ def rank(words: Sequence[str], candidates: Iterable[Candidate], *, threshold: fl
                                            tuple(word for word in words if word in theirs)))
     found.sort(key=lambda d: (-d.similarity, -d.opened_at.timestamp()))
     return found[:limit]
+
+
+OPEN_STATUSES = frozenset(s.value for s in TicketStatus if s not in (TicketStatus.resolved, TicketStatus.closed))
+
+
+@dataclass(slots=True)
+class Recent:
+    """What the index holds of one ticket: enough to rank it, not to show it (the answer reads the store)."""
+
+    ticket_id: str
+    key: str | None  # None: only a status change was heard of, before the opening itself (events may cross)
+    opened_at: datetime
+    status: str
+    sequence: int
+    words: frozenset[str]
+
+
+class RecentTickets:
+    """The tickets opened in the last `window`, by product and customer group key, in memory: the intake ranks
+    its possible duplicates from here instead of asking the store each time (issue 8's intake budget).
+
+    It holds every ticket opened after `complete_since` (None until the first load), so for a key it answers
+    from memory when the window lies inside that span, and also when it holds at least `wanted` open tickets of
+    the key newer than `complete_since` (the newest are all it would show). Otherwise `candidates` answers None
+    and the caller asks the store. Beyond `max_tickets` the oldest are dropped and `complete_since` moves past
+    them: memory stays bounded and the answer stays right, only slower.
+
+    Each ticket carries its `sequence` (the ticket's version): an older state than the one held changes nothing,
+    so the order in which the load and events arrive does not matter.
+    """
+
+    def __init__(self, window: timedelta, max_tickets: int):
+        self.window, self.max_tickets = window, max_tickets
+        self.complete_since: datetime | None = None
+        self._by_id: dict[str, Recent] = {}
+        self._by_key: dict[str, dict[str, Recent]] = {}
+        self._by_age: list[tuple[datetime, str]] = []  # a heap: the oldest opening first
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def holds_opening(self, ticket_id: str) -> bool:
+        held = self._by_id.get(ticket_id)
+        return held is not None and held.key is not None
+
+    def loaded(self, since: datetime) -> None:
+        """Every ticket opened after `since` has been added (a load from the store, with events running)."""
+        self.complete_since = since if self.complete_since is None else min(self.complete_since, since)
+
+    def opened(self, ticket_id: str, key: str, opened_at: datetime, status: str, sequence: int,
+               words: Iterable[str]) -> None:
+        held = self._by_id.get(ticket_id)
+        if held is not None and held.key is not None:
+            if sequence > held.sequence:
+                held.status, held.sequence = status, sequence
+            return
+        if held is not None and held.sequence > sequence:  # a later status arrived first: it stands
+            status, sequence = held.status, held.sequence
+        recent = Recent(ticket_id, key, opened_at, status, sequence, frozenset(words))
+        self._by_id[ticket_id] = recent
+        self._by_key.setdefault(key, {})[ticket_id] = recent
+        heapq.heappush(self._by_age, (opened_at, ticket_id))
+        self._bound()
+
+    def status_changed(self, ticket_id: str, status: str, sequence: int, opened_at: datetime) -> None:
+        held = self._by_id.get(ticket_id)
+        if held is None:
+            if self.complete_since is not None and opened_at > self.complete_since:
+                # its opening is still on the way: remember the later status so that the opening does not undo it
+                self._by_id[ticket_id] = Recent(ticket_id, None, opened_at, status, sequence, frozenset())
+                heapq.heappush(self._by_age, (opened_at, ticket_id))
+                self._bound()
+            return
+        if sequence > held.sequence:
+            held.status, held.sequence = status, sequence
+
+    def candidates(self, key: str, now: datetime, wanted: int) -> list[Recent] | None:
+        """The key's open tickets of the window, newest first, at most `wanted`; None when memory cannot say."""
+        if self.complete_since is None:
+            return None
+        self._expire(now)
+        since = now - self.window
+        held = sorted((r for r in self._by_key.get(key, {}).values()
+                       if r.opened_at > since and r.status in OPEN_STATUSES),
+                      key=lambda r: r.opened_at, reverse=True)
+        if self.complete_since <= since:
+            return held[:wanted]
+        known = [r for r in held if r.opened_at > self.complete_since]
+        return known[:wanted] if len(known) >= wanted else None
+
+    def _expire(self, now: datetime) -> None:
+        since = now - self.window
+        while self._by_age and self._by_age[0][0] <= since:
+            self._drop(heapq.heappop(self._by_age)[1])
+
+    def _bound(self) -> None:
+        while len(self._by_id) > self.max_tickets:
+            opened_at, ticket_id = heapq.heappop(self._by_age)
+            self._drop(ticket_id)
+            self.complete_since = opened_at if self.complete_since is None else max(self.complete_since, opened_at)
+
+    def _drop(self, ticket_id: str) -> None:
+        recent = self._by_id.pop(ticket_id, None)
+        if recent is not None and recent.key is not None:
+            group = self._by_key.get(recent.key)
+            if group is not None:
+                group.pop(ticket_id, None)
+                if not group:
+                    del self._by_key[recent.key]

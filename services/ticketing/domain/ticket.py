@@ -243,7 +243,8 @@ class Ticket(BaseModel):
                      update_by=found.update_by, received_at=received_at, sla_policy_version=policy.version,
                      sla_revision=sla_config.revision, filed_by=actor.sub, opened_at=now, updated_at=now)
         ticket._record("open", actor, None, now, {"channel": channel.value})
-        return ticket, TicketOpened(**ticket.state(actor), title=title, description=description)
+        return ticket, TicketOpened(**ticket.state(actor), title=title, description=description,
+                                    group_name=customer.group_name, group_code=customer.group_code)
 
     # --- actions ----------------------------------------------------------------------------------------
 

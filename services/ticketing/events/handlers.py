@@ -1,4 +1,5 @@
-"""ticketing learns the product catalog from lifecycle's events (it never asks lifecycle directly)."""
+"""ticketing learns the product catalog from lifecycle's events (it never asks lifecycle directly), and each of its
+processes keeps its possible-duplicate index fresh from ticketing's own events (store/duplicates.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from services.kit.app import Runtime
 from services.kit.cache import merge_if_newer
 from services.kit.consumer import Subscription
 from services.ticketing.events import webhooks
-from services.ticketing.store.collections import CATALOG, catalog_of
+from services.ticketing.store.collections import CATALOG, catalog_of, duplicates_of
 
 log = structlog.get_logger()
 
 
 CATALOG_EVENTS = ("lifecycle.product.registered", "lifecycle.product.stage_changed")
+# what opens a ticket or moves it in or out of the open statuses, for each process's possible-duplicate index
+DUPLICATE_INDEX_EVENTS = ("ticket.opened", "ticket.resolved", "ticket.reopened", "ticket.closed", "ticket.merged")
 
 
 def product_changes(envelope: Envelope) -> tuple[str, dict]:
@@ -37,8 +40,14 @@ def subscriptions(rt: Runtime) -> list[Subscription]:
         code, changes = product_changes(envelope)
         catalog_of(rt).apply(code, envelope.sequence, changes)
 
+    async def index_for_duplicates(envelope: Envelope) -> None:
+        duplicates_of(rt).learn(envelope)
+
+    indexes_duplicates = rt.settings.duplicate_detection and rt.settings.role in ("all", "api")  # intake's
     return [Subscription("ticketing.catalog", CATALOG_EVENTS, store_catalog_event),
             Subscription("ticketing.catalog-cache", CATALOG_EVENTS, cache_catalog_event, per_process=True),
+            *([Subscription("ticketing.duplicates-index", DUPLICATE_INDEX_EVENTS, index_for_duplicates,
+                            per_process=True)] if indexes_duplicates else []),
             webhooks.subscription(rt)]  # channel callbacks: requester events → deliveries
 
 

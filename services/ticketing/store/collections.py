@@ -16,6 +16,7 @@ from services.kit.ids import Sequences
 from services.kit.store import public
 from services.ticketing.domain.ticket import Ticket
 from services.ticketing.store import listing, scheduled
+from services.ticketing.store.duplicates import DuplicateFinder
 from services.ticketing.store.sla_config import SLA_CONFIG, SlaConfigCache
 from services.ticketing.store.sla_recalc import SLA_OPEN_REVISION
 
@@ -62,6 +63,13 @@ def prepare(rt: Runtime) -> None:
     rt.extras["ticket_numbers"] = Sequences(rt.store, block=TICKET_NUMBER_BLOCK, collection=COUNTERS)
     settings = rt.settings
     rt.extras["sla"] = SlaConfigCache(rt.store, (settings.work_day_start, settings.work_day_end))
+    rt.extras["duplicates"] = DuplicateFinder(
+        rt.store, TICKETS, threshold=settings.duplicate_min_similarity, candidates=settings.duplicate_candidates,
+        limit=settings.duplicate_limit, max_tickets=settings.duplicate_index_max_tickets)
+
+
+def duplicates_of(rt: Runtime) -> DuplicateFinder:
+    return rt.extras["duplicates"]
 
 
 def catalog_of(rt: Runtime) -> DocumentCache:
