@@ -1,13 +1,15 @@
-"""What duplicate detection adds to an intake: the one extra store query, against the intake's own insert.
+"""What duplicate detection adds to an intake, against the intake's own insert: the store's index range (what
+every intake asked before each process kept the window in memory, and still asks until its index is loaded) and
+the in-memory ranking that replaced it (store/duplicates.py DuplicateFinder), with what the index costs in memory.
 
 Against a store seeded by bench/seed.py (OPS_MONGO_URL, OPS_MONGO_DB as there), one request at a time, this
 times and prints p50/p99 and, with --store-pid, the store process's CPU ms per operation (the store's one core is
 what bounds intake on nx-27017) for:
 - baseline: `insert_one` of a fresh ticket document, the intake's one store command;
 - the duplicate query (services/ticketing/store/duplicates.py) for a new ticket of a seeded ticket's group and
-  product, the usual case (a group files a few tickets a fortnight);
-- the same for a hot group: --hot open tickets of one group and product filed this week beforehand (the query
-  then returns duplicate_candidates documents, its worst case).
+  product, the usual case (a group files a few tickets a fortnight), from the store and from memory;
+- the same for a hot group: --hot open tickets of one group and product filed this week beforehand (the store's
+  query then returns duplicate_candidates documents, its worst case; from memory, the similar ones are read back).
 
 Usage: python bench/duplicates.py [--rounds 300] [--hot 200] [--store-pid PID]
        python bench/duplicates.py --intake [--store-pid=PID]: POST /v1/tickets in-process (the real app, store
@@ -23,6 +25,7 @@ import random
 import statistics
 import sys
 import time
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,7 +37,8 @@ from services.kit.auth import Principal  # noqa: E402
 from services.ticketing.domain.ticket import Actor, Customer, Ticket  # noqa: E402
 from services.ticketing.settings import Settings  # noqa: E402
 from services.ticketing.store.collections import TICKETS, to_document  # noqa: E402
-from services.ticketing.store.duplicates import possible_duplicates  # noqa: E402
+from services.ticketing.domain.duplicates import significant_words  # noqa: E402
+from services.ticketing.store.duplicates import DuplicateFinder  # noqa: E402
 
 DEFAULT_URL = "mongodb://127.0.0.1:27017/?directConnection=true"
 HOT_GROUP, HOT_PRODUCT = "济南市大客户集团", "mobile_office"
@@ -92,25 +96,42 @@ async def main() -> int:
         await tickets.insert_one(to_document(ticket(i, f"基准集团{i}", HOT_PRODUCT, now),
                                              {"idempotency_key": f"bench-dup-{now.timestamp()}-{i}"}))
 
-    async def query(doc: dict) -> list:
+    def finder() -> DuplicateFinder:
+        return DuplicateFinder({TICKETS: tickets}, TICKETS, threshold=settings.duplicate_min_similarity,
+                               candidates=settings.duplicate_candidates, limit=settings.duplicate_limit,
+                               max_tickets=settings.duplicate_index_max_tickets)
+
+    from_store, from_memory = finder(), finder()  # the first is never loaded: it asks the store every time
+
+    async def query(doc: dict, using: DuplicateFinder = from_store) -> list:
         customer = doc["customer"]
-        return await possible_duplicates(
-            tickets, AGENT, product_code=doc["product_code"], group_name=customer["group_name"],
-            group_code=customer.get("group_code"), title=doc["title"], description=doc["description"], now=now,
-            threshold=settings.duplicate_min_similarity, candidates=settings.duplicate_candidates,
-            limit=settings.duplicate_limit)
+        return await using.find(AGENT, product_code=doc["product_code"], group_name=customer["group_name"],
+                                group_code=customer.get("group_code"), now=now,
+                                words=significant_words(doc["title"], doc["description"], customer["group_name"]))
 
     await timed("baseline: insert_one of a ticket", args.rounds, args.store_pid, insert)
-    await timed("duplicate query, a seeded ticket's group", args.rounds, args.store_pid,
+    await timed("duplicates from the store's index range, a seeded ticket's group", args.rounds, args.store_pid,
                 lambda i: query(rng.choice(seeded)))
+    tracemalloc.start()
+    started = time.perf_counter()
+    loaded = await from_memory.load(now)
+    seconds, (held, _) = time.perf_counter() - started, tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"memory index: {len(from_memory.recent)} of {loaded} tickets of the window loaded in {seconds:.1f} s, "
+          f"{held / max(len(from_memory.recent), 1):.0f} bytes each (tracemalloc, the load's documents included)")
+    await timed("duplicates from memory, a seeded ticket's group", args.rounds, args.store_pid,
+                lambda i: query(rng.choice(seeded), from_memory))
     await tickets.insert_many([to_document(ticket(100_000 + i, HOT_GROUP, HOT_PRODUCT, now),
                                            {"idempotency_key": f"bench-dup-hot-{now.timestamp()}-{i}"})
                                for i in range(args.hot)])
     hot = {"customer": {"group_name": HOT_GROUP}, "product_code": HOT_PRODUCT, "title": "移动办公无法登录",
            "description": "客户反映移动办公登录失败，提示密码错误"}
     found = await query(hot)
-    await timed(f"duplicate query, a group with {args.hot} open tickets", args.rounds, args.store_pid,
+    await timed(f"duplicates from the store, a group with {args.hot} open tickets", args.rounds, args.store_pid,
                 lambda i: query(hot))
+    await from_memory.load(now)
+    await timed(f"duplicates from memory, a group with {args.hot} open tickets (similar ones read back)",
+                args.rounds, args.store_pid, lambda i: query(hot, from_memory))
     print(f"(the hot group's query lists {len(found)} possible duplicates)")
     await client.close()
     return 0
@@ -144,6 +165,9 @@ async def intake_rounds(rounds: int, requests: int, concurrency: int, store_pid:
         # the usual case: a group with a ticket of this fortnight now and then (one in ten here)
         group = lambda i: f"基准集团{rng.randrange(200)}" if i % 10 == 0 else f"基准集团-{round_number}-{i}"  # noqa: E731
         async with app.router.lifespan_context(app):
+            loading = app.state.runtime.extras.get("duplicates_loading")
+            if loading is not None:  # the window's tickets, read once per process start: not the intake's cost
+                await loading
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
                 async def one(i: int) -> None:
