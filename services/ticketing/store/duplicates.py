@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from contracts.events import Envelope, TicketEvent, TicketOpened
+from contracts.events import Envelope, TicketOpened
 from services.kit.auth import Principal
 from services.kit.store import Store, eq
 from services.ticketing.domain import duplicates, scope
@@ -73,19 +73,20 @@ class DuplicateFinder:
         self.recent.opened(ticket_id, key, opened_at, status, sequence, words)
 
     def learn(self, envelope: Envelope) -> None:
-        """An event of ticketing's own that opens, closes or reopens a ticket (a queue of this process)."""
-        if envelope.type == "ticket.opened":
+        """An event of ticketing's own that opens, closes or reopens a ticket (a queue of this process). Read
+        from the envelope's data without validating the whole payload: each process gets every such event, and
+        most are about tickets it already holds (its own intakes and actions)."""
+        data = envelope.data
+        if envelope.type == "ticket.opened" and not self.recent.holds_opening(envelope.subject):
             opened = envelope.payload(TicketOpened)
-            if opened.group_name is None:  # from a producer before the group was in the event: not indexed
-                return
-            if not self.recent.holds_opening(opened.ticket_id):  # segmenting its text again would change nothing
+            if opened.group_name is not None:  # earlier producers did not send the group: not indexed
                 self.remember(opened.ticket_id, product_code=opened.product_code, group_name=opened.group_name,
                               group_code=opened.group_code, opened_at=opened.opened_at, status=opened.status.value,
                               sequence=envelope.sequence,
                               words=duplicates.significant_words(opened.title, opened.description, opened.group_name))
-                return
-        changed = envelope.payload(TicketEvent)
-        self.recent.status_changed(changed.ticket_id, changed.status.value, envelope.sequence, changed.opened_at)
+            return
+        self.recent.status_changed(envelope.subject, data["status"], envelope.sequence,
+                                   datetime.fromisoformat(data["opened_at"]))
 
     async def find(self, principal: Principal, *, product_code: str, group_name: str, group_code: str | None,
                    words: list[str], now: datetime) -> list[dict[str, Any]]:
