@@ -32,6 +32,9 @@ class Settings(ServiceSettings):
     # Each process ranks them from memory (store/duplicates.py): at most this many tickets of the last two weeks
     # (~0.5 KiB each); beyond it the oldest fall back to the store's query.
     duplicate_index_max_tickets: int = 50_000
+    # Whether each process also hears the intakes and changes of the other replicas (a queue of its own); one
+    # process alone knows its own tickets without it.
+    duplicate_index_events: bool = True
     # The business calendar's working day (Asia/Shanghai), SPEC §3: OPS_WORK_DAY_START / OPS_WORK_DAY_END.
     work_day_start: time = time(8, 30)
     work_day_end: time = time(17, 30)
