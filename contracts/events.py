@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.vocabulary import ArticleType, Cause, Channel, Industry, Kind, Priority, Stage, TicketStatus
+from contracts.vocabulary import ArticleType, Audience, Cause, Channel, Industry, Kind, Priority, Stage, TicketStatus
 
 EXCHANGE = "ops.events"
 DEAD_LETTER_EXCHANGE = "ops.dlx"
@@ -259,6 +259,8 @@ class ArticlePublished(EventData):
     product_code: str | None = None
     title: str
     version: int
+    # Who may read it (issue 9); events from before audiences existed were all internal ones.
+    audience: Audience = Audience.internal
 
 
 class ArticleArchived(EventData):
@@ -266,6 +268,7 @@ class ArticleArchived(EventData):
     type: ArticleType
     product_code: str | None = None
     version: int
+    audience: Audience = Audience.internal
 
 
 class CandidateUpdated(EventData):
