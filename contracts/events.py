@@ -7,7 +7,7 @@ the change, so a consumer can ignore an older state arriving after a newer one.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -280,6 +280,20 @@ class CandidateUpdated(EventData):
     ticket_ids: list[str]
 
 
+class TrainingRecorded(EventData):
+    """A training session held for a product (培训指导): lifecycle's trial → trial_commercial gate counts the
+    cities trained ("training of the pilot cities recorded", SPEC §3). `sequence` is always 1: a record is
+    written once."""
+
+    training_id: str
+    product_code: str
+    cities: list[str]
+    held_on: date
+    attendance: int
+    audience: str | None = None  # 培训对象, free text (e.g. 客户经理)
+    material_article_id: str | None = None
+
+
 # --- analytics -------------------------------------------------------------------------------------------
 
 
@@ -313,5 +327,6 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "knowledge.article.published": ArticlePublished,
     "knowledge.article.archived": ArticleArchived,
     "knowledge.candidate.updated": CandidateUpdated,
+    "knowledge.training.recorded": TrainingRecorded,
     "analytics.anomaly.detected": AnomalyDetected,
 }

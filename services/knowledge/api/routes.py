@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
@@ -11,6 +10,7 @@ from contracts.events import ArticleArchived, ArticlePublished
 from contracts.vocabulary import AUDIENCE_LABELS, ArticleType, Audience, Role
 from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, authenticate, require_roles
+from services.kit.clock import stored_now
 from services.kit.pagination import PageParams, page, page_params
 from services.kit.preconditions import check_version, parse_if_match
 from services.kit.problems import Problem
@@ -283,5 +283,4 @@ def _candidate(doc: dict[str, Any]) -> dict[str, Any]:
     return {"id": doc["_id"], **{f: doc[f] for f in fields}, "type_label": TYPE_LABELS[ArticleType(doc["type"])]}
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+_now = stored_now  # to the millisecond, as the store keeps it: a write's answer says what a later read says
