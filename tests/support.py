@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import aio_pika
 import httpx
+from fastapi.routing import APIRoute
 from pymongo import AsyncMongoClient
 
 from contracts.events import EXCHANGE, Envelope
@@ -141,3 +142,25 @@ async def catalog_learns(infra, client, product: str, probe: dict[str, Any], hea
         return (await client.post("/v1/tickets", json=probe, headers=headers)).status_code == 201
 
     await eventually(catalog_knows_product, what="the catalog learnt the product from lifecycle's event")
+
+
+def served_routes(routes, prefix: str = "") -> set[tuple[str, str]]:
+    """(method, path) of every HTTP route, through included routers (FastAPI ≥ 0.16x keeps an included router as
+    one entry of app.routes, holding the original router and the include's prefix). The role tests compare
+    them with their tables."""
+    found: set[tuple[str, str]] = set()
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found |= {(method, prefix + route.path) for method in route.methods if method != "HEAD"}
+        elif (included := getattr(route, "original_router", None)) is not None:
+            context = getattr(route, "include_context", None)
+            found |= served_routes(included.routes, prefix + getattr(context, "prefix", ""))
+    return found
+
+
+def v1_routes(app) -> set[tuple[str, str]]:
+    """(method, path) of every /v1 route of an app, from its routing and from its OpenAPI (either alone could
+    miss one a FastAPI upgrade hides)."""
+    documented = {(method.upper(), path) for path, operations in app.openapi()["paths"].items()
+                  for method in operations}
+    return {(method, path) for method, path in served_routes(app.routes) | documented if path.startswith("/v1/")}
