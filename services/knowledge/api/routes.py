@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Response
 
 from contracts.events import ArticleArchived, ArticlePublished
 from contracts.vocabulary import AUDIENCE_LABELS, ArticleType, Audience, Role
@@ -50,6 +50,8 @@ Validator = Annotated[Principal, Depends(require_roles(Role.product_manager, Rol
 CandidateReader = Annotated[Principal, Depends(require_roles(*CANDIDATE_READERS))]
 IfMatch = Annotated[str | None, Header(description="the version the change is based on, its ETag: required "
                                                    "(428 without it), 412 if it is not current")]
+# The optional body of publish and archive: no body is no note.
+Why = Annotated[ArticleAction, Body(default_factory=ArticleAction)]
 CHANGE_ERRORS = {401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 412: PROBLEM, 422: PROBLEM, 428: PROBLEM}
 EVENT_OF = {"publish": ("knowledge.article.published", ArticlePublished),
             "archive": ("knowledge.article.archived", ArticleArchived)}
@@ -136,7 +138,7 @@ async def edit_article(article_id: str, body: ArticleEdit, response: Response, r
              description="By a product manager of the article's product (any for a general article), or an admin.",
              responses=CHANGE_ERRORS)
 async def publish_article(article_id: str, response: Response, rt: Rt, principal: Validator,
-                          body: ArticleAction | None = None, if_match: IfMatch = None):
+                          body: Why, if_match: IfMatch = None):
     changed = await _transition(rt, article_id, "publish", principal, if_match, body)
     return _answer(changed, response, principal)
 
@@ -146,19 +148,19 @@ async def publish_article(article_id: str, response: Response, rt: Rt, principal
              description="By a product manager of the article's product (any for a general article), or an admin.",
              responses=CHANGE_ERRORS)
 async def archive_article(article_id: str, response: Response, rt: Rt, principal: Validator,
-                          body: ArticleAction | None = None, if_match: IfMatch = None):
+                          body: Why, if_match: IfMatch = None):
     changed = await _transition(rt, article_id, "archive", principal, if_match, body)
     return _answer(changed, response, principal)
 
 
 async def _transition(rt: Runtime, article_id: str, action: str, principal: Principal, if_match: str | None,
-                      body: ArticleAction | None) -> dict[str, Any]:
+                      body: ArticleAction) -> dict[str, Any]:
     article = await _readable_article(rt, article_id, principal)
     _check_scope(principal, article)
     expected = parse_if_match(if_match, what="article", required=True)
     check_version(article["version"], expected, what="article")
     try:
-        changed = articles.transition(article, action, actor=principal.sub, at=_now(), note=body and body.note)
+        changed = articles.transition(article, action, actor=principal.sub, at=_now(), note=body.note)
     except IllegalTransition as error:
         raise _illegal(error) from error
     event_type, model = EVENT_OF[action]
