@@ -286,9 +286,11 @@ async def test_operations_endpoints_describe_the_service(client):
     assert (await client.get("/readyz")).json()["checks"] == {"store": True, "broker": True}
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert {"/v1/articles", "/v1/articles/{article_id}", "/v1/articles/{article_id}/publish",
-            "/v1/articles/{article_id}/archive", "/v1/candidates", "/v1/candidates/{candidate_id}"} <= set(paths)
+            "/v1/articles/{article_id}/archive", "/v1/articles/{article_id}/diff", "/v1/candidates",
+            "/v1/candidates/{candidate_id}", "/v1/trainings", "/v1/trainings/{training_id}"} <= set(paths)
     asyncapi = json.dumps((await client.get("/asyncapi.json")).json())
-    for event_type in ("knowledge.article.published", "knowledge.article.archived", "knowledge.candidate.updated"):
+    for event_type in ("knowledge.article.published", "knowledge.article.archived", "knowledge.candidate.updated",
+                       "knowledge.training.recorded"):
         assert event_type in asyncapi
 
 
