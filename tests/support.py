@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import aio_pika
 import httpx
+import pytest
 from fastapi.routing import APIRoute
 from pymongo import AsyncMongoClient
 
@@ -164,3 +165,18 @@ def v1_routes(app) -> set[tuple[str, str]]:
     documented = {(method.upper(), path) for path, operations in app.openapi()["paths"].items()
                   for method in operations}
     return {(method, path) for method, path in served_routes(app.routes) | documented if path.startswith("/v1/")}
+
+
+def role_cases(routes, scopes: dict[str, tuple[dict, dict] | None], allowed_out_of_scope):
+    """The parameters of a role matrix: each route (with `name` and `allowed`) × each role, once for a role without
+    a scope (`scopes[role]` None), in and out of scope for the others; `allowed_out_of_scope(route, role)` says
+    whether a role may even outside its scope."""
+    for route in routes:
+        for role, claims in scopes.items():
+            if claims is None:
+                yield pytest.param(route, role, {}, role in route.allowed, id=f"{route.name}-{role}")
+            else:
+                inside, outside = claims
+                yield pytest.param(route, role, inside, role in route.allowed, id=f"{route.name}-{role}-in")
+                yield pytest.param(route, role, outside, allowed_out_of_scope(route, role),
+                                   id=f"{route.name}-{role}-out")

@@ -24,7 +24,7 @@ import pytest
 from services.knowledge.main import create
 from services.knowledge.settings import Settings
 from tests.knowledge.test_api import closed_event
-from tests.support import eventually, publish, running, settings_for, token, v1_routes
+from tests.support import eventually, publish, role_cases, running, settings_for, token, v1_routes
 
 PRODUCT = "p_kroles_" + uuid.uuid4().hex[:6]
 
@@ -91,15 +91,8 @@ ROUTES = [
 
 
 def cases():
-    for route in ROUTES:
-        for role, scopes in SCOPES.items():
-            if scopes is None:
-                yield pytest.param(route, role, {}, role in route.allowed, id=f"{route.name}-{role}")
-            else:
-                inside, outside = scopes
-                yield pytest.param(route, role, inside, role in route.allowed, id=f"{route.name}-{role}-in")
-                out_allowed = role in route.allowed and (role in SCOPE_BLIND or role in route.unscoped)
-                yield pytest.param(route, role, outside, out_allowed, id=f"{route.name}-{role}-out")
+    return role_cases(ROUTES, SCOPES, lambda route, role: role in route.allowed and (
+        role in SCOPE_BLIND or role in route.unscoped))
 
 
 def test_the_table_covers_every_route_of_the_app():

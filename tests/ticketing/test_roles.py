@@ -22,7 +22,7 @@ import pytest
 
 from services.ticketing.main import create
 from services.ticketing.settings import Settings
-from tests.support import eventually, running, served_routes, settings_for, token
+from tests.support import eventually, role_cases, running, served_routes, settings_for, token
 from tests.ticketing import samples
 from tests.ticketing.test_intake import register
 
@@ -133,15 +133,8 @@ ROUTES = [
 
 
 def cases():
-    for route in ROUTES:
-        for role, scopes in SCOPES.items():
-            if scopes is None:
-                yield pytest.param(route, role, {}, role in route.allowed, id=f"{route.name}-{role}")
-            else:
-                inside, outside = scopes
-                yield pytest.param(route, role, inside, role in route.allowed, id=f"{route.name}-{role}-in")
-                # out of scope a scoped role may do nothing with the ticket, not even read it
-                yield pytest.param(route, role, outside, role in route.unscoped, id=f"{route.name}-{role}-out")
+    # out of scope a scoped role may do nothing with the ticket, not even read it
+    return role_cases(ROUTES, SCOPES, lambda route, role: role in route.unscoped)
 
 
 def app_settings(infra) -> Settings:
