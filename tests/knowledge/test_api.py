@@ -193,11 +193,12 @@ async def test_article_versions_and_states(client, infra):
     assert id.startswith("KB-") and len(id) == 9
     assert (created["state"], created["version"], created["reuse_count"]) == ("draft", 1, 0)
 
-    stale = await client.put(f"/v1/articles/{id}", json={"title": "x", "body": "y"},
+    stale = await client.put(f"/v1/articles/{id}", json={"title": "x", "body": "y", "note": "n"},
                              headers={**token(infra, "agent"), "If-Match": '"2"'})
     assert stale.status_code == 412 and stale.headers["content-type"].startswith("application/problem+json")
 
-    edited = await client.put(f"/v1/articles/{id}", json={"title": "如何登录移动办公", "body": "手机号 + 验证码。"},
+    edited = await client.put(f"/v1/articles/{id}", json={"title": "如何登录移动办公", "body": "手机号 + 验证码。",
+                                                          "note": "补充验证码登录"},
                               headers={**token(infra, "complaint_handler"), "If-Match": '"1"'})
     assert edited.status_code == 200, edited.text
     assert (edited.json()["version"], edited.headers["etag"]) == (2, '"2"')
@@ -216,12 +217,12 @@ async def test_article_versions_and_states(client, infra):
         missing = await client.get(f"/v1/articles/{id}", params={"version": 9}, headers=token(infra, "agent"))
         assert missing.status_code == 404
 
-        archived = await client.post(f"/v1/articles/{id}/archive", headers=pm)
+        archived = await client.post(f"/v1/articles/{id}/archive", headers={**pm, "If-Match": "3"})
         assert archived.json()["state"] == "archived"
-        again = await client.post(f"/v1/articles/{id}/publish", headers=pm)
+        again = await client.post(f"/v1/articles/{id}/publish", headers={**pm, "If-Match": "4"})
         assert again.status_code == 409 and again.json()["type"] == "/problems/illegal-state"
-        assert (await client.put(f"/v1/articles/{id}", json={"title": "x", "body": "y"},
-                                 headers=token(infra, "agent"))).status_code == 409
+        assert (await client.put(f"/v1/articles/{id}", json={"title": "x", "body": "y", "note": "n"},
+                                 headers={**token(infra, "agent"), "If-Match": "4"})).status_code == 409
 
         async def two_events():
             ours = [e for e in await received() if e["subject"] == id]
@@ -236,7 +237,9 @@ async def test_article_versions_and_states(client, infra):
 async def test_article_list_filters_and_pages(client, infra):
     code = product()
     ids = [(await create_article(client, infra, code, type=t))["id"] for t in ("faq", "faq", "service_script")]
-    await client.post(f"/v1/articles/{ids[0]}/publish", headers=token(infra, "admin"))
+    published = await client.post(f"/v1/articles/{ids[0]}/publish", headers={**token(infra, "admin"),
+                                                                              "If-Match": "1"})
+    assert published.status_code == 200, published.text
     reader = token(infra, "analyst")
     faqs = (await client.get("/v1/articles", params={"product_code": code, "type": "faq"}, headers=reader)).json()
     assert [a["id"] for a in faqs["items"]] == [ids[1], ids[0]]   # newest first
@@ -259,9 +262,10 @@ async def test_auth_roles_and_scope(client, infra):
     assert (await client.get("/v1/candidates", headers=token(infra, "vendor", vendor="acme"))).status_code == 403
     article = await create_article(client, infra, code)
     assert (await client.post(f"/v1/articles/{article['id']}/publish",
-                              headers=token(infra, "agent"))).status_code == 403
+                              headers={**token(infra, "agent"), "If-Match": "1"})).status_code == 403
     other_pm = token(infra, "product_manager", products=["someone-else"])
-    assert (await client.post(f"/v1/articles/{article['id']}/publish", headers=other_pm)).status_code == 403
+    assert (await client.post(f"/v1/articles/{article['id']}/publish",
+                              headers={**other_pm, "If-Match": "1"})).status_code == 403
     assert (await client.get(f"/v1/articles/{article['id']}", headers=token(infra, "agent"))).json()["state"] == \
         "draft"
 
@@ -282,9 +286,11 @@ async def test_operations_endpoints_describe_the_service(client):
     assert (await client.get("/readyz")).json()["checks"] == {"store": True, "broker": True}
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert {"/v1/articles", "/v1/articles/{article_id}", "/v1/articles/{article_id}/publish",
-            "/v1/articles/{article_id}/archive", "/v1/candidates", "/v1/candidates/{candidate_id}"} <= set(paths)
+            "/v1/articles/{article_id}/archive", "/v1/articles/{article_id}/diff", "/v1/candidates",
+            "/v1/candidates/{candidate_id}", "/v1/trainings", "/v1/trainings/{training_id}"} <= set(paths)
     asyncapi = json.dumps((await client.get("/asyncapi.json")).json())
-    for event_type in ("knowledge.article.published", "knowledge.article.archived", "knowledge.candidate.updated"):
+    for event_type in ("knowledge.article.published", "knowledge.article.archived", "knowledge.candidate.updated",
+                       "knowledge.training.recorded"):
         assert event_type in asyncapi
 
 

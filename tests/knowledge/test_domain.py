@@ -178,3 +178,75 @@ def test_a_reuse_counts_once_per_ticket_and_is_not_a_version():
     assert articles.count_reuse(article, "ZX-1", T0) is None
     later = articles.count_reuse(article, "ZX-2", T0 - timedelta(days=1))
     assert later["reuse_count"] == 2 and later["last_reused_at"] == T0
+
+
+def test_audience_and_note_are_versioned_like_content():
+    v1 = draft()
+    assert v1["audience"] == "internal" and v1["versions"][0]["note"] is None
+    v2 = articles.edit(v1, title="登录", body="v1", tags=[], audience="customer", note="客户可直接查看",
+                       actor="agent", at=T0)
+    v3 = articles.edit(v2, title="登录", body="v3", tags=[], note="只改正文", actor="agent", at=T0)
+    v4 = articles.transition(v3, "publish", note="核对无误", actor="pm", at=T0)
+    assert [(v["version"], v["audience"], v["note"]) for v in v4["versions"]] == [
+        (1, "internal", None), (2, "customer", "客户可直接查看"), (3, "customer", "只改正文"), (4, "customer", "核对无误")]
+    assert articles.at_version(v4, 1)["audience"] == "internal"
+
+
+def test_an_article_stored_before_audiences_existed_is_internal():
+    old = draft()
+    del old["audience"]
+    for snapshot in old["versions"]:
+        del snapshot["audience"], snapshot["note"]
+    assert articles.audience_of(old) == "internal"
+    assert articles.snapshot_of(old, 1)["audience"] == "internal"
+    edited = articles.edit(old, title="t", body="b", tags=[], note="n", actor="agent", at=T0)
+    assert edited["audience"] == "internal" and edited["versions"][-1]["audience"] == "internal"
+
+
+@pytest.mark.parametrize("roles, audience, state, readable", [
+    (["agent"], "internal", "draft", True),
+    (["vendor"], "internal", "draft", True),
+    (["analyst"], "customer", "published", True),
+    (["account_manager"], "internal", "published", False),
+    (["account_manager"], "account_manager", "published", True),
+    (["account_manager"], "customer", "archived", True),
+    (["account_manager"], "customer", "draft", False),
+    (["intake"], "customer", "published", True),
+    (["intake"], "account_manager", "published", False),
+    (["intake"], "customer", "draft", False),
+    (["intake", "agent"], "internal", "draft", True),      # the union over roles
+    (["intake", "account_manager"], "account_manager", "published", True),
+    (["intake", "account_manager"], "customer", "draft", False),
+])
+def test_who_reads_what(roles, audience, state, readable):
+    doc = {"audience": audience, "state": state}
+    assert articles.readable(doc, roles) is readable
+
+
+def test_the_store_filter_says_what_readable_says():
+    assert articles.visibility_query(["agent"]) == {}
+    assert articles.visibility_query(["account_manager"]) == {
+        "audience": {"$in": ["account_manager", "customer"]}, "state": {"$in": ["published", "archived"]}}
+    assert articles.visibility_query(["intake"])["audience"] == {"$in": ["customer"]}
+
+
+def test_a_diff_compares_every_field_and_the_body_line_by_line():
+    v1 = articles.new_article("KB-000002", type=ArticleType.service_script, product_code="mobile_office",
+                              title="审批失败口径", body="1. 确认版本\n2. 重新登录\n3. 转产品经理", tags=["审批"],
+                              actor="agent", at=T0)
+    v2 = articles.edit(v1, title="审批提交失败口径", body="1. 确认版本不低于3.2.5\n2. 重新登录\n3. 转产品经理\n4. 回访",
+                       tags=["审批", "升级"], audience="account_manager", note="补充版本号", actor="agent", at=T0)
+    d = articles.diff(articles.snapshot_of(v2, 1), articles.snapshot_of(v2, 2))
+    assert list(d) == ["title", "body", "tags", "audience", "state"]
+    assert d["title"] == {"changed": True, "from": "审批失败口径", "to": "审批提交失败口径"}
+    assert (d["tags"]["added"], d["tags"]["removed"]) == (["升级"], [])
+    assert d["audience"] == {"changed": True, "from": "internal", "to": "account_manager"}
+    assert d["state"]["changed"] is False
+    assert d["body"]["changed"] and "-1. 确认版本\n+1. 确认版本不低于3.2.5" in d["body"]["unified"]
+    assert d["body"]["changes"] == [
+        {"op": "replace", "from_line": 1, "from_count": 1, "to_line": 1, "to_count": 1,
+         "removed": ["1. 确认版本"], "added": ["1. 确认版本不低于3.2.5"]},
+        {"op": "insert", "from_line": 4, "from_count": 0, "to_line": 4, "to_count": 1, "removed": [],
+         "added": ["4. 回访"]}]
+    same = articles.diff(articles.snapshot_of(v2, 2), articles.snapshot_of(v2, 2))
+    assert not any(f["changed"] for f in same.values()) and same["body"]["unified"] == ""

@@ -7,7 +7,8 @@ from services.kit.store import Store
 
 ARTICLES = "articles"
 CANDIDATES = "candidates"
-COUNTERS = "counters"   # readable article ids: {_id: "article", value: n}
+TRAININGS = "trainings"  # training sessions held (培训指导)
+COUNTERS = "counters"   # readable ids: {_id: "article" | "training", value: n}
 
 INDEXES = {
     ARTICLES: [
@@ -19,6 +20,11 @@ INDEXES = {
         # Not ("occurrences", "_id"): nx-27017 fails every write to a collection with `_id` in a compound index.
         IndexModel([("occurrences", DESCENDING)]),
     ],
+    TRAININGS: [
+        # the listing's key, unique; with and without the product filter (cities are a $in over an array)
+        IndexModel([("list_key", DESCENDING)], unique=True),
+        IndexModel([("product_code", ASCENDING), ("list_key", DESCENDING)]),
+    ],
 }
 
 ARTICLE_ORDER = [("_id", DESCENDING)]  # newest first: ids grow with creation
@@ -28,6 +34,10 @@ CANDIDATE_ORDER = [("occurrences", DESCENDING), ("_id", ASCENDING)]
 async def next_article_number(store: Store) -> int:
     """One number at a time (block 1): articles are few, and a restart should not skip a block of them."""
     return await Sequences(store, block=1, field="value", collection=COUNTERS).next("article")
+
+
+async def next_training_number(store: Store) -> int:
+    return await Sequences(store, block=1, field="value", collection=COUNTERS).next("training")
 
 
 def filters(**fields) -> dict:
