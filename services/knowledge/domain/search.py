@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
+import numpy as np
 import rjieba
 
 from services.kit.text import DOMAIN_WORDS, normalise, searchable
@@ -196,7 +197,15 @@ class Hit:
 
 class SearchIndex:
     """An inverted index with BM25F weights. `upsert`/`remove` keep it current one document at a time; `build`
-    loads many at once (one pass for the average lengths, one for the weights)."""
+    loads many at once (one pass for the average lengths, one for the weights).
+
+    Postings are kept twice: a dict per word (slot → weight), which updates cheaply, and, made when a query
+    first needs them after a change, two numpy arrays per word (slots, weights), so a query adds a word's
+    postings to a score vector in one vectorised step instead of a Python loop over thousands of documents.
+    The attributes in `FILTERED` (state, audience, type, product) are kept as integer codes in arrays too, so
+    that filtering is a vectorised mask over the matched documents."""
+
+    FILTERED = ("state", "audience", "type", "product_code")
 
     def __init__(self, analyzer: Analyzer | None = None, *, weights: Mapping[str, float] | None = None):
         self.analyzer = analyzer or Analyzer()
@@ -206,6 +215,10 @@ class SearchIndex:
         self._lengths: list[tuple[int, int, int]] = []
         self._free: list[int] = []
         self._postings: dict[str, dict[int, int]] = {}
+        self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._alive = np.zeros(0, dtype=bool)
+        self._codes: dict[str, np.ndarray] = {name: np.zeros(0, dtype=np.int32) for name in self.FILTERED}
+        self._code_of: dict[str, dict[Any, int]] = {name: {} for name in self.FILTERED}
         self._totals = [0, 0, 0]
         self._avg = (1.0, 1.0, 1.0)
 
@@ -227,14 +240,24 @@ class SearchIndex:
             tags += self.analyzer.tokens(tag)
         return Counter(self.analyzer.tokens(doc.title)), Counter(tags), Counter(self.analyzer.tokens(doc.body))
 
-    def _weight(self, term: str, fields: tuple[Counter, Counter, Counter], lengths: tuple[int, int, int]) -> int:
-        pseudo = 0.0
-        for name, counts, length, avg in zip(FIELDS, fields, lengths, self._avg):
-            tf = counts.get(term)
-            if tf:
-                b = FIELD_B[name]
-                pseudo += self.weights[name] * tf / (1 - b + b * length / avg)
-        return max(1, round(QUANTUM * pseudo / (K1 + pseudo)))
+    def _grow(self, size: int) -> None:
+        if size <= len(self._alive):
+            return
+        capacity = max(size, 2 * len(self._alive), 64)
+        alive = np.zeros(capacity, dtype=bool)
+        alive[:len(self._alive)] = self._alive
+        self._alive = alive
+        for name, codes in self._codes.items():
+            grown = np.zeros(capacity, dtype=np.int32)
+            grown[:len(codes)] = codes
+            self._codes[name] = grown
+
+    def _code(self, name: str, value: Any) -> int:
+        codes = self._code_of[name]
+        code = codes.get(value)
+        if code is None:
+            code = codes[value] = len(codes) + 1  # 0: no document
+        return code
 
     def _insert(self, doc: Doc, fields: tuple[Counter, Counter, Counter]) -> None:
         lengths = tuple(sum(c.values()) for c in fields)
@@ -244,11 +267,27 @@ class SearchIndex:
             self._lengths.append(lengths)
         else:
             self._docs[slot], self._lengths[slot] = doc, lengths
+        self._grow(slot + 1)
+        self._alive[slot] = True
+        for name in self.FILTERED:
+            self._codes[name][slot] = self._code(name, doc.attrs.get(name))
         self._slot_of[doc.id] = slot
-        for i in range(3):
+        pseudo: dict[str, float] = {}
+        for i, name in enumerate(FIELDS):
             self._totals[i] += lengths[i]
-        for term in set().union(*fields):
-            self._postings.setdefault(term, {})[slot] = self._weight(term, fields, lengths)
+            if not fields[i]:
+                continue
+            b = FIELD_B[name]
+            norm = self.weights.get(name, 0.0) / (1 - b + b * lengths[i] / self._avg[i])
+            if not norm:
+                continue
+            get = pseudo.get
+            for term, tf in fields[i].items():
+                pseudo[term] = get(term, 0.0) + tf * norm
+        postings, arrays = self._postings, self._arrays
+        for term, value in pseudo.items():
+            postings.setdefault(term, {})[slot] = max(1, int(QUANTUM * value / (K1 + value) + 0.5))
+            arrays.pop(term, None)
 
     def _delete(self, doc_id: str) -> None:
         slot = self._slot_of.pop(doc_id, None)
@@ -259,11 +298,13 @@ class SearchIndex:
             postings = self._postings.get(term)
             if postings is not None:
                 postings.pop(slot, None)
+                self._arrays.pop(term, None)
                 if not postings:
                     del self._postings[term]
         for i in range(3):
             self._totals[i] -= self._lengths[slot][i]
         self._docs[slot] = None
+        self._alive[slot] = False
         self._free.append(slot)
 
     def upsert(self, doc: Doc) -> None:
@@ -280,6 +321,7 @@ class SearchIndex:
         unique = {d.id: d for d in docs}
         analysed = [(d, self._analyse(d)) for d in unique.values()]
         self.__init__(self.analyzer, weights=self.weights)
+        self._grow(len(analysed))
         if analysed:
             sums = [0, 0, 0]
             for _, fields in analysed:
@@ -306,60 +348,70 @@ class SearchIndex:
         n = len(self._slot_of)
         return math.log(1 + (n - df + 0.5) / (df + 0.5)) if df else 0.0
 
-    def search(self, query: Query, *, accept: Callable[[Doc], bool] | None = None, limit: int = 10,
-               offset: int = 0, snippets: bool = True) -> tuple[list[Hit], int]:
-        """The best `limit` documents after `offset` that `accept` lets through, and how many matched in all."""
-        scores: dict[int, float] = {}
+    def _array(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        arrays = self._arrays.get(term)
+        if arrays is None:
+            postings = self._postings.get(term)
+            if not postings:
+                return None
+            arrays = self._arrays[term] = (np.fromiter(postings.keys(), dtype=np.int64, count=len(postings)),
+                                           np.fromiter(postings.values(), dtype=np.float32, count=len(postings)))
+        return arrays
+
+    def search(self, query: Query, *, where: Mapping[str, Iterable[Any]] | None = None,
+               accept: Callable[[Doc], bool] | None = None, limit: int = 10, offset: int = 0,
+               snippets: bool = True) -> tuple[list[Hit], int]:
+        """The best `limit` documents after `offset`, and how many matched in all. `where` keeps the documents
+        whose attribute (one of FILTERED) has one of the given values; `accept` is any further test, run on the
+        matched documents only."""
+        size = len(self._docs)
+        scores = np.zeros(size, dtype=np.float32)
         for slot in query.slots:
             if len(slot.alternatives) == 1:
-                term = slot.word
-                postings = self._postings.get(term)
-                if not postings:
-                    continue
-                factor = self.idf(term) / QUANTUM
-                get = scores.get
-                for s, w in postings.items():
-                    scores[s] = get(s, 0.0) + factor * w
+                arrays = self._array(slot.word)
+                if arrays is not None:
+                    scores[arrays[0]] += arrays[1] * np.float32(self.idf(slot.word) / QUANTUM)
                 continue
-            best: dict[int, float] = {}
+            best = np.zeros(size, dtype=np.float32)
             for term, weight in slot.alternatives:
-                postings = self._postings.get(term)
-                if not postings:
-                    continue
-                factor = weight * self.idf(term) / QUANTUM
-                for s, w in postings.items():
-                    value = factor * w
-                    if value > best.get(s, 0.0):
-                        best[s] = value
-            get = scores.get
-            for s, value in best.items():
-                scores[s] = get(s, 0.0) + value
+                arrays = self._array(term)
+                if arrays is not None:
+                    idx, w = arrays
+                    best[idx] = np.maximum(best[idx], w * np.float32(weight * self.idf(term) / QUANTUM))
+            scores += best
+        mask = scores > 0
+        mask &= self._alive[:size]
+        for name, values in (where or {}).items():
+            codes = [self._code_of[name][v] for v in values if v in self._code_of[name]]
+            mask &= np.isin(self._codes[name][:size], np.array(codes, dtype=np.int32))
+        matched = np.flatnonzero(mask)
         docs = self._docs
-        matched = scores.items()
         if accept is not None or query.excluded:
             excluded = query.excluded
-
-            def keep(item) -> bool:
-                doc = docs[item[0]]
-                if accept is not None and not accept(doc):
-                    return False
-                return not excluded or not _contains_any(doc, excluded)
-
-            matched = [item for item in matched if keep(item)]
+            matched = np.array([s for s in matched.tolist()
+                                if (accept is None or accept(docs[s]))
+                                and not (excluded and _contains_any(docs[s], excluded))], dtype=np.int64)
         total = len(matched)
-        top = heapq.nlargest(offset + limit, matched, key=itemgetter(1))
-        top.sort(key=lambda item: (-item[1], docs[item[0]].id))
-        hits = [Hit(docs[s].id, round(score, 4), docs[s]) for s, score in top[offset:]]
+        wanted = min(total, offset + limit)
+        if wanted == 0:
+            return [], total
+        values = scores[matched]
+        if wanted < total:
+            part = np.argpartition(-values, wanted - 1)[:wanted]
+            matched, values = matched[part], values[part]
+        top = sorted(zip(matched.tolist(), values.tolist()), key=lambda item: (-item[1], docs[item[0]].id))
+        hits = [Hit(docs[s].id, round(score, 4), docs[s]) for s, score in top[offset:wanted]]
         if snippets:
             for hit in hits:
                 self.highlight(hit, query)
         return hits, total
 
     def highlight(self, hit: Hit, query: Query) -> None:
+        slot = self._slot_of.get(hit.doc.id)
         terms: dict[str, float] = {}
-        for slot in query.slots:
-            for term, weight in slot.alternatives:
-                if hit.doc.id in self and self._slot_of[hit.doc.id] in self._postings.get(term, ()):
+        for s in query.slots:
+            for term, weight in s.alternatives:
+                if slot in self._postings.get(term, ()):
                     terms[term] = max(terms.get(term, 0.0), weight * self.idf(term))
         hit.snippet, hit.highlights = snippet(hit.doc.body, terms)
         hit.title_highlights = spans(hit.doc.title, terms)

@@ -8,6 +8,10 @@ from services.kit.store import Store
 ARTICLES = "articles"
 CANDIDATES = "candidates"
 COUNTERS = "counters"   # readable article ids: {_id: "article", value: n}
+PRODUCTS = "products"   # the catalog's names, from lifecycle's events: the search dictionary (store/search_index.py)
+SYNONYMS = "synonyms"   # one document, the search synonyms an admin edits (domain/synonyms.py)
+# Every write to these carries kit.store.CHANGED: how each API replica's search index learns what changed.
+STAMPED = (ARTICLES, CANDIDATES, PRODUCTS, SYNONYMS)
 
 INDEXES = {
     ARTICLES: [
