@@ -382,8 +382,9 @@ class SearchIndex:
         mask = scores > 0
         mask &= self._alive[:size]
         for name, values in (where or {}).items():
-            codes = [self._code_of[name][v] for v in values if v in self._code_of[name]]
-            mask &= np.isin(self._codes[name][:size], np.array(codes, dtype=np.int32))
+            allowed = np.zeros(len(self._code_of[name]) + 1, dtype=bool)  # code → allowed: one gather, no sort
+            allowed[[self._code_of[name][v] for v in values if v in self._code_of[name]]] = True
+            mask &= allowed[self._codes[name][:size]]
         matched = np.flatnonzero(mask)
         docs = self._docs
         if accept is not None or query.excluded:
