@@ -215,7 +215,7 @@ async def test_synonyms_are_data_an_admin_edits(replicas, infra):
     for role in ("intake", "account_manager", "vendor"):
         assert (await one.get("/v1/synonyms", headers=token(infra, role))).status_code == 403, role
     assert (await one.get("/v1/synonyms")).status_code == 401
-    groups = [*current.json()["groups"], ["彩虹码", "七彩码"]]
+    groups = [*current.json()["groups"], ["彩虹码", "健康通行证"]]  # no character in common
     assert (await one.put("/v1/synonyms", json={"groups": groups}, headers=agent)).status_code == 403
     stale = await one.put("/v1/synonyms", json={"groups": groups}, headers={**admin, "If-Match": str(version + 5)})
     assert stale.status_code == 412
@@ -231,13 +231,15 @@ async def test_synonyms_are_data_an_admin_edits(replicas, infra):
         changed = await one.put("/v1/synonyms", json={"groups": groups}, headers={**admin, "If-Match": str(version)})
         assert changed.status_code == 200, changed.text
         assert changed.json()["version"] == version + 1 and changed.json()["updated_by"] == "admin-test"
-        await until_found(two, infra, "七彩码怎么领", article["id"], product_code=code)  # on the other replica too
+        await until_found(two, infra, "健康通行证怎么领", article["id"], product_code=code)  # the other replica too
+        response = await two.get("/v1/search", params={"q": "健康通行证", "product_code": code}, headers=agent)
+        assert response.json()["expanded"] == {"健康通行证": ["彩虹码"]}
     finally:
         restored = await one.put("/v1/synonyms", json={"groups": [list(g) for g in DEFAULT_GROUPS]}, headers=admin)
         assert restored.status_code == 200
 
     async def forgotten():
-        return await found(two, infra, "七彩码", product_code=code) == []
+        return await found(two, infra, "健康通行证", product_code=code) == []
 
     await eventually(forgotten, what="the removed synonym forgotten")
 

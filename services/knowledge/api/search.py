@@ -25,7 +25,7 @@ from pydantic import StringConstraints
 from contracts.vocabulary import AUDIENCES_OF_ROLE, ArticleType, Audience, Role
 from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, authenticate, require_roles
-from services.kit.problems import Problem, invalid
+from services.kit.problems import Problem, check_if_match, invalid
 from services.kit.store import ConcurrencyConflict
 from services.knowledge.api.search_models import SearchPage, Suggestions, SynonymsIn, SynonymsOut
 from services.knowledge.domain.articles import TYPE_LABELS
@@ -187,12 +187,7 @@ async def put_synonyms(body: SynonymsIn, rt: Rt, response: Response, principal: 
                        if_match: Annotated[str | None, Header(description="the version the change is based on "
                                                                           "(412 if it is not current)")] = None):
     current = await _synonyms(rt)
-    if if_match is not None and if_match.strip() != "*":
-        raw = if_match.strip().removeprefix("W/").strip('"')
-        if raw != str(current["version"]):
-            raise Problem(412, "precondition-failed", "Version mismatch",
-                          f"If-Match names version {raw}, the synonyms are at version {current['version']}.",
-                          current_version=current["version"])
+    check_if_match(if_match, current["version"], "the synonyms document")
     try:
         groups = clean_groups(body.groups)
     except InvalidSynonyms as error:
