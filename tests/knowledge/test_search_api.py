@@ -48,8 +48,8 @@ async def write_article(infra, code: str, *, title: str, body: str, audience: st
     return id
 
 
-async def found(client, infra, q: str, role="agent", **params) -> list[str]:
-    response = await client.get("/v1/search", params={"q": q, **params}, headers=token(infra, role))
+async def found(client, infra, q: str, role="agent", claims=None, **params) -> list[str]:
+    response = await client.get("/v1/search", params={"q": q, **params}, headers=token(infra, role, **(claims or {})))
     assert response.status_code == 200, response.text
     return [item["id"] for item in response.json()["items"]]
 
@@ -158,13 +158,13 @@ async def test_audience_and_roles(replicas, infra):
                                 audience="customer")
     await until_found(two, infra, "彩铃设置", legacy, product_code=code)
 
-    async def readable(role, **params):
-        return set(await found(two, infra, "彩铃设置", role=role, product_code=code, **params))
+    async def readable(role, claims=None, **params):
+        return set(await found(two, infra, "彩铃设置", role=role, claims=claims, product_code=code, **params))
 
     everyone = {*ids.values(), legacy}
     assert await readable("agent") == everyone
     assert await readable("vendor") == everyone
-    assert await readable("product_manager") == everyone  # products=[] : a product manager searches all
+    assert await readable("product_manager", {"products": ["someone-else"]}) == everyone  # searches all products
     assert await readable("account_manager") == {ids["account_manager"], ids["customer"]}
     assert await readable("intake") == {ids["customer"]}                      # a missing audience is internal
     assert await readable("agent", audience="customer") == {ids["customer"]}
