@@ -12,7 +12,7 @@ SEED_ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help .venv run test bench bench-intake bench-consumers bench-relay seed seed-knowledge bench-search token clean-data
+.PHONY: help .venv run test bench bench-intake bench-consumers bench-relay seed seed-knowledge bench-search bench-relevance bench-knowledge-search token clean-data
 
 help:
 	@echo "make run         start RabbitMQ (if down), nx-27017 (unless OPS_MONGO_URL is set) and the four services"
@@ -24,6 +24,8 @@ help:
 	@echo "make seed        load 100,000 realistic tickets into ticketing's store, no events (bench/seed.py; BENCH_ARGS)"
 	@echo "make seed-knowledge  load the sample 客服口径/投诉指导手册/FAQ (示例数据) into a running knowledge, idempotent"
 	@echo "make bench-search  list and search latency and req/s against a seeded 'make run' (bench/search.py; BENCH_ARGS)"
+	@echo "make bench-relevance  knowledge search MRR@10 and recall@3 over the labelled questions (bench/search_relevance.py)"
+	@echo "make bench-knowledge-search  knowledge search p50/p95 over 20,000 articles, in-process and HTTP (bench/knowledge_search.py)"
 	@echo "make token       print a dev JWT: ROLE=agent [CITY=济南] [PRODUCTS=a,b] [VENDOR=v] [SUB=s]"
 	@echo "make clean-data  delete the local data under .data/"
 	@echo "make .venv       create .venv and install the project (re-installs when pyproject.toml changes)"
@@ -71,6 +73,12 @@ seed-knowledge: $(STAMP)
 
 bench-search: $(STAMP)
 	$(PY) bench/search.py $(BENCH_ARGS)
+
+bench-relevance: $(STAMP)
+	$(PY) bench/search_relevance.py $(BENCH_ARGS)
+
+bench-knowledge-search: $(STAMP)
+	$(PY) bench/knowledge_search.py $(BENCH_ARGS)
 
 token: $(STAMP)
 	@$(PY) -m services.kit.token --role '$(ROLE)' \

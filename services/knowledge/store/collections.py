@@ -9,6 +9,10 @@ ARTICLES = "articles"
 CANDIDATES = "candidates"
 TRAININGS = "trainings"  # training sessions held (培训指导)
 COUNTERS = "counters"   # readable ids: {_id: "article" | "training", value: n}
+PRODUCTS = "products"   # the catalog's names, from lifecycle's events: the search dictionary (store/search_index.py)
+SYNONYMS = "synonyms"   # one document, the search synonyms an admin edits (domain/synonyms.py)
+# Every write to these carries kit.store.CHANGED: how each API replica's search index learns what changed.
+STAMPED = (ARTICLES, CANDIDATES, PRODUCTS, SYNONYMS)
 
 INDEXES = {
     ARTICLES: [
