@@ -6,8 +6,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from contracts.events import TicketClosed
-from contracts.vocabulary import ArticleType, Cause, Kind
+from contracts.vocabulary import ArticleType, Audience, Cause, Kind, Role
+from services.kit.auth import Principal
+from services.knowledge.api.search import readable_published
 from services.knowledge.domain import articles, candidates
+from services.knowledge.domain.articles import ArticleState
 from services.knowledge.domain.candidates import candidate_type, grow, key_of, normalise
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -228,6 +231,18 @@ def test_the_store_filter_says_what_readable_says():
     assert articles.visibility_query(["account_manager"]) == {
         "audience": {"$in": ["account_manager", "customer"]}, "state": {"$in": ["published", "archived"]}}
     assert articles.visibility_query(["intake"])["audience"] == {"$in": ["customer"]}
+
+
+def test_search_filters_its_index_by_the_articles_rule():
+    """Search and suggestions (api/search.py) read no rule of their own: for every role, audience and state an
+    article passes their index filter exactly when `readable` says so and it is published."""
+    for role in Role:
+        where = readable_published(Principal(sub="t", roles=[role]))
+        for audience in Audience:
+            for state in ArticleState:
+                doc = {"audience": audience.value, "state": state.value}
+                admitted = all(doc[field] in allowed for field, allowed in where.items())
+                assert admitted is (articles.readable(doc, [role]) and state == "published"), (role, doc)
 
 
 def test_a_diff_compares_every_field_and_the_body_line_by_line():

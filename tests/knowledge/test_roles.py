@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from services.knowledge.domain.synonyms import DEFAULT_GROUPS
 from services.knowledge.main import create
 from services.knowledge.settings import Settings
 from tests.knowledge.test_api import closed_event
@@ -44,6 +45,10 @@ VALIDATORS = ("product_manager", "admin")  # issue 9: publish and archive
 # issue 9: drafts and trainings are for the centre's staff, not for channel systems nor account managers
 STAFF = tuple(r for r in EVERYONE if r not in ("intake", "account_manager"))
 CANDIDATE_READERS = ("agent", "complaint_handler", "product_manager", "analyst", "admin")
+# issue 9: suggestions are for those who answer tickets from the scripts — the front line, the product manager
+# (second line) and account managers; not channels, analysts nor vendors (who answer only what is escalated to them)
+SUGGESTION_USERS = ("agent", "ops_engineer", "complaint_handler", "product_manager", "account_manager", "admin")
+ADMIN = ("admin",)  # SPEC §1: the admin keeps the catalog's data; synonyms are data an admin edits (issue 9)
 
 ARTICLE = {"type": "faq", "product_code": PRODUCT, "title": "集团通讯录如何批量导入员工？",
            "body": "管理后台→通讯录管理→批量导入，按模板填写后上传。", "tags": ["批量导入"]}
@@ -87,6 +92,15 @@ ROUTES = [
     Route("record-training", "POST", "/v1/trainings", "none", VALIDATORS, TRAINING),
     Route("trainings", "GET", "/v1/trainings", "none", STAFF, unscoped=STAFF),
     Route("training", "GET", "/v1/trainings/{training_id}", "none", STAFF, unscoped=STAFF),
+    # issue 9: search is for everyone, over what their audiences read; drafts only when staff ask for them
+    Route("search", "GET", "/v1/search", "none", EVERYONE, params={"q": "批量导入"}, unscoped=EVERYONE),
+    Route("search-drafts", "GET", "/v1/search", "none", STAFF, params={"q": "批量导入", "include_drafts": "true"},
+          unscoped=STAFF),
+    Route("suggestions", "GET", "/v1/suggestions", "none", SUGGESTION_USERS, params={"q": "通讯录导入失败"},
+          unscoped=SUGGESTION_USERS),
+    Route("synonyms", "GET", "/v1/synonyms", "none", STAFF, unscoped=STAFF),
+    Route("replace-synonyms", "PUT", "/v1/synonyms", "synonyms", ADMIN,
+          {"groups": [list(group) for group in DEFAULT_GROUPS]}, if_match=True),
 ]
 
 
@@ -124,12 +138,16 @@ async def api(infra):
 
 async def prepare(client, infra, state: str) -> dict:
     """What the call needs, made by an admin: nothing more than the fixture's candidate and training ("none"), an
-    internal draft of PRODUCT at version 1 ("draft"), or an article for customers published at version 2
-    ("published_customer")."""
+    internal draft of PRODUCT at version 1 ("draft"), an article for customers published at version 2
+    ("published_customer"), or the synonyms' current version ("synonyms")."""
     made = dict(client.made)
     if state == "none":
         return made
     admin = token(infra, "admin", sub="admin-1")
+    if state == "synonyms":
+        r = await client.get("/v1/synonyms", headers=admin)
+        assert r.status_code == 200, r.text
+        return {**made, "version": r.json()["version"]}
     audience = "customer" if state == "published_customer" else "internal"
     r = await client.post("/v1/articles", json={**ARTICLE, "audience": audience}, headers=admin)
     assert r.status_code == 201, r.text

@@ -3,15 +3,16 @@ synonyms an admin edits (`GET/PUT /v1/synonyms`). The engine is services/knowled
 per-replica index services/knowledge/store/search_index.py; docs/knowledge-search.md describes both.
 
 Who may do what (SPEC §1):
-- search: every role, over the articles whose audience one of its roles reads (contracts AUDIENCES_OF_ROLE:
-  intake only customer text, account managers theirs and the customers'); `audience=` narrows that further and
-  asking for an audience the caller does not read is a 403. Published articles only; staff (not intake, account
-  managers or vendors) may add drafts with `include_drafts=true`. Product managers search every product:
-  reading is not scoped, publishing is.
+- search: every role, over what it may read by the articles' own rule (domain/articles.py `visible`, the one
+  `GET /v1/articles` applies: audiences by role, intake only customer text, account managers theirs and the
+  customers'; drafts for staff only, vendors included); `audience=` narrows that further and asking for an
+  audience the caller does not read is a 403. Published articles only unless staff add drafts with
+  `include_drafts=true` (403 for others). Product managers search every product: reading is not scoped,
+  publishing is.
 - suggestions: the front line — agents, ops engineers, complaint handlers, product managers, account managers.
   Candidate answers are unvalidated text from closed tickets (KCS: not yet reviewed), so account managers get
   the articles only, as they do not read candidates either.
-- synonyms: staff read them, admins change them.
+- synonyms: staff (articles.STAFF) read them, admins change them.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import StringConstraints
 
-from contracts.vocabulary import AUDIENCES_OF_ROLE, ArticleType, Audience, Role
+from contracts.vocabulary import ArticleType, Audience, Role
 from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, authenticate, require_roles
 from services.kit.problems import Problem, check_if_match, invalid
 from services.kit.store import ConcurrencyConflict
 from services.knowledge.api.search_models import SearchPage, Suggestions, SynonymsIn, SynonymsOut
-from services.knowledge.domain.articles import TYPE_LABELS
+from services.knowledge.domain import articles
+from services.knowledge.domain.articles import STAFF, TYPE_LABELS, ArticleState
 from services.knowledge.domain.candidates import OPEN
 from services.knowledge.domain.search import parse_query, rank_by_occurrences
 from services.knowledge.domain.synonyms import SYNONYMS_ID, InvalidSynonyms, clean_groups, replaced
@@ -37,11 +39,10 @@ from services.knowledge.store.search_index import LiveSearch
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
-DRAFT_READERS = (Role.agent, Role.ops_engineer, Role.complaint_handler, Role.product_manager, Role.analyst)
 SUGGESTION_USERS = (Role.agent, Role.ops_engineer, Role.complaint_handler, Role.product_manager,
                     Role.account_manager)
 ANSWER_READERS = (Role.agent, Role.ops_engineer, Role.complaint_handler, Role.product_manager)
-SYNONYM_READERS = (Role.agent, Role.ops_engineer, Role.complaint_handler, Role.product_manager, Role.analyst)
+SYNONYM_READERS = tuple(r for r in Role if r in STAFF)
 MAX_RESULTS = 200  # how deep a ranked list pages: nobody reads result 201
 PROBLEM = {"content": {"application/problem+json": {}}}
 
@@ -59,8 +60,9 @@ def live(rt: Runtime) -> LiveSearch:
     return rt.extras["search"]
 
 
-def readable_audiences(principal: Principal) -> frozenset[str]:
-    return frozenset(a.value for role in principal.roles for a in AUDIENCES_OF_ROLE.get(role, ()))
+def readable_published(principal: Principal) -> dict[str, frozenset[str]]:
+    """The index filter of what `principal` reads (articles.visible), published articles only."""
+    return {**articles.visible(principal.roles), "state": frozenset({ArticleState.published.value})}
 
 
 def _offset(cursor: str | None) -> int:
@@ -84,21 +86,23 @@ async def search_articles(
         limit: Annotated[int, Query(ge=1, le=50)] = 10,
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None):
     offset = _offset(cursor)
-    audiences = readable_audiences(principal)
+    visible = articles.visible(principal.roles)
+    where = readable_published(principal)
     if audience is not None:
-        if audience.value not in audiences:
+        if audience.value not in visible["audience"]:
             raise Problem(403, "forbidden", "Audience not readable",
                           f"Articles for {audience.value} are not readable with the roles "
                           f"{', '.join(r.value for r in principal.roles)}.")
-        audiences = frozenset({audience.value})
-    if include_drafts and not principal.has(*DRAFT_READERS, Role.admin):
-        raise Problem(403, "forbidden", "Drafts are for staff", "include_drafts=true needs one of the roles: "
-                      + ", ".join(r.value for r in DRAFT_READERS) + ".")
-    states = ("published", "draft") if include_drafts else ("published",)
+        where["audience"] = frozenset({audience.value})
+    if include_drafts:
+        if ArticleState.draft.value not in visible["state"]:
+            raise Problem(403, "forbidden", "Drafts are for staff", "include_drafts=true needs one of the roles: "
+                          + ", ".join(r.value for r in Role if r in articles.DRAFT_READERS) + ".")
+        where["state"] = frozenset({ArticleState.published.value, ArticleState.draft.value})
     search = live(rt)
     query = parse_query(q, search.articles.analyzer, search.synonyms)
-    where = {"state": states, "audience": audiences, **({"product_code": (product_code,)} if product_code else {}),
-             **({"type": (type.value,)} if type else {})}
+    where |= {**({"product_code": (product_code,)} if product_code else {}),
+              **({"type": (type.value,)} if type else {})}
     limit = min(limit, MAX_RESULTS - offset)
     hits, total = search.articles.search(query, where=where, limit=limit, offset=offset)
     following = offset + len(hits)
@@ -125,18 +129,16 @@ async def suggestions(
         limit: Annotated[int, Query(ge=1, le=20, description="articles and answers, each")] = 5):
     search = live(rt)
     query = parse_query(q, search.articles.analyzer, search.synonyms)
-    audiences = readable_audiences(principal)
-
-    hits, _ = search.articles.search(query, where={"state": ("published",), "audience": audiences,
+    hits, _ = search.articles.search(query, where={**readable_published(principal),
                                                    **({"product_code": (product_code,)} if product_code else {})},
                                      limit=limit)
-    articles = [{"id": h.id, "title": h.doc.title, "type": h.doc.attrs["type"],
-                 "type_label": TYPE_LABELS[ArticleType(h.doc.attrs["type"])],
-                 "product_code": h.doc.attrs["product_code"], "snippet": h.snippet, "highlights": h.highlights,
-                 "score": h.score} for h in hits]
+    found = [{"id": h.id, "title": h.doc.title, "type": h.doc.attrs["type"],
+              "type_label": TYPE_LABELS[ArticleType(h.doc.attrs["type"])],
+              "product_code": h.doc.attrs["product_code"], "snippet": h.snippet, "highlights": h.highlights,
+              "score": h.score} for h in hits]
     answers = await _answers(rt, search, query, product_code, limit) if principal.has(*ANSWER_READERS, Role.admin) \
         else []
-    return {"articles": articles, "answers": answers, "words": query.words}
+    return {"articles": found, "answers": answers, "words": query.words}
 
 
 async def _answers(rt: Runtime, search: LiveSearch, query, product_code: str | None, limit: int) -> list[dict]:

@@ -42,8 +42,13 @@ CONTENT = ("type", "product_code", "title", "body", "tags", "audience", "state")
 # Fields two versions are compared on (type and product never change: moving an article is writing another).
 DIFFED = ("title", "body", "tags", "audience", "state")
 DEFAULT_AUDIENCE = Audience.internal
-# Work in progress is for the centre's staff: not for a channel system nor an account manager (issue 9).
-DRAFT_READERS = frozenset(Role) - {Role.intake, Role.account_manager}
+# Staff: the roles that read internal articles (vocabulary.AUDIENCES_OF_ROLE) — every role but a channel system
+# and an account manager; vendors too, as the product's third line (SPEC §1). Work in progress (drafts) is for
+# them only (issue 9: "published articles only unless a staff member asks for drafts").
+STAFF = frozenset(role for role, audiences in AUDIENCES_OF_ROLE.items() if Audience.internal in audiences)
+DRAFT_READERS = STAFF
+READABLE_STATES = frozenset(ArticleState)
+STATES_WITHOUT_DRAFTS = READABLE_STATES - {ArticleState.draft}
 
 
 class IllegalTransition(Exception):
@@ -137,24 +142,30 @@ def reads_drafts(roles: Iterable[Role | str]) -> bool:
     return any(Role(role) in DRAFT_READERS for role in roles)
 
 
+def visible(roles: Iterable[Role | str]) -> dict[str, frozenset[str]]:
+    """What a principal with `roles` may read, per field: the audiences and the states. The one rule of who reads
+    which article: `readable` judges one document by it, `visibility_query` makes it a store filter, and search
+    and suggestions (api/search.py) filter their index with it."""
+    roles = list(roles)
+    states = READABLE_STATES if reads_drafts(roles) else STATES_WITHOUT_DRAFTS
+    return {"audience": audiences_of(roles), "state": frozenset(s.value for s in states)}
+
+
 def readable(doc: dict[str, Any], roles: Iterable[Role | str]) -> bool:
     """Whether a principal with `roles` may read this article or version: its audience is one of theirs, and a
     draft only if they read drafts. Anything else is, to them, not there (404, absent from lists)."""
-    roles = list(roles)
-    if audience_of(doc) not in audiences_of(roles):
-        return False
-    return doc["state"] != ArticleState.draft.value or reads_drafts(roles)
+    allowed = visible(roles)
+    return audience_of(doc) in allowed["audience"] and doc["state"] in allowed["state"]
 
 
 def visibility_query(roles: Iterable[Role | str]) -> dict[str, Any]:
     """The store filter equal to `readable` (empty for staff, who read everything)."""
-    roles = list(roles)
+    allowed = visible(roles)
     query: dict[str, Any] = {}
-    audiences = audiences_of(roles)
-    if audiences != {a.value for a in Audience}:
-        query["audience"] = {"$in": sorted(audiences)}
-    if not reads_drafts(roles):
-        query["state"] = {"$in": [ArticleState.published.value, ArticleState.archived.value]}
+    if allowed["audience"] != {a.value for a in Audience}:
+        query["audience"] = {"$in": sorted(allowed["audience"])}
+    if allowed["state"] != {s.value for s in ArticleState}:
+        query["state"] = {"$in": [s.value for s in ArticleState if s.value in allowed["state"]]}
     return query
 
 

@@ -13,13 +13,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from contracts.vocabulary import CITIES, ArticleType, Role
+from services.knowledge.domain.articles import STAFF
 
 ID_PREFIX = "PX"  # 培训 (pinyin initials), like ticketing's ZX/TS/JY/GZ
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-# Who records: the product manager of the product (checked per record) and admins. Who reads: the centre's
-# staff, not a channel system nor an account manager (issue 9).
+# Who records: the product manager of the product (checked per record) and admins. Who reads: staff, as for
+# internal articles and drafts (articles.STAFF: not a channel system nor an account manager, issue 9).
 RECORDERS = (Role.product_manager, Role.admin)
-READERS = tuple(r for r in Role if r not in (Role.intake, Role.account_manager))
+READERS = tuple(r for r in Role if r in STAFF)
 
 
 class InvalidTraining(ValueError):

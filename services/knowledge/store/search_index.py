@@ -37,8 +37,8 @@ from typing import Any
 import pymongo.errors
 import structlog
 
-from contracts.vocabulary import Audience
 from services.kit.store import CHANGED, REVISION, Store, change_stamp, stamp_time
+from services.knowledge.domain.articles import ArticleState, audience_of
 from services.knowledge.domain.candidates import OPEN
 from services.knowledge.domain.search import Analyzer, Doc, SearchIndex, Synonyms
 from services.knowledge.domain.synonyms import SYNONYMS_ID, default_document
@@ -52,7 +52,7 @@ RELOAD_SECONDS = 600.0
 # Candidates every 4th poll (2 s): suggestions can wait that long, and many closes a second touch many candidates,
 # each read again for OVERLAP by every poll.
 CANDIDATE_EVERY = 4
-SEARCHABLE_STATES = ("draft", "published")
+SEARCHABLE_STATES = (ArticleState.draft.value, ArticleState.published.value)
 ARTICLE_FIELDS = {f: 1 for f in ("type", "product_code", "title", "body", "tags", "state", "version", "audience",
                                  CHANGED, REVISION)}
 CANDIDATE_FIELDS = {f: 1 for f in ("product_code", "type", "question", "occurrences", "state", CHANGED, REVISION)}
@@ -60,10 +60,11 @@ PRODUCT_FIELDS = {f: 1 for f in ("name", CHANGED, REVISION)}
 
 
 def article_doc(doc: Mapping[str, Any]) -> Doc:
-    """An article as the index holds it. An article stored before `audience` existed is internal."""
+    """An article as the index holds it, its audience as the articles' rules read it (`audience_of`: an article
+    stored before audiences existed is internal)."""
     return Doc(doc["_id"], doc.get("title") or "", doc.get("body") or "", tuple(doc.get("tags") or ()),
                {"type": doc.get("type"), "product_code": doc.get("product_code"), "state": doc.get("state"),
-                "version": doc.get("version"), "audience": doc.get("audience") or Audience.internal.value})
+                "version": doc.get("version"), "audience": audience_of(doc)})
 
 
 def candidate_doc(doc: Mapping[str, Any]) -> Doc:
