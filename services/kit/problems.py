@@ -46,18 +46,6 @@ def invalid(field: str, message: str) -> Problem:
                    errors=[{"field": field, "message": message, "type": "value_error"}])
 
 
-def check_if_match(if_match: str | None, version: int, what: str) -> None:
-    """412 unless `If-Match` (absent or `*`: no condition; `"3"`, `W/"3"` or `3`) names `version`, the current
-    version of `what` (e.g. "the synonyms"). Knowledge's articles and ticketing's actions check theirs in their
-    own words (api/routes.py of each); new routes use this."""
-    if if_match is None or if_match.strip() == "*":
-        return
-    raw = if_match.strip().removeprefix("W/").strip('"')
-    if raw != str(version):
-        raise Problem(412, "precondition-failed", "Version mismatch",
-                      f"If-Match names version {raw}, {what} is at version {version}.", current_version=version)
-
-
 def install(app: FastAPI) -> None:
     def respond(problem: Problem, request: Request) -> JSONResponse:
         return JSONResponse(problem.body(request.url.path), status_code=problem.status, media_type=MEDIA_TYPE,

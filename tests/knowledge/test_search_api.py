@@ -232,6 +232,9 @@ async def test_synonyms_are_data_an_admin_edits(replicas, infra):
     assert (await one.get("/v1/synonyms")).status_code == 401
     groups = [*current.json()["groups"], ["彩虹码", "健康通行证"]]  # no character in common
     assert (await one.put("/v1/synonyms", json={"groups": groups}, headers=agent)).status_code == 403
+    for unconditional in ({}, {"If-Match": "*"}):  # If-Match on every change in knowledge, as for articles
+        missing = await one.put("/v1/synonyms", json={"groups": groups}, headers={**admin, **unconditional})
+        assert missing.status_code == 428 and missing.headers["content-type"] == "application/problem+json"
     stale = await one.put("/v1/synonyms", json={"groups": groups}, headers={**admin, "If-Match": str(version + 5)})
     assert stale.status_code == 412 and stale.json()["current_version"] == version
     clash = await one.put("/v1/synonyms", json={"groups": [["资费", "收费"], ["价格", "资费"], ["单独"]]},

@@ -12,7 +12,8 @@ Who may do what (SPEC §1):
 - suggestions: the front line — agents, ops engineers, complaint handlers, product managers, account managers.
   Candidate answers are unvalidated text from closed tickets (KCS: not yet reviewed), so account managers get
   the articles only, as they do not read candidates either.
-- synonyms: staff (articles.STAFF) read them, admins change them.
+- synonyms: staff (articles.STAFF) read them, admins change them, If-Match required as on every change in
+  knowledge (428 without it).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from pydantic import StringConstraints
 from contracts.vocabulary import ArticleType, Audience, Role
 from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, authenticate, require_roles
-from services.kit.problems import Problem, check_if_match, invalid
+from services.kit.preconditions import check_version, parse_if_match
+from services.kit.problems import Problem, invalid
 from services.kit.store import ConcurrencyConflict
 from services.knowledge.api.search_models import SearchPage, Suggestions, SynonymsIn, SynonymsOut
 from services.knowledge.domain import articles
@@ -184,12 +186,13 @@ async def get_synonyms(rt: Rt, response: Response, principal: SynonymReader):
 
 
 @router.put("/synonyms", response_model=SynonymsOut, summary="Replace the search synonyms (admin)",
-            responses={401: PROBLEM, 403: PROBLEM, 409: PROBLEM, 412: PROBLEM, 422: PROBLEM})
+            responses={401: PROBLEM, 403: PROBLEM, 409: PROBLEM, 412: PROBLEM, 422: PROBLEM, 428: PROBLEM})
 async def put_synonyms(body: SynonymsIn, rt: Rt, response: Response, principal: Admin,
-                       if_match: Annotated[str | None, Header(description="the version the change is based on "
-                                                                          "(412 if it is not current)")] = None):
+                       if_match: Annotated[str | None, Header(
+                           description="the version the change is based on, its ETag: required (428 without it), "
+                                       "412 if it is not current")] = None):
     current = await _synonyms(rt)
-    check_if_match(if_match, current["version"], "the synonyms document")
+    check_version(current["version"], parse_if_match(if_match, what="synonyms", required=True), what="synonyms")
     try:
         groups = clean_groups(body.groups)
     except InvalidSynonyms as error:
