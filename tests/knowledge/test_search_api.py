@@ -18,7 +18,8 @@ from services.kit.store import CHANGED, REVISION, change_stamp
 from services.knowledge.domain.synonyms import DEFAULT_GROUPS
 from services.knowledge.main import create
 from services.knowledge.settings import Settings
-from tests.knowledge.test_api import closed_event
+from tests.knowledge.test_api import closed_event, create_article
+from tests.knowledge.test_articles import publish as publish_article
 from tests.support import database, eventually, publish, running, settings_for, token
 
 
@@ -60,18 +61,11 @@ async def until_found(client, infra, q: str, id: str, **params):
 
 
 async def create_draft(client, infra, code, **body) -> dict:
-    created = await client.post("/v1/articles", json={"type": "faq", "product_code": code, **body},
-                                headers=token(infra, "agent"))
-    assert created.status_code == 201, created.text
-    return created.json()
+    return await create_article(client, infra, code, **{"tags": [], **body})  # no tag the search would weigh
 
 
 async def create_and_publish(client, infra, code, **body) -> dict:
-    created = await create_draft(client, infra, code, **body)
-    published = await client.post(f"/v1/articles/{created['id']}/publish",
-                                  headers={**token(infra, "admin"), "If-Match": etag(created)})
-    assert published.status_code == 200, published.text
-    return published.json()
+    return await publish_article(client, infra, await create_draft(client, infra, code, **body))
 
 
 def etag(article: dict) -> str:
