@@ -6,7 +6,7 @@ from services.kit.app import ServiceSpec, create_app
 from services.knowledge.api.routes import router
 from services.knowledge.events import handlers
 from services.knowledge.settings import Settings
-from services.knowledge.store.collections import ARTICLES, CANDIDATES, INDEXES
+from services.knowledge.store.collections import ARTICLES, CANDIDATES, INDEXES, KCS_MEASURES
 
 
 def create(settings: Settings | None = None) -> FastAPI:
@@ -17,7 +17,8 @@ def create(settings: Settings | None = None) -> FastAPI:
                     "versions; candidates grown from closed tickets (口径更新, 更新投诉指导手册).",
         routers=[router],
         indexes=INDEXES,
-        outbox_collections=[ARTICLES, CANDIDATES],
-        publishes=["knowledge.article.published", "knowledge.article.archived", "knowledge.candidate.updated"],
+        outbox_collections=[ARTICLES, CANDIDATES, KCS_MEASURES],
+        publishes=["knowledge.article.published", "knowledge.article.archived", "knowledge.candidate.updated",
+                   "knowledge.kcs.measured"],
         subscriptions=lambda rt: handlers.subscriptions(rt),
     ))

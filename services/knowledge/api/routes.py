@@ -178,7 +178,7 @@ def _view(article: dict[str, Any], latest: int | None = None) -> dict[str, Any]:
         "latest_version": latest or article["version"],
         **{f: article.get(f) for f in ("created_at", "created_by", "updated_at", "updated_by", "published_at",
                                        "archived_at")},
-        "reuse_count": article["reuse_count"], "reused_by": article["reused_by"],
+        "reuse_count": article["reuse_count"], "reuse_by_month": article.get("reuse_by_month") or {},
         "versions": [{k: v[k] for k in ("version", "state", "changed_by", "changed_at")}
                      for v in article["versions"]],
     }
@@ -206,9 +206,11 @@ async def get_candidate(candidate_id: str, rt: Rt, principal: CandidateReader):
 
 
 def _candidate(doc: dict[str, Any]) -> dict[str, Any]:
-    fields = ("product_code", "type", "question", "normalised_question", "answers", "occurrences", "ticket_ids",
+    fields = ("product_code", "type", "question", "normalised_question", "occurrences", "ticket_ids",
               "first_seen", "last_seen", "state", "version")
-    return {"id": doc["_id"], **{f: doc[f] for f in fields}, "type_label": TYPE_LABELS[ArticleType(doc["type"])]}
+    return {"id": doc["_id"], **{f: doc[f] for f in fields}, "type_label": TYPE_LABELS[ArticleType(doc["type"])],
+            "questions": [{"question": q["question"], "count": q["count"]} for q in doc.get("questions", [])],
+            "answers": [{"answer": a["answer"], "count": a["count"]} for a in doc["answers"]]}
 
 
 def _now() -> datetime:
