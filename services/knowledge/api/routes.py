@@ -1,4 +1,4 @@
-"""The knowledge REST API (SPEC §5): articles with their versions and KCS states, and candidates."""
+"""The knowledge REST API (SPEC §5): articles with their versions and KCS states (candidates: api/candidates.py)."""
 
 from __future__ import annotations
 
@@ -14,29 +14,20 @@ from services.kit.auth import Principal, authenticate, require_roles
 from services.kit.pagination import PageParams, page, page_params
 from services.kit.problems import Problem
 from services.kit.store import ConcurrencyConflict
-from services.knowledge.api.models import ArticleEdit, ArticleIn, ArticleOut, ArticlePage, CandidateOut, CandidatePage
+from services.knowledge.api.models import ArticleEdit, ArticleIn, ArticleOut, ArticlePage
 from services.knowledge.domain import articles
 from services.knowledge.domain.articles import STATE_LABELS, TYPE_LABELS, ArticleState, IllegalTransition
-from services.knowledge.store.collections import (
-    ARTICLE_ORDER,
-    ARTICLES,
-    CANDIDATE_ORDER,
-    CANDIDATES,
-    filters,
-    next_article_number,
-)
+from services.knowledge.store.collections import ARTICLE_ORDER, ARTICLES, filters, next_article_number
 
 router = APIRouter(prefix="/v1", tags=["knowledge"])
 
 AUTHORS = (Role.agent, Role.complaint_handler, Role.product_manager)
-CANDIDATE_READERS = (Role.agent, Role.complaint_handler, Role.product_manager, Role.analyst)
 PROBLEM = {"content": {"application/problem+json": {}}}
 Rt = Annotated[Runtime, Depends(runtime)]
 Paging = Annotated[PageParams, Depends(page_params)]
 Reader = Annotated[Principal, Depends(authenticate)]
 Author = Annotated[Principal, Depends(require_roles(*AUTHORS))]
 Validator = Annotated[Principal, Depends(require_roles(Role.product_manager))]
-CandidateReader = Annotated[Principal, Depends(require_roles(*CANDIDATE_READERS))]
 IfMatch = Annotated[str | None, Header(description="the version the change is based on (412 if it is not current)")]
 EVENT_OF = {"publish": ("knowledge.article.published", ArticlePublished),
             "archive": ("knowledge.article.archived", ArticleArchived)}
@@ -182,35 +173,6 @@ def _view(article: dict[str, Any], latest: int | None = None) -> dict[str, Any]:
         "versions": [{k: v[k] for k in ("version", "state", "changed_by", "changed_at")}
                      for v in article["versions"]],
     }
-
-
-# --- candidates -----------------------------------------------------------------------------------------
-
-
-@router.get("/candidates", response_model=CandidatePage, summary="Candidates grown from closed tickets, most "
-            "frequent first", responses={401: PROBLEM, 403: PROBLEM})
-async def list_candidates(rt: Rt, principal: CandidateReader, params: Paging, product_code: str | None = None,
-                          type: ArticleType | None = None):
-    docs, cursor = await page(rt.store[CANDIDATES], filters(product_code=product_code, type=type), params,
-                              CANDIDATE_ORDER)
-    return {"items": [_candidate(d) for d in docs], "next_cursor": cursor}
-
-
-@router.get("/candidates/{candidate_id}", response_model=CandidateOut, summary="One candidate",
-            responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM})
-async def get_candidate(candidate_id: str, rt: Rt, principal: CandidateReader):
-    doc = await rt.store[CANDIDATES].find_one({"_id": candidate_id})
-    if doc is None:
-        raise Problem(404, "not-found", "Candidate not found", f"No candidate {candidate_id}.")
-    return _candidate(doc)
-
-
-def _candidate(doc: dict[str, Any]) -> dict[str, Any]:
-    fields = ("product_code", "type", "question", "normalised_question", "occurrences", "ticket_ids",
-              "first_seen", "last_seen", "state", "version")
-    return {"id": doc["_id"], **{f: doc[f] for f in fields}, "type_label": TYPE_LABELS[ArticleType(doc["type"])],
-            "questions": [{"question": q["question"], "count": q["count"]} for q in doc.get("questions", [])],
-            "answers": [{"answer": a["answer"], "count": a["count"]} for a in doc["answers"]]}
 
 
 def _now() -> datetime:
