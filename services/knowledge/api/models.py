@@ -98,6 +98,16 @@ class CandidateQuestion(BaseModel):
     count: int = Field(description="tickets asked this way")
 
 
+class CandidateDecision(BaseModel):
+    state: str = Field(description="promoted | dismissed")
+    by: str | None = Field(description="产品经理 (sub)")
+    at: datetime | None
+    reason: str | None = Field(None, description="驳回原因 (dismissed)")
+    article_id: str | None = Field(None, description="the article it became or updated (promoted)")
+    article_version: int | None = Field(None, description="that article's version made by the promotion")
+    mode: str | None = Field(None, description="new | version (promoted)")
+
+
 class CandidateOut(BaseModel):
     id: str = Field(description="<product_code>:<type>:<hash of the normalised question>")
     product_code: str = Field(description="产品编码")
@@ -112,6 +122,7 @@ class CandidateOut(BaseModel):
     first_seen: datetime
     last_seen: datetime
     state: str = Field(description="open 待处理 | promoted 已转为知识 | dismissed 已驳回")
+    decision: CandidateDecision | None = Field(None, description="who promoted or dismissed it, when, and how")
     version: int
 
 
