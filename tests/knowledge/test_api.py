@@ -38,13 +38,14 @@ def ticket_id() -> str:
 
 
 def closed_event(product_code: str, *, id: str | None = None, kind=Kind.consultation, cause=Cause.other,
-                 title="如何登录移动办公？", answer="使用手机号和短信验证码登录。", sequence=7, **extra) -> Envelope:
+                 title="如何登录移动办公？", answer="使用手机号和短信验证码登录。", sequence=7, city="济南",
+                 closed_at=CLOSED_AT, **extra) -> Envelope:
     id = id or ticket_id()
     payload = TicketClosed(
-        ticket_id=id, kind=kind, status="closed", channel="call_center", product_code=product_code, city="济南",
-        priority="normal", tier=1, tier_reached=1, opened_at=CLOSED_AT - timedelta(hours=3),
-        respond_by=CLOSED_AT, resolve_by=CLOSED_AT + timedelta(days=2), resolved_at=CLOSED_AT - timedelta(hours=1),
-        closed_at=CLOSED_AT, timely=True, cause=cause, satisfied=True, title=title,
+        ticket_id=id, kind=kind, status="closed", channel="call_center", product_code=product_code, city=city,
+        priority="normal", tier=1, tier_reached=1, opened_at=closed_at - timedelta(hours=3),
+        respond_by=closed_at, resolve_by=closed_at + timedelta(days=2), resolved_at=closed_at - timedelta(hours=1),
+        closed_at=closed_at, timely=True, cause=cause, satisfied=True, title=title,
         description="客户反映无法登录……", answer=answer, **extra)
     return Envelope.wrap(payload, type="ticket.closed", source="ticketing", subject=id, sequence=sequence,
                          correlationid=str(uuid.uuid4()))

@@ -7,7 +7,8 @@ the phrasings' signatures per product and type in memory: loaded on first use, t
 that the range runs from an index on nx-27017), and told at once about the candidates this process writes.
 
 What another replica started in the last moment may be missed: two paraphrases of a brand-new question closed at
-the same instant on two replicas can start two candidates (identical titles cannot: their id is deterministic).
+the same instant on two replicas can start two candidates (identical titles cannot: their id is deterministic;
+within one process a new question is known to the next close at once).
 """
 
 from __future__ import annotations
@@ -49,7 +50,13 @@ class Matcher:
         known = await self._current(product_code, type)
         if own in known.phrasings:
             return own
-        return candidates.best_match(candidates.signature(question), known.phrasings) or own
+        signature = candidates.signature(question)
+        chosen = candidates.best_match(signature, known.phrasings)
+        if chosen is None:
+            # Known at once to this process's next closes, before the candidate is written: paraphrases of a new
+            # question that arrive together join it instead of each starting one.
+            known.phrasings[own] = [signature]
+        return chosen or own
 
     def learn(self, doc: dict[str, Any]) -> None:
         """A candidate this process just wrote."""
