@@ -103,9 +103,24 @@ def needs_settling(doc: Mapping[str, Any] | None) -> bool:
     return len((doc or {}).get(MARKERS, ())) >= SETTLE_AT
 
 
+_settling: set[tuple[int, str, Any]] = set()
+
+
 async def settle(store: Store, collection: str, doc_id: Any, records: str) -> None:
     """Drop the markers of `collection`/`doc_id` whose records (in `records`) are counted. No version, no event:
-    the markers are bookkeeping."""
+    the markers are bookkeeping. One settling per document at a time in a process: the closes in flight on a
+    hot document all see its markers, and one settling serves them all."""
+    key = (id(store), collection, doc_id)
+    if key in _settling:
+        return
+    _settling.add(key)
+    try:
+        await _settle(store, collection, doc_id, records)
+    finally:
+        _settling.discard(key)
+
+
+async def _settle(store: Store, collection: str, doc_id: Any, records: str) -> None:
     doc = await store[collection].find_one({"_id": doc_id}, {MARKERS: 1})
     keys = [key for key, _ in (doc or {}).get(MARKERS, ())]
     if not keys:
