@@ -11,7 +11,7 @@ BENCH_ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help .venv run test bench bench-intake bench-consumers bench-relay seed bench-search token clean-data
+.PHONY: help .venv run test bench bench-intake bench-consumers bench-relay seed bench-search bench-candidates token clean-data
 
 help:
 	@echo "make run         start RabbitMQ (if down), nx-27017 (unless OPS_MONGO_URL is set) and the four services"
@@ -22,6 +22,7 @@ help:
 	@echo "make bench-relay  events/s the outbox relay publishes, against the broker alone (bench/relay.py)"
 	@echo "make seed        load 100,000 realistic tickets into ticketing's store, no events (bench/seed.py; BENCH_ARGS)"
 	@echo "make bench-search  list and search latency and req/s against a seeded 'make run' (bench/search.py; BENCH_ARGS)"
+	@echo "make bench-candidates  knowledge's cost per close of one hot question at 10 / 1,000 / 100,000 closes (bench/candidates.py)"
 	@echo "make token       print a dev JWT: ROLE=agent [CITY=济南] [PRODUCTS=a,b] [VENDOR=v] [SUB=s]"
 	@echo "make clean-data  delete the local data under .data/"
 	@echo "make .venv       create .venv and install the project (re-installs when pyproject.toml changes)"
@@ -64,6 +65,9 @@ seed: $(STAMP)
 
 bench-search: $(STAMP)
 	$(PY) bench/search.py $(BENCH_ARGS)
+
+bench-candidates: $(STAMP)
+	$(PY) bench/candidates.py $(BENCH_ARGS)
 
 token: $(STAMP)
 	@$(PY) -m services.kit.token --role '$(ROLE)' \
