@@ -185,3 +185,24 @@ async def test_kcs_measures_are_for_staff_and_a_product_manager_sees_their_own(c
     assert {m["product_code"] for m in own} == {mine}
     bad = await client.get("/v1/kcs/measures", params={"month": "2026-13"}, headers=pm)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.month"
+
+
+async def test_every_new_route_wants_a_token(client):
+    for method, path in (("GET", "/v1/candidates/x"), ("POST", "/v1/candidates/x/promote"),
+                         ("POST", "/v1/candidates/x/dismiss"), ("GET", "/v1/kcs/measures"),
+                         ("GET", "/v1/faq/monthly/2026-03?product_code=p"),
+                         ("POST", "/v1/faq/monthly/2026-03/publish?product_code=p")):
+        r = await client.request(method, path, json={"reason": "个案"} if method == "POST" else None)
+        assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json", (method, path)
+
+
+async def test_readers_read_candidates_and_others_do_not(client, infra):
+    code = product()
+    candidate = await one_candidate(client, infra, code)
+    for role in ("agent", "complaint_handler", "product_manager", "analyst", "admin"):
+        r = await client.get(f"/v1/candidates/{candidate['id']}", headers=token(infra, role))
+        assert r.status_code == 200, role
+    for role, claims in (("vendor", {"vendor": "acme"}), ("account_manager", {"city": "济南"}), ("intake", {})):
+        r = await client.get(f"/v1/candidates/{candidate['id']}", headers=token(infra, role, **claims))
+        assert r.status_code == 403, role
+    assert (await client.get("/v1/candidates/nope", headers=token(infra, "agent"))).status_code == 404
