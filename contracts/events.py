@@ -276,12 +276,38 @@ class ArticleArchived(EventData):
 
 
 class CandidateUpdated(EventData):
+    """A candidate grew (a closed ticket joined it) or was promoted or dismissed.
+
+    Version 2: `ticket_ids` is the latest tickets only (at most 20; `occurrences` counts them all), no longer every
+    ticket, so that the candidate stays small whatever its count; `state` (open | promoted | dismissed) is new."""
+
+    DATAVERSION: ClassVar[str] = "2"
+
     candidate_id: str
     product_code: str
     type: ArticleType
     question: str
     occurrences: int
     ticket_ids: list[str]
+    state: Literal["open", "promoted", "dismissed"] = "open"
+
+
+class KcsMeasured(EventData):
+    """A product's KCS figures of one month changed (subject `<product_code>:<YYYY-MM>`, sequence = their
+    version): closed tickets that feed knowledge, of which linked to an article, new versus known, and the
+    candidates promoted and dismissed that month (services/knowledge/domain/kcs.py defines each)."""
+
+    product_code: str
+    month: str
+    closed: int
+    linked: int
+    reuses: int
+    link_rate: float | None = None
+    new: int
+    known: int
+    promoted: int
+    dismissed: int
+    version: int
 
 
 class TrainingRecorded(EventData):
@@ -332,5 +358,6 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "knowledge.article.archived": ArticleArchived,
     "knowledge.candidate.updated": CandidateUpdated,
     "knowledge.training.recorded": TrainingRecorded,
+    "knowledge.kcs.measured": KcsMeasured,
     "analytics.anomaly.detected": AnomalyDetected,
 }

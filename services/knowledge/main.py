@@ -4,11 +4,11 @@ training sessions held (培训指导)."""
 from fastapi import FastAPI
 
 from services.kit.app import Runtime, ServiceSpec, create_app
-from services.knowledge.api import search, trainings
+from services.knowledge.api import candidates, faq, kcs, search, trainings
 from services.knowledge.api.routes import router
 from services.knowledge.events import catalog, handlers
 from services.knowledge.settings import Settings
-from services.knowledge.store.collections import ARTICLES, CANDIDATES, INDEXES, STAMPED, TRAININGS
+from services.knowledge.store.collections import ARTICLES, CANDIDATES, INDEXES, KCS_MEASURES, STAMPED, TRAININGS
 from services.knowledge.store.search_index import LiveSearch
 
 
@@ -32,12 +32,12 @@ def create(settings: Settings | None = None) -> FastAPI:
         description="客服口径, 投诉指导手册, FAQ, manuals, tariffs and training material, with KCS states and "
                     "versions; candidates grown from closed tickets (口径更新, 更新投诉指导手册); ranked Chinese "
                     "search and answer suggestions (docs/knowledge-search.md); training sessions held (培训指导).",
-        routers=[router, search.router, trainings.router],
+        routers=[router, search.router, trainings.router, candidates.router, kcs.router, faq.router],
         indexes=INDEXES,
-        outbox_collections=[ARTICLES, CANDIDATES, TRAININGS],
+        outbox_collections=[ARTICLES, CANDIDATES, TRAININGS, KCS_MEASURES],
         stamped_collections=STAMPED,
         publishes=["knowledge.article.published", "knowledge.article.archived", "knowledge.candidate.updated",
-                   "knowledge.training.recorded"],
+                   "knowledge.training.recorded", "knowledge.kcs.measured"],
         subscriptions=lambda rt: [*handlers.subscriptions(rt), *catalog.subscriptions(rt)],
         prepare=prepare,
         on_start=on_start,

@@ -100,7 +100,8 @@ class ArticleOut(BaseModel):
     published_at: datetime | None = Field(description="发布时间 (latest)")
     archived_at: datetime | None = Field(description="归档时间")
     reuse_count: int = Field(description="复用次数: closed tickets answered from this article")
-    reused_by: list[str] = Field(description="tickets answered from this article")
+    reuse_by_month: dict[str, int] = Field(description="复用次数 per month (YYYY-MM, Asia/Shanghai)",
+                                           examples=[{"2026-02": 12, "2026-03": 31}])
     versions: list[ArticleVersionInfo] = Field(description="历史版本 you may read, oldest first; read one with "
                                                            "?version=, compare two with /diff")
 
@@ -156,7 +157,22 @@ class ArticlePage(BaseModel):
 
 class CandidateAnswer(BaseModel):
     answer: str = Field(description="答复")
-    ticket_ids: list[str] = Field(description="tickets closed with this answer")
+    count: int = Field(description="tickets closed with this answer (a requester accepted it)")
+
+
+class CandidateQuestion(BaseModel):
+    question: str = Field(description="问题的一种问法 (a ticket title)")
+    count: int = Field(description="tickets asked this way")
+
+
+class CandidateDecision(BaseModel):
+    state: str = Field(description="promoted | dismissed")
+    by: str | None = Field(description="产品经理 (sub)")
+    at: datetime | None
+    reason: str | None = Field(None, description="驳回原因 (dismissed)")
+    article_id: str | None = Field(None, description="the article it became or updated (promoted)")
+    article_version: int | None = Field(None, description="that article's version made by the promotion")
+    mode: str | None = Field(None, description="new | version (promoted)")
 
 
 class CandidateOut(BaseModel):
@@ -164,14 +180,16 @@ class CandidateOut(BaseModel):
     product_code: str = Field(description="产品编码")
     type: ArticleType = Field(description="the article type it would become (客服口径 / FAQ / 投诉指导手册)")
     type_label: str = Field(description="类型中文名")
-    question: str = Field(description="问题 (the first ticket's title)")
-    normalised_question: str
-    answers: list[CandidateAnswer] = Field(description="distinct answers given, first seen first (capped)")
-    occurrences: int = Field(description="出现次数")
-    ticket_ids: list[str] = Field(description="工单编号")
+    question: str = Field(description="问题: the most frequent phrasing")
+    normalised_question: str = Field(description="the first ticket's title, normalised (what the id hashes)")
+    questions: list[CandidateQuestion] = Field(description="distinct phrasings, most frequent first (at most 10)")
+    answers: list[CandidateAnswer] = Field(description="distinct accepted answers, most frequent first (at most 10)")
+    occurrences: int = Field(description="出现次数: every ticket counted, however many")
+    ticket_ids: list[str] = Field(description="工单编号: the latest tickets (at most 20), oldest first")
     first_seen: datetime
     last_seen: datetime
-    state: str = Field(description="open: not yet turned into an article")
+    state: str = Field(description="open 待处理 | promoted 已转为知识 | dismissed 已驳回")
+    decision: CandidateDecision | None = Field(None, description="who promoted or dismissed it, when, and how")
     version: int
 
 

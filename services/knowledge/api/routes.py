@@ -1,4 +1,4 @@
-"""The knowledge REST API (SPEC §5): articles with their versions and KCS states, and candidates."""
+"""The knowledge REST API (SPEC §5): articles with their versions and KCS states (candidates: api/candidates.py)."""
 
 from __future__ import annotations
 
@@ -22,24 +22,14 @@ from services.knowledge.api.models import (
     ArticleIn,
     ArticleOut,
     ArticlePage,
-    CandidateOut,
-    CandidatePage,
 )
 from services.knowledge.domain import articles
 from services.knowledge.domain.articles import STATE_LABELS, TYPE_LABELS, ArticleState, IllegalTransition
-from services.knowledge.store.collections import (
-    ARTICLE_ORDER,
-    ARTICLES,
-    CANDIDATE_ORDER,
-    CANDIDATES,
-    filters,
-    next_article_number,
-)
+from services.knowledge.store.collections import ARTICLE_ORDER, ARTICLES, filters, next_article_number
 
 router = APIRouter(prefix="/v1", tags=["knowledge"])
 
 AUTHORS = (Role.agent, Role.complaint_handler, Role.product_manager)
-CANDIDATE_READERS = (Role.agent, Role.complaint_handler, Role.product_manager, Role.analyst)
 PROBLEM = {"content": {"application/problem+json": {}}}
 Rt = Annotated[Runtime, Depends(runtime)]
 Paging = Annotated[PageParams, Depends(page_params)]
@@ -47,7 +37,6 @@ Reader = Annotated[Principal, Depends(authenticate)]
 Author = Annotated[Principal, Depends(require_roles(*AUTHORS))]
 # Publish and archive: a product manager of the article's product (checked per article), or an admin.
 Validator = Annotated[Principal, Depends(require_roles(Role.product_manager, Role.admin))]
-CandidateReader = Annotated[Principal, Depends(require_roles(*CANDIDATE_READERS))]
 IfMatch = Annotated[str | None, Header(description="the version the change is based on, its ETag: required "
                                                    "(428 without it), 412 if it is not current")]
 # The optional body of publish and archive: no body is no note.
@@ -253,36 +242,9 @@ def _view(article: dict[str, Any], principal: Principal, latest: dict[str, Any] 
         "version": article["version"], "latest_version": latest["version"],
         **{f: article.get(f) for f in ("created_at", "created_by", "updated_at", "updated_by", "published_at",
                                        "archived_at")},
-        "reuse_count": article["reuse_count"], "reused_by": article["reused_by"],
+        "reuse_count": article["reuse_count"], "reuse_by_month": article.get("reuse_by_month") or {},
         "versions": [_version_info(v) for v in latest["versions"] if articles.readable(v, principal.roles)],
     }
-
-
-# --- candidates -----------------------------------------------------------------------------------------
-
-
-@router.get("/candidates", response_model=CandidatePage, summary="Candidates grown from closed tickets, most "
-            "frequent first", responses={401: PROBLEM, 403: PROBLEM})
-async def list_candidates(rt: Rt, principal: CandidateReader, params: Paging, product_code: str | None = None,
-                          type: ArticleType | None = None):
-    docs, cursor = await page(rt.store[CANDIDATES], filters(product_code=product_code, type=type), params,
-                              CANDIDATE_ORDER)
-    return {"items": [_candidate(d) for d in docs], "next_cursor": cursor}
-
-
-@router.get("/candidates/{candidate_id}", response_model=CandidateOut, summary="One candidate",
-            responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM})
-async def get_candidate(candidate_id: str, rt: Rt, principal: CandidateReader):
-    doc = await rt.store[CANDIDATES].find_one({"_id": candidate_id})
-    if doc is None:
-        raise Problem(404, "not-found", "Candidate not found", f"No candidate {candidate_id}.")
-    return _candidate(doc)
-
-
-def _candidate(doc: dict[str, Any]) -> dict[str, Any]:
-    fields = ("product_code", "type", "question", "normalised_question", "answers", "occurrences", "ticket_ids",
-              "first_seen", "last_seen", "state", "version")
-    return {"id": doc["_id"], **{f: doc[f] for f in fields}, "type_label": TYPE_LABELS[ArticleType(doc["type"])]}
 
 
 _now = stored_now  # to the millisecond, as the store keeps it: a write's answer says what a later read says

@@ -85,7 +85,7 @@ def new_article(id: str, *, type: ArticleType, product_code: str | None, title: 
         "_id": id, "type": ArticleType(type).value, "product_code": product_code, "title": title, "body": body,
         "tags": _clean_tags(tags), "audience": Audience(audience).value, "state": ArticleState.draft.value,
         "version": 1, "created_at": at, "created_by": actor, "updated_at": at, "updated_by": actor,
-        "published_at": None, "archived_at": None, "reuse_count": 0, "reused_by": [], "last_reused_at": None,
+        "published_at": None, "archived_at": None, "reuse_count": 0, "reuse_by_month": {}, "last_reused_at": None,
     }
     return {**article, "versions": [_snapshot(article, actor, at, note)]}
 
@@ -204,12 +204,14 @@ def line_changes(old_lines: list[str], new_lines: list[str]) -> list[dict[str, A
     return changes
 
 
-def count_reuse(article: dict[str, Any], ticket_id: str, at: datetime) -> dict[str, Any] | None:
-    """The article after a closed ticket answered from it, or None when that ticket is already counted."""
-    if ticket_id in article["reused_by"]:
-        return None
+def count_reuse(article: dict[str, Any], month: str, at: datetime) -> dict[str, Any]:
+    """The article after one more closed ticket answered from it, counted in total and in `month` (YYYY-MM,
+    Asia/Shanghai). Whether that ticket is already counted is answered by its `closures` record
+    (events/handlers.py), not by a list of tickets on the article, which would grow without bound."""
     last = article.get("last_reused_at")
-    return {**article, "reuse_count": article["reuse_count"] + 1, "reused_by": [*article["reused_by"], ticket_id],
+    by_month = dict(article.get("reuse_by_month") or {})
+    by_month[month] = by_month.get(month, 0) + 1
+    return {**article, "reuse_count": article["reuse_count"] + 1, "reuse_by_month": by_month,
             "last_reused_at": at if last is None else max(last, at)}
 
 
