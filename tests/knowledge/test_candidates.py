@@ -98,6 +98,17 @@ async def test_promote_to_a_new_draft_article(client, infra):
     assert (article["type"], article["product_code"], article["state"], article["version"]) == ("faq", code,
                                                                                                    "draft", 1)
     assert (article["title"], article["body"]) == ("考勤打卡提示定位失败", "请在手机设置中为移动办公开启定位权限。")
+    assert (article["audience"], article["versions"][0]["note"]) == (
+        "internal", f"由候选条目 {candidate['id']} 提升（1 张已关闭工单）")
+    published = await client.post(f"/v1/articles/{article['id']}/publish", headers={**pm, "If-Match": '"1"'})
+    assert published.status_code == 200, published.text
+
+    async def found():  # the promoted article, once published, is found by search (written through the Store)
+        r = await client.get("/v1/search", params={"q": "打卡定位失败", "product_code": code},
+                             headers=token(infra, "agent"))
+        return [h["id"] for h in r.json()["items"]] == [article["id"]]
+
+    await eventually(found, what="the promoted article found by search")
     again = await client.post(path, json={"mode": "new"}, headers=pm)
     assert again.status_code == 409 and again.json()["state"] == "promoted"
     assert await candidates_of(client, infra, code) == []  # no longer open
@@ -132,6 +143,8 @@ async def test_promote_as_a_new_version_of_a_chosen_article(client, infra):
     foreign = await create_article(client, infra, product())
     wrong = await client.post(path, json={"article_id": foreign["id"]}, headers=pm)
     assert wrong.status_code == 422 and "belongs to product" in wrong.json()["detail"]
+    unconditional = await client.post(path, json={"article_id": article["id"]}, headers=pm)
+    assert unconditional.status_code == 428, unconditional.text
     stale = await client.post(path, json={"article_id": article["id"]}, headers={**pm, "If-Match": '"7"'})
     assert stale.status_code == 412
     assert (await client.get(f"/v1/candidates/{candidate['id']}", headers=pm)).json()["state"] == "open"
@@ -141,6 +154,7 @@ async def test_promote_as_a_new_version_of_a_chosen_article(client, infra):
     assert done.json()["created"] is False and done.json()["article"]["version"] == 2
     after = (await client.get(f"/v1/articles/{article['id']}", headers=pm)).json()
     assert after["body"] == "使用手机号登录。\n\n请先升级客户端到3.2.5以上。" and after["version"] == 2
+    assert after["versions"][-1]["note"] == f"由候选条目 {candidate['id']} 提升（1 张已关闭工单）"
     assert done.json()["candidate"]["decision"] | {"at": None} == {
         "state": "promoted", "by": "product_manager-test", "at": None, "reason": None, "article_id": article["id"],
         "article_version": 2, "mode": "version"}

@@ -92,7 +92,10 @@ async def test_publishing_makes_a_draft_then_new_versions_of_the_month_article(c
     assert (created["action"], created["version"], created["state"]) == ("created", 1, "draft")
     article = (await client.get(f"/v1/articles/{created['article_id']}", headers=pm)).json()
     assert article["type"] == "faq" and article["product_code"] == code and "理解偏差" in article["body"]
-    await client.post(f"/v1/articles/{created['article_id']}/publish", headers=pm)
+    assert first.headers["etag"] == '"1"'
+    assert article["versions"][0]["note"] == "2026-03 月度FAQ：由 6 张已关闭工单整理"
+    published = await client.post(f"/v1/articles/{created['article_id']}/publish", headers={**pm, "If-Match": '"1"'})
+    assert published.status_code == 200, published.text
     await publish(infra, closed_event(code, title="移动办公怎么登录"))
 
     async def four():
@@ -100,12 +103,24 @@ async def test_publishing_makes_a_draft_then_new_versions_of_the_month_article(c
         return r.json()["questions"][0]["count"] == 4
 
     await eventually(four, what="the late close counted")
-    again = await client.post("/v1/faq/monthly/2026-03/publish", params={"product_code": code}, headers=pm)
+    # a new version of the existing article is a change of it: If-Match, as on every article change
+    path = "/v1/faq/monthly/2026-03/publish"
+    assert (await client.post(path, params={"product_code": code}, headers=pm)).status_code == 428
+    assert (await client.post(path, params={"product_code": code}, headers={**pm, "If-Match": '"1"'})).status_code \
+        == 412
+    again = await client.post(path, params={"product_code": code}, headers={**pm, "If-Match": '"2"'})
     assert again.status_code == 200, again.text
     assert (again.json()["action"], again.json()["article_id"], again.json()["version"], again.json()["state"]) == \
         ("new_version", created["article_id"], 3, "published")
     latest = (await client.get(f"/v1/articles/{created['article_id']}", headers=pm)).json()
-    assert "本月 4 次" in latest["body"]
+    assert "本月 4 次" in latest["body"] and latest["versions"][-1]["note"] == "2026-03 月度FAQ：由 7 张已关闭工单整理"
+
+    async def found():  # published, the month's article is found by search (written through the Store)
+        r = await client.get("/v1/search", params={"q": "考勤打卡定位失败", "product_code": code},
+                             headers=token(infra, "agent"))
+        return [h for h in r.json()["items"] if h["id"] == created["article_id"] and h["version"] == 3]
+
+    await eventually(found, what="the published FAQ found by search")
 
 
 def test_a_dismissed_candidate_is_left_out_and_articles_answer_with_their_body():

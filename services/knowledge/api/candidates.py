@@ -7,25 +7,29 @@ no longer listed as open). Each decision is recounted into the month's KCS figur
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import structlog
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts.events import CandidateUpdated
-from contracts.vocabulary import ArticleType, Role
+from contracts.vocabulary import ArticleType, Audience, Role
 from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, require_roles
+from services.kit.clock import stored_now
 from services.kit.pagination import PageParams, page, page_params
 from services.kit.problems import Problem, invalid
 from services.kit.store import ConcurrencyConflict
 from services.knowledge.api.models import CandidateOut, CandidatePage
+from services.knowledge.api.routes import check_if_match, check_product, replace_article
 from services.knowledge.domain import articles, candidates, kcs
 from services.knowledge.domain.articles import TYPE_LABELS, IllegalTransition
 from services.knowledge.events.handlers import CANDIDATE_UPDATED, count_decisions
 from services.knowledge.store.collections import ARTICLES, CANDIDATE_ORDER, CANDIDATES, filters, next_article_number
 
+log = structlog.get_logger()
 router = APIRouter(prefix="/v1", tags=["candidates"])
 
 CANDIDATE_READERS = (Role.agent, Role.complaint_handler, Role.product_manager, Role.analyst)
@@ -42,7 +46,8 @@ class PromoteIn(BaseModel):
     """`mode` new: a draft article of the candidate's type and product, titled with its most frequent question and
     with its most frequent accepted answer as body (either may be given instead). `mode` version (or an
     `article_id`): a new version of that article of the same product, its body followed by the answer;
-    `If-Match` names the article's version."""
+    `If-Match` names the article's version (required: 428 without it, 412 when stale). Each version carries a
+    `note` saying why (default: 由候选条目 … 提升), as every article version does."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"mode": "new", "title": "移动办公如何登录？", "tags": ["登录"]},
@@ -59,6 +64,10 @@ class PromoteIn(BaseModel):
     body: Annotated[Text, StringConstraints(max_length=50_000)] | None = Field(
         None, description="正文 (new) or the text appended (version); default: the best answer")
     tags: list[Tag] = Field(default_factory=list, max_length=20, description="标签 (new only)")
+    audience: Audience | None = Field(None, description="读者范围 (new only; default internal, as for any new "
+                                                        "article)")
+    note: Annotated[Text, StringConstraints(max_length=500)] | None = Field(
+        None, description="修改说明 of the version (default: 由候选条目 … 提升)")
 
 
 class DismissIn(BaseModel):
@@ -105,37 +114,43 @@ async def get_candidate(candidate_id: str, rt: Rt, principal: CandidateReader):
 @router.post("/candidates/{candidate_id}/promote", status_code=201, response_model=PromotionOut,
              summary="Promote: a draft article, or a new version of a chosen article",
              responses={200: {"model": PromotionOut, "description": "a new version of the chosen article"},
-                        401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 412: PROBLEM, 422: PROBLEM})
+                        401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 412: PROBLEM, 422: PROBLEM,
+                        428: PROBLEM})
 async def promote(candidate_id: str, body: PromoteIn, response: Response, rt: Rt, principal: Decider,
-                  if_match: Annotated[str | None, Header(description="version of the chosen article (mode "
-                                                                     "version); 412 if it is not current")] = None):
+                  if_match: Annotated[str | None, Header(description="version of the chosen article, its ETag (mode "
+                                                                     "version): required (428 without it), 412 if "
+                                                                     "it is not current")] = None):
     candidate = await _stored(rt, candidate_id)
-    _check_scope(principal, candidate)
+    check_product(principal, candidate["product_code"], what=candidate["_id"])
     _check_open(candidate)
     mode = body.mode or ("version" if body.article_id else "new")
     if mode == "new" and body.article_id:
         raise invalid("article_id", "a new article is made for mode new; leave article_id out or use mode version")
     if mode == "version" and not body.article_id:
         raise invalid("article_id", "mode version needs the id of the article to update")
+    if mode == "version" and body.audience is not None:
+        raise invalid("audience", "the audience of an existing article is changed by editing it (PUT)")
     text = body.body or candidates.best_answer(candidate)
     if not text:
         raise invalid("body", "the candidate has no accepted answer yet: give the body")
-    now = datetime.now(UTC)
+    now = stored_now()
+    note = body.note or promotion_note(candidate)
     if mode == "new":
         id = articles.article_id(await next_article_number(rt.store))
         article = articles.new_article(id, type=candidate["type"], product_code=candidate["product_code"],
                                        title=body.title or candidate["question"], body=text, tags=body.tags,
+                                       audience=body.audience or articles.DEFAULT_AUDIENCE, note=note,
                                        actor=principal.sub, at=now)
         article["from_candidate"] = candidate_id
-        await rt.store.insert(ARTICLES, article)
+        article = await rt.store.insert(ARTICLES, article)
     else:
-        article = await _edited(rt, candidate, body, text, principal, if_match, now)
+        article = await _edited(rt, candidate, body, text, note, principal, if_match, now)
     details = {"article_id": article["_id"], "article_version": article["version"], "mode": mode}
     try:
         decided = await _decide(rt, candidate_id, candidates.PROMOTED, principal, now, details)
     except Problem:
-        if mode == "new":  # the draft was made for this promotion only: do not leave it behind
-            await rt.store[ARTICLES].delete_one({"_id": article["_id"]})
+        if mode == "new":  # the draft was made for this promotion only: archive it, through the Store (search sees it)
+            await _withdraw(rt, article, principal, now)
         raise
     response.status_code = 201 if mode == "new" else 200
     if mode == "new":
@@ -150,9 +165,9 @@ async def promote(candidate_id: str, body: PromoteIn, response: Response, rt: Rt
              responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM})
 async def dismiss(candidate_id: str, body: DismissIn, rt: Rt, principal: Decider):
     candidate = await _stored(rt, candidate_id)
-    _check_scope(principal, candidate)
+    check_product(principal, candidate["product_code"], what=candidate["_id"])
     _check_open(candidate)
-    return _candidate(await _decide(rt, candidate_id, candidates.DISMISSED, principal, datetime.now(UTC),
+    return _candidate(await _decide(rt, candidate_id, candidates.DISMISSED, principal, stored_now(),
                                     {"reason": body.reason}))
 
 
@@ -161,13 +176,6 @@ async def _stored(rt: Runtime, candidate_id: str) -> dict[str, Any]:
     if doc is None:
         raise Problem(404, "not-found", "Candidate not found", f"No candidate {candidate_id}.")
     return doc
-
-
-def _check_scope(principal: Principal, candidate: dict[str, Any]) -> None:
-    if principal.has(Role.admin) or candidate["product_code"] in principal.products:
-        return
-    raise Problem(403, "forbidden", "Not your product", f"{candidate['_id']} belongs to product "
-                  f"{candidate['product_code']}, which is not among your products.")
 
 
 def _check_open(candidate: dict[str, Any]) -> None:
@@ -180,30 +188,39 @@ def _not_open(state: str) -> Problem:
                    "is promoted or dismissed.", state=state)
 
 
-async def _edited(rt: Runtime, candidate: dict[str, Any], body: PromoteIn, text: str, principal: Principal,
-                  if_match: str | None, now: datetime) -> dict[str, Any]:
+def promotion_note(candidate: dict[str, Any]) -> str:
+    """Why the version exists, as the articles' rules want on every version (domain/articles.py)."""
+    return f"由候选条目 {candidate['_id']} 提升（{candidate['occurrences']} 张已关闭工单）"
+
+
+async def _edited(rt: Runtime, candidate: dict[str, Any], body: PromoteIn, text: str, note: str,
+                  principal: Principal, if_match: str | None, now: datetime) -> dict[str, Any]:
+    """A new version of the chosen article, by the articles' rules (api/routes.py): the same product as the
+    candidate, If-Match required (428/412), a note, written through the Store."""
     article = await rt.store[ARTICLES].find_one({"_id": body.article_id})
     if article is None:
         raise invalid("article_id", f"no article {body.article_id}")
     if article["product_code"] != candidate["product_code"]:
         raise invalid("article_id", f"{body.article_id} belongs to product {article['product_code']}, the "
                                     f"candidate to {candidate['product_code']}")
-    if if_match is not None and if_match.strip() != "*":
-        raw = if_match.strip().removeprefix("W/").strip('"')
-        if raw != str(article["version"]):
-            raise Problem(412, "precondition-failed", "Version mismatch", f"If-Match names version {raw}, the "
-                          f"article is at version {article['version']}.", current_version=article["version"])
+    check_if_match(article, if_match)
     try:
         edited = articles.edit(article, title=body.title or article["title"], body=f"{article['body']}\n\n{text}",
-                               tags=article["tags"], actor=principal.sub, at=now)
+                               tags=article["tags"], note=note, actor=principal.sub, at=now)
     except IllegalTransition as error:
         raise Problem(409, "illegal-state", "Not allowed in this state",
                       f"Cannot add a version to an article that is {error.state}.", state=error.state) from error
+    return await replace_article(rt, edited)
+
+
+async def _withdraw(rt: Runtime, article: dict[str, Any], principal: Principal, now: datetime) -> None:
+    """Archive the draft a promotion made when the candidate was decided meanwhile by someone else."""
+    withdrawn = articles.transition(article, "archive", actor=principal.sub, at=now,
+                                    note=f"候选条目 {article['from_candidate']} 已被他人处理，此草稿作废")
     try:
-        return await rt.store.replace(ARTICLES, edited)
-    except ConcurrencyConflict as error:
-        raise Problem(409, "conflict", "Changed meanwhile",
-                      "The article changed while this request was handled; read it again and retry.") from error
+        await rt.store.replace(ARTICLES, withdrawn)
+    except ConcurrencyConflict:
+        log.warning("candidate.promotion_draft_left", article_id=article["_id"])
 
 
 async def _decide(rt: Runtime, candidate_id: str, state: str, principal: Principal, now: datetime,

@@ -3,22 +3,26 @@
 
 Publishing makes a draft the first time (the product manager reviews and publishes it as any article), and a new
 version of that same article each later time (it keeps its state: a published FAQ stays published, with the
-month's newer figures), so re-publishing after late closes never makes a second FAQ of one month.
+month's newer figures), so re-publishing after late closes never makes a second FAQ of one month. Both go by the
+articles' rules (api/routes.py): the product manager's own products, a `note` on the version, If-Match on the new
+version of the existing article (428 without it, 412 when stale), written through the Store so search sees it.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from contracts.vocabulary import ArticleType, Role
 from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, require_roles
+from services.kit.clock import stored_now
+from services.kit.preconditions import parse_if_match
 from services.kit.problems import Problem
-from services.kit.store import ConcurrencyConflict, eq
+from services.kit.store import eq
+from services.knowledge.api.routes import check_if_match, check_product, replace_article
 from services.knowledge.domain import articles, faq, kcs
 from services.knowledge.domain.articles import IllegalTransition
 from services.knowledge.store.collections import ARTICLES, CANDIDATES, CLOSURES, next_article_number
@@ -35,6 +39,9 @@ Month = Annotated[str, Path(pattern=kcs.MONTH.pattern, description="月份 YYYY-
                             examples=["2026-03"])]
 Product = Annotated[str, Query(min_length=1, max_length=64, description="产品编码", examples=["mobile_office"])]
 Limit = Annotated[int, Query(ge=1, le=100, description="entries at most")]
+IfMatch = Annotated[str | None, Header(description="the month's article's version (its ETag, as the last publish "
+                                                   "answered it): required once the article exists (428 without "
+                                                   "it), 412 if it is not current")]
 MEDIA = {"md": "text/markdown; charset=utf-8",
          "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
 
@@ -85,35 +92,41 @@ async def monthly_faq(month: Month, rt: Rt, principal: Reader, product_code: Pro
 @router.post("/faq/monthly/{month}/publish", response_model=FaqPublished, status_code=201,
              summary="Make the month's FAQ the product's faq article: a draft the first time, then new versions",
              responses={200: {"model": FaqPublished, "description": "a new version of the month's article"},
-                        401: PROBLEM, 403: PROBLEM, 409: PROBLEM, 422: PROBLEM})
+                        401: PROBLEM, 403: PROBLEM, 409: PROBLEM, 412: PROBLEM, 422: PROBLEM, 428: PROBLEM})
 async def publish_faq(month: Month, response: Response, rt: Rt, principal: Publisher, product_code: Product,
-                      limit: Limit = 20):
-    if not principal.has(Role.admin) and product_code not in principal.products:
-        raise Problem(403, "forbidden", "Not your product", f"Product {product_code} is not among your products.")
+                      limit: Limit = 20, if_match: IfMatch = None):
+    check_product(principal, product_code)
     built = await _build(rt, product_code, month, limit)
     if not built["closes"]:
         raise Problem(409, "empty-faq", "Nothing to publish",
                       f"No closed ticket of {product_code} in {month} fed the knowledge base.")
-    key, title, body, now = f"{product_code}:{month}", faq.title(built), faq.markdown(built), datetime.now(UTC)
+    key, title, body, now = f"{product_code}:{month}", faq.title(built), faq.markdown(built), stored_now()
+    note = f"{month} 月度FAQ：由 {built['closes']} 张已关闭工单整理"
     existing = await rt.store[ARTICLES].find_one({"faq_month": eq(key), "state": {"$in": ["draft", "published"]}})
     if existing is None:
+        if parse_if_match(if_match, what="article") is not None:
+            raise Problem(412, "precondition-failed", "Version mismatch",
+                          f"If-Match names a version, but {month}'s FAQ of {product_code} has no article yet.")
         id = articles.article_id(await next_article_number(rt.store))
         article = {**articles.new_article(id, type=ArticleType.faq, product_code=product_code, title=title,
-                                          body=body, tags=["月度FAQ", month], actor=principal.sub, at=now),
+                                          body=body, tags=["月度FAQ", month], note=note, actor=principal.sub,
+                                          at=now),
                    "faq_month": key}
-        await rt.store.insert(ARTICLES, article)
+        article = await rt.store.insert(ARTICLES, article)
         action = "created"
         response.headers["Location"] = f"/v1/articles/{id}"
     else:
+        check_if_match(existing, if_match)
         try:
-            article = await rt.store.replace(ARTICLES, articles.edit(existing, title=title, body=body,
-                                                                     tags=existing["tags"], actor=principal.sub,
-                                                                     at=now))
-        except (ConcurrencyConflict, IllegalTransition) as error:
-            raise Problem(409, "conflict", "Changed meanwhile",
-                          "The month's FAQ article changed while this request was handled; retry.") from error
+            edited = articles.edit(existing, title=title, body=body, tags=existing["tags"], note=note,
+                                   actor=principal.sub, at=now)
+        except IllegalTransition as error:  # not reached: only drafts and published articles are looked for
+            raise Problem(409, "illegal-state", "Not allowed in this state",
+                          f"{existing['_id']} is {error.state}.", state=error.state) from error
+        article = await replace_article(rt, edited)
         action = "new_version"
         response.status_code = 200
+    response.headers["ETag"] = f'"{article["version"]}"'
     return {"action": action, "article_id": article["_id"], "version": article["version"],
             "state": article["state"], "title": article["title"]}
 

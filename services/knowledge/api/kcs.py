@@ -17,8 +17,8 @@ from contracts.vocabulary import Role
 from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, require_roles
 from services.kit.pagination import PageParams, page, page_params
-from services.kit.problems import Problem
 from services.kit.store import eq
+from services.knowledge.api.routes import check_product
 from services.knowledge.domain import kcs
 from services.knowledge.store.collections import KCS_MEASURES, MEASURES_ORDER
 
@@ -58,9 +58,8 @@ async def measures(rt: Rt, principal: Staff, params: Paging,
                                                       examples=["2026-03"])] = None):
     query: dict = {}
     if product_code is not None:
-        if _only_own_products(principal) and product_code not in principal.products:
-            raise Problem(403, "forbidden", "Not your product",
-                          f"Product {product_code} is not among your products.")
+        if _only_own_products(principal):
+            check_product(principal, product_code)
         query["product_code"] = eq(product_code)
     elif _only_own_products(principal):
         query["product_code"] = {"$in": list(principal.products)}

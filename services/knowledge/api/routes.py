@@ -52,7 +52,7 @@ EVENT_OF = {"publish": ("knowledge.article.published", ArticlePublished),
 @router.post("/articles", status_code=201, response_model=ArticleOut, summary="Write a new article (a draft, v1)",
              responses={401: PROBLEM, 403: PROBLEM, 422: PROBLEM})
 async def create_article(body: ArticleIn, response: Response, rt: Rt, principal: Author):
-    _check_author_scope(principal, body.product_code)
+    check_product(principal, body.product_code, authors=True)
     id = articles.article_id(await next_article_number(rt.store))
     article = articles.new_article(id, type=body.type, product_code=body.product_code, title=body.title,
                                    body=body.body, tags=body.tags, audience=body.audience, note=body.note,
@@ -111,15 +111,14 @@ async def diff_article(article_id: str, rt: Rt, principal: Reader,
 async def edit_article(article_id: str, body: ArticleEdit, response: Response, rt: Rt, principal: Author,
                        if_match: IfMatch = None):
     article = await _readable_article(rt, article_id, principal)
-    _check_author_scope(principal, article["product_code"])
-    expected = parse_if_match(if_match, what="article", required=True)
-    check_version(article["version"], expected, what="article")
+    check_product(principal, article["product_code"], authors=True)
+    check_if_match(article, if_match)
     try:
         edited = articles.edit(article, title=body.title, body=body.body, tags=body.tags, audience=body.audience,
                                note=body.note, actor=principal.sub, at=_now())
     except IllegalTransition as error:
         raise _illegal(error) from error
-    return _answer(await _replace(rt, edited), response, principal)
+    return _answer(await replace_article(rt, edited), response, principal)
 
 
 @router.post("/articles/{article_id}/publish", response_model=ArticleOut,
@@ -145,9 +144,8 @@ async def archive_article(article_id: str, response: Response, rt: Rt, principal
 async def _transition(rt: Runtime, article_id: str, action: str, principal: Principal, if_match: str | None,
                       body: ArticleAction) -> dict[str, Any]:
     article = await _readable_article(rt, article_id, principal)
-    _check_scope(principal, article)
-    expected = parse_if_match(if_match, what="article", required=True)
-    check_version(article["version"], expected, what="article")
+    check_product(principal, article["product_code"], what=article["_id"])
+    check_if_match(article, if_match)
     try:
         changed = articles.transition(article, action, actor=principal.sub, at=_now(), note=body.note)
     except IllegalTransition as error:
@@ -156,7 +154,7 @@ async def _transition(rt: Runtime, article_id: str, action: str, principal: Prin
     payload = model(article_id=changed["_id"], type=changed["type"], product_code=changed["product_code"],
                     title=changed["title"], version=changed["version"], audience=changed["audience"])
     event = rt.event(payload, type=event_type, subject=changed["_id"], sequence=changed["version"])
-    return await _replace(rt, changed, [event])
+    return await replace_article(rt, changed, [event])
 
 
 async def _article(rt: Runtime, article_id: str) -> dict[str, Any]:
@@ -187,7 +185,16 @@ def _not_found(article_id: str) -> Problem:
     return Problem(404, "not-found", "Article not found", f"No article {article_id}.")
 
 
-async def _replace(rt: Runtime, article: dict[str, Any], events=()) -> dict[str, Any]:
+# --- the articles' write rules, shared by every route that writes an article (candidates' promote, the monthly
+# FAQ's publish): scope, If-Match, and writing through the Store (its `_changed` stamp is what search sees) ------
+
+
+def check_if_match(article: dict[str, Any], if_match: str | None) -> None:
+    """A change of an existing article names the version it is based on: 428 without If-Match, 412 if stale."""
+    check_version(article["version"], parse_if_match(if_match, what="article", required=True), what="article")
+
+
+async def replace_article(rt: Runtime, article: dict[str, Any], events=()) -> dict[str, Any]:
     try:
         return await rt.store.replace(ARTICLES, article, events)
     except ConcurrencyConflict as error:
@@ -195,23 +202,19 @@ async def _replace(rt: Runtime, article: dict[str, Any], events=()) -> dict[str,
                       "The article changed while this request was handled; read it again and retry.") from error
 
 
-def _check_author_scope(principal: Principal, product_code: str | None) -> None:
-    """Front-line authors write for every product; a product manager only for theirs (and general articles)."""
-    if product_code is None or principal.has(Role.admin, Role.agent, Role.complaint_handler):
+def check_product(principal: Principal, product_code: str | None, *, what: str | None = None,
+                  authors: bool = False) -> None:
+    """A product manager works on the knowledge of their own products only (scope `products`); a general
+    article (no product) is any product manager's. An admin is not scoped, nor, with `authors`, the front-line
+    authors, who write for every product. `what` names the thing refused (an article, a candidate)."""
+    if product_code is None or principal.has(Role.admin):
+        return
+    if authors and principal.has(Role.agent, Role.complaint_handler):
         return
     if product_code not in principal.products:
         raise Problem(403, "forbidden", "Not your product",
+                      f"{what} belongs to product {product_code}, which is not among your products." if what else
                       f"Product {product_code} is not among your products.")
-
-
-def _check_scope(principal: Principal, article: dict[str, Any]) -> None:
-    """A product manager validates the knowledge of their own products only (general articles: any of them)."""
-    if principal.has(Role.admin) or article["product_code"] is None:
-        return
-    if article["product_code"] not in principal.products:
-        raise Problem(403, "forbidden", "Not your product",
-                      f"{article['_id']} belongs to product {article['product_code']}, "
-                      "which is not among your products.")
 
 
 def _illegal(error: IllegalTransition) -> Problem:

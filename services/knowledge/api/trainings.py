@@ -17,6 +17,7 @@ from services.kit.clock import stored_now
 from services.kit.pagination import PageParams, keyed_page, page_params
 from services.kit.problems import Problem, invalid
 from services.kit.store import eq
+from services.knowledge.api.routes import check_product
 from services.knowledge.domain import trainings
 from services.knowledge.domain.trainings import InvalidTraining
 from services.knowledge.store.collections import ARTICLES, TRAININGS, next_training_number
@@ -78,9 +79,7 @@ class TrainingPage(BaseModel):
                          "`knowledge.training.recorded` (lifecycle's trial-commercial gate counts the cities).",
              responses={401: PROBLEM, 403: PROBLEM, 422: PROBLEM})
 async def record_training(body: TrainingIn, response: Response, rt: Rt, principal: Recorder):
-    if not principal.has(Role.admin) and body.product_code not in principal.products:
-        raise Problem(403, "forbidden", "Not your product",
-                      f"Product {body.product_code} is not among your products.")
+    check_product(principal, body.product_code)
     material = None
     if body.material_article_id is not None:
         material = await rt.store[ARTICLES].find_one({"_id": body.material_article_id},
