@@ -49,6 +49,13 @@ CANDIDATE_READERS = ("agent", "complaint_handler", "product_manager", "analyst",
 # (second line) and account managers; not channels, analysts nor vendors (who answer only what is escalated to them)
 SUGGESTION_USERS = ("agent", "ops_engineer", "complaint_handler", "product_manager", "account_manager", "admin")
 ADMIN = ("admin",)  # SPEC §1: the admin keeps the catalog's data; synonyms are data an admin edits (issue 9)
+# SPEC §1: analysts (metrics) and the centre's staff read the KCS figures; not channels, account managers nor vendors
+KCS_READERS = ("agent", "ops_engineer", "complaint_handler", "product_manager", "analyst", "admin")
+# issue 9 point 5: the monthly FAQ is for the front line, the product manager, analysts (客服分析) and the account
+# managers the cities download it for; not channels nor vendors
+FAQ_READERS = ("agent", "ops_engineer", "complaint_handler", "product_manager", "analyst", "account_manager",
+               "admin")
+MONTH = "2026-03"  # the month of test_api.closed_event's closes
 
 ARTICLE = {"type": "faq", "product_code": PRODUCT, "title": "集团通讯录如何批量导入员工？",
            "body": "管理后台→通讯录管理→批量导入，按模板填写后上传。", "tags": ["批量导入"]}
@@ -89,6 +96,20 @@ ROUTES = [
     Route("candidates", "GET", "/v1/candidates", "none", CANDIDATE_READERS, unscoped=CANDIDATE_READERS),
     Route("candidate", "GET", "/v1/candidates/{candidate_id}", "none", CANDIDATE_READERS,
           unscoped=CANDIDATE_READERS),
+    Route("candidates-by-state", "GET", "/v1/candidates", "none", CANDIDATE_READERS, params={"state": "all"},
+          unscoped=CANDIDATE_READERS),
+    # SPEC §1: the product manager owns the scripts, handbook and FAQ: they decide a candidate of their products
+    Route("promote", "POST", "/v1/candidates/{candidate_id}/promote", "open_candidate", VALIDATORS,
+          {"mode": "new", "note": "角色测试：提升"}),
+    Route("dismiss", "POST", "/v1/candidates/{candidate_id}/dismiss", "open_candidate", VALIDATORS,
+          {"reason": "角色测试：个案"}),
+    # a product manager reads the figures of their own products only (the other staff: every product)
+    Route("kcs-measures", "GET", "/v1/kcs/measures", "none", KCS_READERS, params={"product_code": PRODUCT},
+          unscoped=tuple(r for r in KCS_READERS if r != "product_manager")),
+    Route("monthly-faq", "GET", "/v1/faq/monthly/{month}", "none", FAQ_READERS, params={"product_code": PRODUCT},
+          unscoped=FAQ_READERS),
+    Route("publish-monthly-faq", "POST", "/v1/faq/monthly/{month}/publish", "month_faq", VALIDATORS,
+          params={"product_code": PRODUCT}, if_match=True),
     Route("record-training", "POST", "/v1/trainings", "none", VALIDATORS, TRAINING),
     Route("trainings", "GET", "/v1/trainings", "none", STAFF, unscoped=STAFF),
     Route("training", "GET", "/v1/trainings/{training_id}", "none", STAFF, unscoped=STAFF),
@@ -132,18 +153,36 @@ async def api(infra):
         [found] = await eventually(candidate, what="a candidate of the product")
         r = await client.post("/v1/trainings", json=TRAINING, headers=admin)
         assert r.status_code == 201, r.text
-        client.made = {"candidate_id": found["id"], "training_id": r.json()["id"]}
+        client.made = {"candidate_id": found["id"], "training_id": r.json()["id"], "month": MONTH}
         yield client
 
 
 async def prepare(client, infra, state: str) -> dict:
     """What the call needs, made by an admin: nothing more than the fixture's candidate and training ("none"), an
     internal draft of PRODUCT at version 1 ("draft"), an article for customers published at version 2
-    ("published_customer"), or the synonyms' current version ("synonyms")."""
+    ("published_customer"), the synonyms' current version ("synonyms"), an open candidate of PRODUCT of the
+    case's own ("open_candidate"), or the month's faq article and its current version ("month_faq")."""
     made = dict(client.made)
     if state == "none":
         return made
     admin = token(infra, "admin", sub="admin-1")
+    if state == "open_candidate":  # a candidate of its own: promote and dismiss decide it
+        title = f"q{uuid.uuid4().hex[:8]} r{uuid.uuid4().hex[:8]}"  # shares no word with another case's
+        await publish(infra, closed_event(PRODUCT, title=title))
+
+        async def grown():
+            r = await client.get("/v1/candidates", params={"product_code": PRODUCT, "limit": 200}, headers=admin)
+            return [c["id"] for c in r.json()["items"] if c["question"] == title]
+
+        [candidate_id] = await eventually(grown, what="the case's candidate")
+        return {**made, "candidate_id": candidate_id}
+    if state == "month_faq":  # the month's faq article exists (made by the first case): a publish is a new version
+        if "faq_article_id" not in client.made:
+            r = await client.post(f"/v1/faq/monthly/{MONTH}/publish", params={"product_code": PRODUCT}, headers=admin)
+            assert r.status_code == 201, r.text
+            client.made["faq_article_id"] = r.json()["article_id"]
+        r = await client.get(f"/v1/articles/{client.made['faq_article_id']}", headers=admin)
+        return {**made, "version": r.json()["version"]}
     if state == "synonyms":
         r = await client.get("/v1/synonyms", headers=admin)
         assert r.status_code == 200, r.text
