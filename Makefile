@@ -8,10 +8,11 @@ STAMP  := $(VENV)/.installed
 
 ROLE ?= agent
 BENCH_ARGS ?=
+SEED_ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help .venv run test bench bench-intake bench-consumers bench-relay seed bench-search token clean-data
+.PHONY: help .venv run test bench bench-intake bench-consumers bench-relay seed seed-knowledge bench-search bench-relevance bench-knowledge-search bench-candidates token clean-data
 
 help:
 	@echo "make run         start RabbitMQ (if down), nx-27017 (unless OPS_MONGO_URL is set) and the four services"
@@ -21,7 +22,11 @@ help:
 	@echo "make bench-consumers  events/s of one and two worker replicas (bench/consumers.py; args in BENCH_ARGS)"
 	@echo "make bench-relay  events/s the outbox relay publishes, against the broker alone (bench/relay.py)"
 	@echo "make seed        load 100,000 realistic tickets into ticketing's store, no events (bench/seed.py; BENCH_ARGS)"
+	@echo "make seed-knowledge  load the sample 客服口径/投诉指导手册/FAQ (示例数据) into a running knowledge, idempotent"
 	@echo "make bench-search  list and search latency and req/s against a seeded 'make run' (bench/search.py; BENCH_ARGS)"
+	@echo "make bench-relevance  knowledge search MRR@10 and recall@3 over the labelled questions (bench/search_relevance.py)"
+	@echo "make bench-knowledge-search  knowledge search p50/p95 over 20,000 articles, in-process and HTTP (bench/knowledge_search.py)"
+	@echo "make bench-candidates  knowledge's cost per close of one hot question at 10 / 1,000 / 100,000 closes (bench/candidates.py)"
 	@echo "make token       print a dev JWT: ROLE=agent [CITY=济南] [PRODUCTS=a,b] [VENDOR=v] [SUB=s]"
 	@echo "make clean-data  delete the local data under .data/"
 	@echo "make .venv       create .venv and install the project (re-installs when pyproject.toml changes)"
@@ -62,8 +67,21 @@ bench-relay: $(STAMP)
 seed: $(STAMP)
 	$(PY) bench/seed.py $(BENCH_ARGS)
 
+# Sample articles through the public API of a local knowledge (scripts/seed_knowledge.py refuses anything else
+# unless SEED_ARGS=--sample-data-on-purpose). Never part of run or deploy.
+seed-knowledge: $(STAMP)
+	$(PY) scripts/seed_knowledge.py $(SEED_ARGS)
+
 bench-search: $(STAMP)
 	$(PY) bench/search.py $(BENCH_ARGS)
+
+bench-relevance: $(STAMP)
+	$(PY) bench/search_relevance.py $(BENCH_ARGS)
+
+bench-knowledge-search: $(STAMP)
+	$(PY) bench/knowledge_search.py $(BENCH_ARGS)
+bench-candidates: $(STAMP)
+	$(PY) bench/candidates.py $(BENCH_ARGS)
 
 token: $(STAMP)
 	@$(PY) -m services.kit.token --role '$(ROLE)' \

@@ -7,12 +7,12 @@ the change, so a consumer can ignore an older state arriving after a newer one.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.vocabulary import ArticleType, Cause, Channel, Industry, Kind, Priority, Stage, TicketStatus
+from contracts.vocabulary import ArticleType, Audience, Cause, Channel, Industry, Kind, Priority, Stage, TicketStatus
 
 EXCHANGE = "ops.events"
 DEAD_LETTER_EXCHANGE = "ops.dlx"
@@ -263,6 +263,8 @@ class ArticlePublished(EventData):
     product_code: str | None = None
     title: str
     version: int
+    # Who may read it (issue 9); events from before audiences existed were all internal ones.
+    audience: Audience = Audience.internal
 
 
 class ArticleArchived(EventData):
@@ -270,15 +272,56 @@ class ArticleArchived(EventData):
     type: ArticleType
     product_code: str | None = None
     version: int
+    audience: Audience = Audience.internal
 
 
 class CandidateUpdated(EventData):
+    """A candidate grew (a closed ticket joined it) or was promoted or dismissed.
+
+    Version 2: `ticket_ids` is the latest tickets only (at most 20; `occurrences` counts them all), no longer every
+    ticket, so that the candidate stays small whatever its count; `state` (open | promoted | dismissed) is new."""
+
+    DATAVERSION: ClassVar[str] = "2"
+
     candidate_id: str
     product_code: str
     type: ArticleType
     question: str
     occurrences: int
     ticket_ids: list[str]
+    state: Literal["open", "promoted", "dismissed"] = "open"
+
+
+class KcsMeasured(EventData):
+    """A product's KCS figures of one month changed (subject `<product_code>:<YYYY-MM>`, sequence = their
+    version): closed tickets that feed knowledge, of which linked to an article, new versus known, and the
+    candidates promoted and dismissed that month (services/knowledge/domain/kcs.py defines each)."""
+
+    product_code: str
+    month: str
+    closed: int
+    linked: int
+    reuses: int
+    link_rate: float | None = None
+    new: int
+    known: int
+    promoted: int
+    dismissed: int
+    version: int
+
+
+class TrainingRecorded(EventData):
+    """A training session held for a product (培训指导): lifecycle's trial → trial_commercial gate counts the
+    cities trained ("training of the pilot cities recorded", SPEC §3). `sequence` is always 1: a record is
+    written once."""
+
+    training_id: str
+    product_code: str
+    cities: list[str]
+    held_on: date
+    attendance: int
+    audience: str | None = None  # 培训对象, free text (e.g. 客户经理)
+    material_article_id: str | None = None
 
 
 # --- analytics -------------------------------------------------------------------------------------------
@@ -314,5 +357,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "knowledge.article.published": ArticlePublished,
     "knowledge.article.archived": ArticleArchived,
     "knowledge.candidate.updated": CandidateUpdated,
+    "knowledge.training.recorded": TrainingRecorded,
+    "knowledge.kcs.measured": KcsMeasured,
     "analytics.anomaly.detected": AnomalyDetected,
 }

@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 import aio_pika
 import httpx
+import pytest
+from fastapi.routing import APIRoute
 from pymongo import AsyncMongoClient
 
 from contracts.events import EXCHANGE, Envelope
@@ -141,3 +143,40 @@ async def catalog_learns(infra, client, product: str, probe: dict[str, Any], hea
         return (await client.post("/v1/tickets", json=probe, headers=headers)).status_code == 201
 
     await eventually(catalog_knows_product, what="the catalog learnt the product from lifecycle's event")
+
+
+def served_routes(routes, prefix: str = "") -> set[tuple[str, str]]:
+    """(method, path) of every HTTP route, through included routers (FastAPI ≥ 0.16x keeps an included router as
+    one entry of app.routes, holding the original router and the include's prefix). The role tests compare
+    them with their tables."""
+    found: set[tuple[str, str]] = set()
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found |= {(method, prefix + route.path) for method in route.methods if method != "HEAD"}
+        elif (included := getattr(route, "original_router", None)) is not None:
+            context = getattr(route, "include_context", None)
+            found |= served_routes(included.routes, prefix + getattr(context, "prefix", ""))
+    return found
+
+
+def v1_routes(app) -> set[tuple[str, str]]:
+    """(method, path) of every /v1 route of an app, from its routing and from its OpenAPI (either alone could
+    miss one a FastAPI upgrade hides)."""
+    documented = {(method.upper(), path) for path, operations in app.openapi()["paths"].items()
+                  for method in operations}
+    return {(method, path) for method, path in served_routes(app.routes) | documented if path.startswith("/v1/")}
+
+
+def role_cases(routes, scopes: dict[str, tuple[dict, dict] | None], allowed_out_of_scope):
+    """The parameters of a role matrix: each route (with `name` and `allowed`) × each role, once for a role without
+    a scope (`scopes[role]` None), in and out of scope for the others; `allowed_out_of_scope(route, role)` says
+    whether a role may even outside its scope."""
+    for route in routes:
+        for role, claims in scopes.items():
+            if claims is None:
+                yield pytest.param(route, role, {}, role in route.allowed, id=f"{route.name}-{role}")
+            else:
+                inside, outside = claims
+                yield pytest.param(route, role, inside, role in route.allowed, id=f"{route.name}-{role}-in")
+                yield pytest.param(route, role, outside, allowed_out_of_scope(route, role),
+                                   id=f"{route.name}-{role}-out")

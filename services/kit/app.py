@@ -97,18 +97,21 @@ class ServiceSpec:
     routers: Sequence[APIRouter] = ()
     indexes: Mapping[str, Sequence[IndexModel]] = field(default_factory=dict)
     outbox_collections: Sequence[str] = ()
+    stamped_collections: Sequence[str] = ()  # every write carries kit.store.CHANGED (what changed since: one query)
     publishes: Sequence[str] = ()
     subscriptions: Callable[[Runtime], Sequence[Subscription]] = lambda rt: ()
     jobs: Callable[[Runtime], Sequence[PeriodicJob]] = lambda rt: ()  # scheduled work, one replica at a time
     # Objects of the service that requests and handlers share (e.g. a cache), put in `rt.extras` before anything runs.
     prepare: Callable[[Runtime], None] | None = None
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
+    on_stop: Callable[[Runtime], Awaitable[None]] | None = None  # first thing at shutdown (ends what on_start began)
 
 
 def create_app(spec: ServiceSpec) -> FastAPI:
     settings = spec.settings
     configure_logging(settings.service_name, settings.log_format, settings.log_level)
-    store = Store(settings, outbox_collections=spec.outbox_collections, indexes=spec.indexes)
+    store = Store(settings, outbox_collections=spec.outbox_collections, indexes=spec.indexes,
+                  stamped=spec.stamped_collections)
     bus = EventBus(settings)
     rt = Runtime(settings, store, bus, OutboxRelay(store, bus))
     if spec.prepare:
@@ -136,6 +139,8 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         try:
             yield
         finally:
+            if spec.on_stop:
+                await spec.on_stop(rt)
             await scheduler.stop()          # a running job finishes; its lease goes to another replica
             for subscriber in bus.broker.subscribers:
                 await subscriber.stop()  # stop consuming; in-flight messages finish first

@@ -70,6 +70,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pymongo.errors
@@ -87,9 +88,25 @@ OUTBOX_PENDING = "_outbox_pending"
 REVISION = "_rev"          # bumped by every write, the relay's included: the optimistic-concurrency guard
 WRITE_REVISION = "_wrev"   # bumped by the service's own writes only: tells a relay write from a real conflict
 WRITE_ID = "_wid"          # unique per batched write: tells which writes of a bulk landed (ChangeBatch)
-BOOKKEEPING = (OUTBOX, OUTBOX_PENDING, REVISION, WRITE_REVISION, WRITE_ID)
+# When the service last wrote the document, as fixed-width UTC text (a string range: see "Query shapes" above), in
+# the collections a service asks to have stamped (`Store(stamped=...)`): what lets a replica that keeps a copy in
+# memory (knowledge's search index) ask the store "what changed since" with one indexed range query, whoever
+# wrote it (a request, an event handler, another replica). The relay's own writes do not stamp: they change no
+# content.
+CHANGED = "_changed"
+BOOKKEEPING = (OUTBOX, OUTBOX_PENDING, REVISION, WRITE_REVISION, WRITE_ID, CHANGED)
 
 log = structlog.get_logger()
+
+
+def change_stamp(at: datetime | None = None) -> str:
+    """A `CHANGED` value: ISO 8601's basic format, so that ordering the texts orders the instants (no dashes:
+    nx-27017 takes a value that starts like 2026-11-25 for a date, see above)."""
+    return (at or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+def stamp_time(stamp: str) -> datetime:
+    return datetime.strptime(stamp, "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC)
 
 
 class ConcurrencyConflict(Exception):
@@ -153,7 +170,7 @@ class CommandCounter(monitoring.CommandListener):
 
 class Store:
     def __init__(self, settings: ServiceSettings, *, outbox_collections: Sequence[str] = (),
-                 indexes: Mapping[str, Sequence[IndexModel]] | None = None):
+                 indexes: Mapping[str, Sequence[IndexModel]] | None = None, stamped: Sequence[str] = ()):
         self.settings = settings
         self.client: AsyncMongoClient = AsyncMongoClient(settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000,
                                                          appname=settings.service_name,
@@ -161,6 +178,7 @@ class Store:
                                                          **_write_concern(settings))
         self.db: AsyncDatabase = self.client[settings.database]
         self.outbox_collections = tuple(outbox_collections)
+        self.stamped = frozenset(stamped)
         self.indexes = dict(indexes or {})
         self.outbox_signal = asyncio.Event()
         self._batches: dict[tuple[type, str], Batcher] = {}
@@ -172,6 +190,8 @@ class Store:
         for name in self.outbox_collections:
             self.indexes.setdefault(name, [])
             self.indexes[name] = [*self.indexes[name], IndexModel(OUTBOX_PENDING)]
+        for name in self.stamped:
+            self.indexes[name] = [*self.indexes.get(name, []), IndexModel(CHANGED)]
         for name, models in self.indexes.items():
             if models:
                 await self.db[name].create_indexes(list(models))
@@ -195,7 +215,8 @@ class Store:
         """Insert a new document with its events (with the other inserts waiting, kit `InsertBatch`).
         DuplicateKeyError propagates (idempotent creation relies on it)."""
         outbox = [e.model_dump(mode="json") for e in events]
-        new = {**doc, REVISION: 1, WRITE_REVISION: 1, OUTBOX: outbox, OUTBOX_PENDING: bool(outbox)}
+        new = {**doc, REVISION: 1, WRITE_REVISION: 1, OUTBOX: outbox, OUTBOX_PENDING: bool(outbox),
+               **self._stamp(collection)}
         await self._batch(InsertBatch, collection).submit(new)
         self._signal(outbox)
         return new
@@ -212,7 +233,7 @@ class Store:
         for _ in range(10):
             outbox = current_outbox + new_events
             new = {**doc, REVISION: current_rev + 1, WRITE_REVISION: doc.get(WRITE_REVISION, 0) + 1,
-                   OUTBOX: outbox, OUTBOX_PENDING: bool(outbox)}
+                   OUTBOX: outbox, OUTBOX_PENDING: bool(outbox), **self._stamp(collection)}
             result = await coll.replace_one({"_id": doc["_id"], REVISION: current_rev}, new)
             if result.matched_count:
                 self._signal(new_events)
@@ -239,6 +260,9 @@ class Store:
         if batch is None:
             batch = self._batches[(kind, collection)] = kind(self, collection)
         return batch
+
+    def _stamp(self, collection: str) -> dict[str, str]:
+        return {CHANGED: change_stamp()} if collection in self.stamped else {}
 
     def _signal(self, outbox: list) -> None:
         if outbox:
@@ -387,7 +411,7 @@ class ChangeBatch(Batcher):
             wid = uuid.uuid4().hex
             revision, write_revision = (current or {}).get(REVISION, 0), (current or {}).get(WRITE_REVISION, 0)
             new = {**working, REVISION: revision + 1, WRITE_REVISION: write_revision + 1, WRITE_ID: wid,
-                   OUTBOX_PENDING: bool(working[OUTBOX])}
+                   OUTBOX_PENDING: bool(working[OUTBOX]), **self.store._stamp(self.collection)}
             for change in applied:  # callers see what was written, bookkeeping included, as insert/replace return
                 if change.result is not None:
                     change.result = {**change.result, REVISION: revision + 1, WRITE_REVISION: write_revision + 1,

@@ -19,11 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from fastapi.routing import APIRoute
 
 from services.ticketing.main import create
 from services.ticketing.settings import Settings
-from tests.support import eventually, running, settings_for, token
+from tests.support import eventually, role_cases, running, served_routes, settings_for, token
 from tests.ticketing import samples
 from tests.ticketing.test_intake import register
 
@@ -134,34 +133,14 @@ ROUTES = [
 
 
 def cases():
-    for route in ROUTES:
-        for role, scopes in SCOPES.items():
-            if scopes is None:
-                yield pytest.param(route, role, {}, role in route.allowed, id=f"{route.name}-{role}")
-            else:
-                inside, outside = scopes
-                yield pytest.param(route, role, inside, role in route.allowed, id=f"{route.name}-{role}-in")
-                # out of scope a scoped role may do nothing with the ticket, not even read it
-                yield pytest.param(route, role, outside, role in route.unscoped, id=f"{route.name}-{role}-out")
+    # out of scope a scoped role may do nothing with the ticket, not even read it
+    return role_cases(ROUTES, SCOPES, lambda route, role: role in route.unscoped)
 
 
 def app_settings(infra) -> Settings:
     # one quick retry: a delivery to the discard port is `failed` (redeliverable) a moment after its event
     return settings_for(Settings, infra, "ticketing-roles", webhook_retry_delays=[0.05], webhook_retry_jitter=0.0,
                         webhook_poll_seconds=0.1, webhook_timeout_seconds=2.0)
-
-
-def served_routes(routes, prefix: str = "") -> set[tuple[str, str]]:
-    """(method, path) of every HTTP route, through included routers (FastAPI ≥ 0.16x keeps an included router as
-    one entry of app.routes, holding the original router and the include's prefix)."""
-    found: set[tuple[str, str]] = set()
-    for route in routes:
-        if isinstance(route, APIRoute):
-            found |= {(method, prefix + route.path) for method in route.methods if method != "HEAD"}
-        elif (included := getattr(route, "original_router", None)) is not None:
-            context = getattr(route, "include_context", None)
-            found |= served_routes(included.routes, prefix + getattr(context, "prefix", ""))
-    return found
 
 
 def test_the_table_covers_every_route_of_the_app():

@@ -1,43 +1,47 @@
-"""The knowledge REST API (SPEC §5): articles with their versions and KCS states, and candidates."""
+"""The knowledge REST API (SPEC §5): articles with their versions and KCS states (candidates: api/candidates.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Response
 
 from contracts.events import ArticleArchived, ArticlePublished
-from contracts.vocabulary import ArticleType, Role
+from contracts.vocabulary import AUDIENCE_LABELS, ArticleType, Audience, Role
 from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, authenticate, require_roles
+from services.kit.clock import stored_now
 from services.kit.pagination import PageParams, page, page_params
+from services.kit.preconditions import check_version, parse_if_match
 from services.kit.problems import Problem
 from services.kit.store import ConcurrencyConflict
-from services.knowledge.api.models import ArticleEdit, ArticleIn, ArticleOut, ArticlePage, CandidateOut, CandidatePage
+from services.knowledge.api.models import (
+    ArticleAction,
+    ArticleDiff,
+    ArticleEdit,
+    ArticleIn,
+    ArticleOut,
+    ArticlePage,
+)
 from services.knowledge.domain import articles
 from services.knowledge.domain.articles import STATE_LABELS, TYPE_LABELS, ArticleState, IllegalTransition
-from services.knowledge.store.collections import (
-    ARTICLE_ORDER,
-    ARTICLES,
-    CANDIDATE_ORDER,
-    CANDIDATES,
-    filters,
-    next_article_number,
-)
+from services.knowledge.store.collections import ARTICLE_ORDER, ARTICLES, filters, next_article_number
 
 router = APIRouter(prefix="/v1", tags=["knowledge"])
 
 AUTHORS = (Role.agent, Role.complaint_handler, Role.product_manager)
-CANDIDATE_READERS = (Role.agent, Role.complaint_handler, Role.product_manager, Role.analyst)
 PROBLEM = {"content": {"application/problem+json": {}}}
 Rt = Annotated[Runtime, Depends(runtime)]
 Paging = Annotated[PageParams, Depends(page_params)]
 Reader = Annotated[Principal, Depends(authenticate)]
 Author = Annotated[Principal, Depends(require_roles(*AUTHORS))]
-Validator = Annotated[Principal, Depends(require_roles(Role.product_manager))]
-CandidateReader = Annotated[Principal, Depends(require_roles(*CANDIDATE_READERS))]
-IfMatch = Annotated[str | None, Header(description="the version the change is based on (412 if it is not current)")]
+# Publish and archive: a product manager of the article's product (checked per article), or an admin.
+Validator = Annotated[Principal, Depends(require_roles(Role.product_manager, Role.admin))]
+IfMatch = Annotated[str | None, Header(description="the version the change is based on, its ETag: required "
+                                                   "(428 without it), 412 if it is not current")]
+# The optional body of publish and archive: no body is no note.
+Why = Annotated[ArticleAction, Body(default_factory=ArticleAction)]
+CHANGE_ERRORS = {401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 412: PROBLEM, 422: PROBLEM, 428: PROBLEM}
 EVENT_OF = {"publish": ("knowledge.article.published", ArticlePublished),
             "archive": ("knowledge.article.archived", ArticleArchived)}
 
@@ -48,90 +52,149 @@ EVENT_OF = {"publish": ("knowledge.article.published", ArticlePublished),
 @router.post("/articles", status_code=201, response_model=ArticleOut, summary="Write a new article (a draft, v1)",
              responses={401: PROBLEM, 403: PROBLEM, 422: PROBLEM})
 async def create_article(body: ArticleIn, response: Response, rt: Rt, principal: Author):
+    check_product(principal, body.product_code, authors=True)
     id = articles.article_id(await next_article_number(rt.store))
     article = articles.new_article(id, type=body.type, product_code=body.product_code, title=body.title,
-                                   body=body.body, tags=body.tags, actor=principal.sub, at=_now())
+                                   body=body.body, tags=body.tags, audience=body.audience, note=body.note,
+                                   actor=principal.sub, at=_now())
     await rt.store.insert(ARTICLES, article)
     response.headers["Location"] = f"/v1/articles/{id}"
-    return _answer(article, response)
+    return _answer(article, response, principal)
 
 
-@router.get("/articles", response_model=ArticlePage, summary="List articles, newest first",
-            responses={401: PROBLEM})
+@router.get("/articles", response_model=ArticlePage, summary="List the articles you may read, newest first",
+            description="Only articles whose audience is one of yours (by role: staff all, account managers "
+                        "account_manager and customer, channels customer); drafts only for staff.",
+            responses={401: PROBLEM, 422: PROBLEM})
 async def list_articles(rt: Rt, principal: Reader, params: Paging, product_code: str | None = None,
-                        type: ArticleType | None = None, state: ArticleState | None = None):
-    docs, cursor = await page(rt.store[ARTICLES], filters(product_code=product_code, type=type, state=state),
-                              params, ARTICLE_ORDER)
-    return {"items": [_view(d) for d in docs], "next_cursor": cursor}
+                        type: ArticleType | None = None, state: ArticleState | None = None,
+                        audience: Audience | None = None):
+    visible = articles.visibility_query(principal.roles)
+    asked = filters(product_code=product_code, type=type, state=state, audience=audience)
+    if not all(_admits(visible.get(f), asked[f]) for f in asked if f in visible):
+        return {"items": [], "next_cursor": None}  # asked for what the caller may not read
+    docs, cursor = await page(rt.store[ARTICLES], {**visible, **asked}, params, ARTICLE_ORDER)
+    return {"items": [_view(d, principal) for d in docs], "next_cursor": cursor}
+
+
+def _admits(allowed: dict[str, list] | None, value: str) -> bool:
+    return allowed is None or value in allowed["$in"]
 
 
 @router.get("/articles/{article_id}", response_model=ArticleOut, summary="One article (?version= for a past one)",
+            description="404 for an article (or version) outside your audiences, or a draft if you are not staff.",
             responses={401: PROBLEM, 404: PROBLEM})
 async def get_article(article_id: str, response: Response, rt: Rt, principal: Reader,
                       version: Annotated[int | None, Query(ge=1)] = None):
-    article = await _article(rt, article_id)
+    article = await _readable_article(rt, article_id, principal)
     if version is None:
-        return _answer(article, response)
-    old = articles.at_version(article, version)
-    if old is None:
-        raise Problem(404, "not-found", "Version not found",
-                      f"{article_id} has versions 1 to {article['version']}.")
-    return _view(old, latest=article["version"])
+        return _answer(article, response, principal)
+    return _view(_readable_version(article, version, principal), principal, latest=article)
 
 
-@router.put("/articles/{article_id}", response_model=ArticleOut, summary="Edit: a new version",
-            responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 412: PROBLEM, 422: PROBLEM})
+@router.get("/articles/{article_id}/diff", response_model=ArticleDiff,
+            summary="What changed between two versions, field by field",
+            description="title, tags, audience and state as their two values; the body as a unified diff and as "
+                        "structured line changes. 404 for a version that does not exist or that you may not read.",
+            responses={401: PROBLEM, 404: PROBLEM, 422: PROBLEM})
+async def diff_article(article_id: str, rt: Rt, principal: Reader,
+                       from_: Annotated[int, Query(alias="from", ge=1, description="older version")],
+                       to: Annotated[int, Query(ge=1, description="newer version")]):
+    article = await _readable_article(rt, article_id, principal)
+    old, new = (_readable_version(article, v, principal, snapshot=True) for v in (from_, to))
+    return {"article_id": article_id, "from_version": _version_info(old), "to_version": _version_info(new),
+            "fields": articles.diff(old, new)}
+
+
+@router.put("/articles/{article_id}", response_model=ArticleOut, summary="Edit: a new version (If-Match required)",
+            responses=CHANGE_ERRORS)
 async def edit_article(article_id: str, body: ArticleEdit, response: Response, rt: Rt, principal: Author,
                        if_match: IfMatch = None):
-    article = await _article(rt, article_id)
-    _check_version(article, if_match)
+    article = await _readable_article(rt, article_id, principal)
+    check_product(principal, article["product_code"], authors=True)
+    check_if_match(article, if_match)
     try:
-        edited = articles.edit(article, title=body.title, body=body.body, tags=body.tags, actor=principal.sub,
-                               at=_now())
+        edited = articles.edit(article, title=body.title, body=body.body, tags=body.tags, audience=body.audience,
+                               note=body.note, actor=principal.sub, at=_now())
     except IllegalTransition as error:
         raise _illegal(error) from error
-    return _answer(await _replace(rt, edited), response)
+    return _answer(await replace_article(rt, edited), response, principal)
 
 
-@router.post("/articles/{article_id}/publish", response_model=ArticleOut, summary="Publish (draft → published)",
-             responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 412: PROBLEM})
+@router.post("/articles/{article_id}/publish", response_model=ArticleOut,
+             summary="Publish (draft → published; If-Match required)",
+             description="By a product manager of the article's product (any for a general article), or an admin.",
+             responses=CHANGE_ERRORS)
 async def publish_article(article_id: str, response: Response, rt: Rt, principal: Validator,
-                          if_match: IfMatch = None):
-    return _answer(await _transition(rt, article_id, "publish", principal, if_match), response)
+                          body: Why, if_match: IfMatch = None):
+    changed = await _transition(rt, article_id, "publish", principal, if_match, body)
+    return _answer(changed, response, principal)
 
 
 @router.post("/articles/{article_id}/archive", response_model=ArticleOut,
-             summary="Archive (draft or published → archived)",
-             responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 412: PROBLEM})
+             summary="Archive (draft or published → archived; If-Match required)",
+             description="By a product manager of the article's product (any for a general article), or an admin.",
+             responses=CHANGE_ERRORS)
 async def archive_article(article_id: str, response: Response, rt: Rt, principal: Validator,
-                          if_match: IfMatch = None):
-    return _answer(await _transition(rt, article_id, "archive", principal, if_match), response)
+                          body: Why, if_match: IfMatch = None):
+    changed = await _transition(rt, article_id, "archive", principal, if_match, body)
+    return _answer(changed, response, principal)
 
 
-async def _transition(rt: Runtime, article_id: str, action: str, principal: Principal,
-                      if_match: str | None) -> dict[str, Any]:
-    article = await _article(rt, article_id)
-    _check_scope(principal, article)
-    _check_version(article, if_match)
+async def _transition(rt: Runtime, article_id: str, action: str, principal: Principal, if_match: str | None,
+                      body: ArticleAction) -> dict[str, Any]:
+    article = await _readable_article(rt, article_id, principal)
+    check_product(principal, article["product_code"], what=article["_id"])
+    check_if_match(article, if_match)
     try:
-        changed = articles.transition(article, action, actor=principal.sub, at=_now())
+        changed = articles.transition(article, action, actor=principal.sub, at=_now(), note=body.note)
     except IllegalTransition as error:
         raise _illegal(error) from error
     event_type, model = EVENT_OF[action]
     payload = model(article_id=changed["_id"], type=changed["type"], product_code=changed["product_code"],
-                    title=changed["title"], version=changed["version"])
+                    title=changed["title"], version=changed["version"], audience=changed["audience"])
     event = rt.event(payload, type=event_type, subject=changed["_id"], sequence=changed["version"])
-    return await _replace(rt, changed, [event])
+    return await replace_article(rt, changed, [event])
 
 
 async def _article(rt: Runtime, article_id: str) -> dict[str, Any]:
     article = await rt.store[ARTICLES].find_one({"_id": article_id})
     if article is None:
-        raise Problem(404, "not-found", "Article not found", f"No article {article_id}.")
+        raise _not_found(article_id)
     return article
 
 
-async def _replace(rt: Runtime, article: dict[str, Any], events=()) -> dict[str, Any]:
+async def _readable_article(rt: Runtime, article_id: str, principal: Principal) -> dict[str, Any]:
+    """The article, or 404 when it does not exist or the caller may not read it (not there, to them)."""
+    article = await _article(rt, article_id)
+    if not articles.readable(article, principal.roles):
+        raise _not_found(article_id)
+    return article
+
+
+def _readable_version(article: dict[str, Any], version: int, principal: Principal, *,
+                      snapshot: bool = False) -> dict[str, Any]:
+    found = articles.snapshot_of(article, version)
+    if found is None or not articles.readable(found, principal.roles):
+        raise Problem(404, "not-found", "Version not found",
+                      f"{article['_id']} has no version {version} that you may read.", version=version)
+    return found if snapshot else articles.at_version(article, version)
+
+
+def _not_found(article_id: str) -> Problem:
+    return Problem(404, "not-found", "Article not found", f"No article {article_id}.")
+
+
+# --- the articles' write rules, shared by every route that writes an article (candidates' promote, the monthly
+# FAQ's publish): scope, If-Match, and writing through the Store (its `_changed` stamp is what search sees) ------
+
+
+def check_if_match(article: dict[str, Any], if_match: str | None) -> None:
+    """A change of an existing article names the version it is based on: 428 without If-Match, 412 if stale."""
+    check_version(article["version"], parse_if_match(if_match, what="article", required=True), what="article")
+
+
+async def replace_article(rt: Runtime, article: dict[str, Any], events=()) -> dict[str, Any]:
     try:
         return await rt.store.replace(ARTICLES, article, events)
     except ConcurrencyConflict as error:
@@ -139,24 +202,19 @@ async def _replace(rt: Runtime, article: dict[str, Any], events=()) -> dict[str,
                       "The article changed while this request was handled; read it again and retry.") from error
 
 
-def _check_version(article: dict[str, Any], if_match: str | None) -> None:
-    if if_match is None or if_match.strip() == "*":
+def check_product(principal: Principal, product_code: str | None, *, what: str | None = None,
+                  authors: bool = False) -> None:
+    """A product manager works on the knowledge of their own products only (scope `products`); a general
+    article (no product) is any product manager's. An admin is not scoped, nor, with `authors`, the front-line
+    authors, who write for every product. `what` names the thing refused (an article, a candidate)."""
+    if product_code is None or principal.has(Role.admin):
         return
-    raw = if_match.strip().removeprefix("W/").strip('"')
-    if raw != str(article["version"]):
-        raise Problem(412, "precondition-failed", "Version mismatch",
-                      f"If-Match names version {raw}, the article is at version {article['version']}.",
-                      current_version=article["version"])
-
-
-def _check_scope(principal: Principal, article: dict[str, Any]) -> None:
-    """A product manager validates the knowledge of their own products only (general articles: any of them)."""
-    if principal.has(Role.admin) or article["product_code"] is None:
+    if authors and principal.has(Role.agent, Role.complaint_handler):
         return
-    if article["product_code"] not in principal.products:
+    if product_code not in principal.products:
         raise Problem(403, "forbidden", "Not your product",
-                      f"{article['_id']} belongs to product {article['product_code']}, "
-                      "which is not among your products.")
+                      f"{what} belongs to product {product_code}, which is not among your products." if what else
+                      f"Product {product_code} is not among your products.")
 
 
 def _illegal(error: IllegalTransition) -> Problem:
@@ -164,52 +222,32 @@ def _illegal(error: IllegalTransition) -> Problem:
                    f"{error.state} ({STATE_LABELS[ArticleState(error.state)]}).", state=error.state)
 
 
-def _answer(article: dict[str, Any], response: Response) -> dict[str, Any]:
+def _answer(article: dict[str, Any], response: Response, principal: Principal) -> dict[str, Any]:
     response.headers["ETag"] = f'"{article["version"]}"'
-    return _view(article)
+    return _view(article, principal)
 
 
-def _view(article: dict[str, Any], latest: int | None = None) -> dict[str, Any]:
+def _version_info(snapshot: dict[str, Any]) -> dict[str, Any]:
+    return {"version": snapshot["version"], "state": snapshot["state"], "audience": articles.audience_of(snapshot),
+            "changed_by": snapshot["changed_by"], "changed_at": snapshot["changed_at"],
+            "note": snapshot.get("note")}
+
+
+def _view(article: dict[str, Any], principal: Principal, latest: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An article (or a past version of it) as the caller may see it: `versions` lists only those they may read."""
+    latest = latest or article
+    audience = Audience(articles.audience_of(article))
     return {
         "id": article["_id"], "type": article["type"], "type_label": TYPE_LABELS[ArticleType(article["type"])],
         "product_code": article["product_code"], "title": article["title"], "body": article["body"],
-        "tags": article["tags"], "state": article["state"],
-        "state_label": STATE_LABELS[ArticleState(article["state"])], "version": article["version"],
-        "latest_version": latest or article["version"],
+        "tags": article["tags"], "audience": audience.value, "audience_label": AUDIENCE_LABELS[audience],
+        "state": article["state"], "state_label": STATE_LABELS[ArticleState(article["state"])],
+        "version": article["version"], "latest_version": latest["version"],
         **{f: article.get(f) for f in ("created_at", "created_by", "updated_at", "updated_by", "published_at",
                                        "archived_at")},
-        "reuse_count": article["reuse_count"], "reused_by": article["reused_by"],
-        "versions": [{k: v[k] for k in ("version", "state", "changed_by", "changed_at")}
-                     for v in article["versions"]],
+        "reuse_count": article["reuse_count"], "reuse_by_month": article.get("reuse_by_month") or {},
+        "versions": [_version_info(v) for v in latest["versions"] if articles.readable(v, principal.roles)],
     }
 
 
-# --- candidates -----------------------------------------------------------------------------------------
-
-
-@router.get("/candidates", response_model=CandidatePage, summary="Candidates grown from closed tickets, most "
-            "frequent first", responses={401: PROBLEM, 403: PROBLEM})
-async def list_candidates(rt: Rt, principal: CandidateReader, params: Paging, product_code: str | None = None,
-                          type: ArticleType | None = None):
-    docs, cursor = await page(rt.store[CANDIDATES], filters(product_code=product_code, type=type), params,
-                              CANDIDATE_ORDER)
-    return {"items": [_candidate(d) for d in docs], "next_cursor": cursor}
-
-
-@router.get("/candidates/{candidate_id}", response_model=CandidateOut, summary="One candidate",
-            responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM})
-async def get_candidate(candidate_id: str, rt: Rt, principal: CandidateReader):
-    doc = await rt.store[CANDIDATES].find_one({"_id": candidate_id})
-    if doc is None:
-        raise Problem(404, "not-found", "Candidate not found", f"No candidate {candidate_id}.")
-    return _candidate(doc)
-
-
-def _candidate(doc: dict[str, Any]) -> dict[str, Any]:
-    fields = ("product_code", "type", "question", "normalised_question", "answers", "occurrences", "ticket_ids",
-              "first_seen", "last_seen", "state", "version")
-    return {"id": doc["_id"], **{f: doc[f] for f in fields}, "type_label": TYPE_LABELS[ArticleType(doc["type"])]}
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+_now = stored_now  # to the millisecond, as the store keeps it: a write's answer says what a later read says

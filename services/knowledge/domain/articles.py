@@ -1,18 +1,20 @@
 """Knowledge articles and their KCS life: draft (work in progress) → published (validated) → archived.
 
 Every change to an article — an edit, a publication, an archiving — makes a new version, and each version is
-kept whole in the document's `versions` list, so that any past version stays readable exactly as it was (SPEC
-§3). `version` is also the article's optimistic-concurrency token (`If-Match`) and the `sequence` of the events
+kept whole in the document's `versions` list with who made it and why (`note`), so that any past version stays
+readable exactly as it was (SPEC §3) and any two can be compared (`diff`). `version` is also the article's optimistic-concurrency token (`If-Match`) and the `sequence` of the events
 it emits. Reuse counts are not versions: they record how the article is used, not what it says.
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from contracts.vocabulary import ArticleType
+from contracts.vocabulary import AUDIENCES_OF_ROLE, ArticleType, Audience, Role
 
 ID_PREFIX = "KB"
 
@@ -35,8 +37,18 @@ TRANSITIONS: dict[str, tuple[frozenset[ArticleState], ArticleState]] = {
     "archive": (frozenset({ArticleState.draft, ArticleState.published}), ArticleState.archived),
 }
 EDITABLE = frozenset({ArticleState.draft, ArticleState.published})
-# Fields a version snapshot holds: what the article said and in which state, by whom and when.
-CONTENT = ("type", "product_code", "title", "body", "tags", "state")
+# Fields a version snapshot holds: what the article said, to whom and in which state (plus by whom, when, why).
+CONTENT = ("type", "product_code", "title", "body", "tags", "audience", "state")
+# Fields two versions are compared on (type and product never change: moving an article is writing another).
+DIFFED = ("title", "body", "tags", "audience", "state")
+DEFAULT_AUDIENCE = Audience.internal
+# Staff: the roles that read internal articles (vocabulary.AUDIENCES_OF_ROLE) — every role but a channel system
+# and an account manager; vendors too, as the product's third line (SPEC §1). Work in progress (drafts) is for
+# them only (issue 9: "published articles only unless a staff member asks for drafts").
+STAFF = frozenset(role for role, audiences in AUDIENCES_OF_ROLE.items() if Audience.internal in audiences)
+DRAFT_READERS = STAFF
+READABLE_STATES = frozenset(ArticleState)
+STATES_WITHOUT_DRAFTS = READABLE_STATES - {ArticleState.draft}
 
 
 class IllegalTransition(Exception):
@@ -49,56 +61,157 @@ def article_id(number: int) -> str:
     return f"{ID_PREFIX}-{number:06d}"
 
 
-def _snapshot(article: dict[str, Any], actor: str, at: datetime) -> dict[str, Any]:
-    return {"version": article["version"], **{f: article[f] for f in CONTENT}, "changed_by": actor, "changed_at": at}
+def audience_of(doc: dict[str, Any]) -> str:
+    """An article's (or a version's) audience; articles written before audiences existed are internal."""
+    return doc.get("audience") or DEFAULT_AUDIENCE.value
 
 
-def _with_version(article: dict[str, Any], changes: dict[str, Any], actor: str, at: datetime) -> dict[str, Any]:
-    new = {**article, **changes, "version": article["version"] + 1, "updated_at": at, "updated_by": actor}
-    return {**new, "versions": [*article["versions"], _snapshot(new, actor, at)]}
+def _snapshot(article: dict[str, Any], actor: str, at: datetime, note: str | None) -> dict[str, Any]:
+    return {"version": article["version"], **{f: article[f] for f in CONTENT}, "changed_by": actor,
+            "changed_at": at, "note": note}
+
+
+def _with_version(article: dict[str, Any], changes: dict[str, Any], actor: str, at: datetime,
+                  note: str | None) -> dict[str, Any]:
+    new = {**article, "audience": audience_of(article), **changes, "version": article["version"] + 1,
+           "updated_at": at, "updated_by": actor}
+    return {**new, "versions": [*article["versions"], _snapshot(new, actor, at, note)]}
 
 
 def new_article(id: str, *, type: ArticleType, product_code: str | None, title: str, body: str, tags: list[str],
-                actor: str, at: datetime) -> dict[str, Any]:
+                actor: str, at: datetime, audience: Audience | str = DEFAULT_AUDIENCE,
+                note: str | None = None) -> dict[str, Any]:
     article = {
         "_id": id, "type": ArticleType(type).value, "product_code": product_code, "title": title, "body": body,
-        "tags": _clean_tags(tags), "state": ArticleState.draft.value, "version": 1,
-        "created_at": at, "created_by": actor, "updated_at": at, "updated_by": actor,
-        "published_at": None, "archived_at": None, "reuse_count": 0, "reused_by": [], "last_reused_at": None,
+        "tags": _clean_tags(tags), "audience": Audience(audience).value, "state": ArticleState.draft.value,
+        "version": 1, "created_at": at, "created_by": actor, "updated_at": at, "updated_by": actor,
+        "published_at": None, "archived_at": None, "reuse_count": 0, "reuse_by_month": {}, "last_reused_at": None,
     }
-    return {**article, "versions": [_snapshot(article, actor, at)]}
+    return {**article, "versions": [_snapshot(article, actor, at, note)]}
 
 
-def edit(article: dict[str, Any], *, title: str, body: str, tags: list[str], actor: str,
-         at: datetime) -> dict[str, Any]:
-    """A new version with new content; the state stays (editing a published article keeps it published)."""
+def edit(article: dict[str, Any], *, title: str, body: str, tags: list[str], actor: str, at: datetime,
+         audience: Audience | str | None = None, note: str | None = None) -> dict[str, Any]:
+    """A new version with new content (and audience, if given); the state stays (editing a published article
+    keeps it published)."""
     if article["state"] not in EDITABLE:
         raise IllegalTransition("edit", article["state"])
-    return _with_version(article, {"title": title, "body": body, "tags": _clean_tags(tags)}, actor, at)
+    changes = {"title": title, "body": body, "tags": _clean_tags(tags)}
+    if audience is not None:
+        changes["audience"] = Audience(audience).value
+    return _with_version(article, changes, actor, at, note)
 
 
-def transition(article: dict[str, Any], action: str, *, actor: str, at: datetime) -> dict[str, Any]:
+def transition(article: dict[str, Any], action: str, *, actor: str, at: datetime,
+               note: str | None = None) -> dict[str, Any]:
     sources, target = TRANSITIONS[action]
     if article["state"] not in sources:
         raise IllegalTransition(action, article["state"])
-    return _with_version(article, {"state": target.value, f"{target.value}_at": at}, actor, at)
+    return _with_version(article, {"state": target.value, f"{target.value}_at": at}, actor, at, note)
+
+
+def snapshot_of(article: dict[str, Any], version: int) -> dict[str, Any] | None:
+    """Version `version` as kept (content, state, who, when, why), or None if there is no such version."""
+    for snapshot in article["versions"]:
+        if snapshot["version"] == version:
+            return {**snapshot, "audience": audience_of(snapshot), "note": snapshot.get("note")}
+    return None
 
 
 def at_version(article: dict[str, Any], version: int) -> dict[str, Any] | None:
     """The article as it was at `version` (what it said and its state then), or None if there is no such version."""
-    for snapshot in article["versions"]:
-        if snapshot["version"] == version:
-            return {**article, **{f: snapshot[f] for f in CONTENT}, "version": version,
-                    "updated_at": snapshot["changed_at"], "updated_by": snapshot["changed_by"]}
-    return None
-
-
-def count_reuse(article: dict[str, Any], ticket_id: str, at: datetime) -> dict[str, Any] | None:
-    """The article after a closed ticket answered from it, or None when that ticket is already counted."""
-    if ticket_id in article["reused_by"]:
+    snapshot = snapshot_of(article, version)
+    if snapshot is None:
         return None
+    return {**article, **{f: snapshot[f] for f in CONTENT}, "version": version,
+            "updated_at": snapshot["changed_at"], "updated_by": snapshot["changed_by"]}
+
+
+# --- who reads what ------------------------------------------------------------------------------------------
+
+
+def audiences_of(roles: Iterable[Role | str]) -> frozenset[str]:
+    """The audiences a principal reads: the union over its roles (SPEC §1, vocabulary.AUDIENCES_OF_ROLE)."""
+    found: set[str] = set()
+    for role in roles:
+        found |= {a.value for a in AUDIENCES_OF_ROLE.get(Role(role), frozenset())}
+    return frozenset(found)
+
+
+def reads_drafts(roles: Iterable[Role | str]) -> bool:
+    return any(Role(role) in DRAFT_READERS for role in roles)
+
+
+def visible(roles: Iterable[Role | str]) -> dict[str, frozenset[str]]:
+    """What a principal with `roles` may read, per field: the audiences and the states. The one rule of who reads
+    which article: `readable` judges one document by it, `visibility_query` makes it a store filter, and search
+    and suggestions (api/search.py) filter their index with it."""
+    roles = list(roles)
+    states = READABLE_STATES if reads_drafts(roles) else STATES_WITHOUT_DRAFTS
+    return {"audience": audiences_of(roles), "state": frozenset(s.value for s in states)}
+
+
+def readable(doc: dict[str, Any], roles: Iterable[Role | str]) -> bool:
+    """Whether a principal with `roles` may read this article or version: its audience is one of theirs, and a
+    draft only if they read drafts. Anything else is, to them, not there (404, absent from lists)."""
+    allowed = visible(roles)
+    return audience_of(doc) in allowed["audience"] and doc["state"] in allowed["state"]
+
+
+def visibility_query(roles: Iterable[Role | str]) -> dict[str, Any]:
+    """The store filter equal to `readable` (empty for staff, who read everything)."""
+    allowed = visible(roles)
+    query: dict[str, Any] = {}
+    if allowed["audience"] != {a.value for a in Audience}:
+        query["audience"] = {"$in": sorted(allowed["audience"])}
+    if allowed["state"] != {s.value for s in ArticleState}:
+        query["state"] = {"$in": [s.value for s in ArticleState if s.value in allowed["state"]]}
+    return query
+
+
+# --- comparing two versions ----------------------------------------------------------------------------------
+
+
+def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Two versions (snapshots) compared field by field: for each of DIFFED whether it changed and its two
+    values; the body also as a unified diff and as structured line changes (difflib)."""
+    fields: dict[str, Any] = {}
+    for field in DIFFED:
+        before, after = (audience_of(old), audience_of(new)) if field == "audience" else (old[field], new[field])
+        entry: dict[str, Any] = {"changed": before != after, "from": before, "to": after}
+        if field == "tags":
+            entry |= {"added": [t for t in after if t not in before], "removed": [t for t in before if t not in after]}
+        fields[field] = entry
+    body = fields.pop("body")
+    old_lines, new_lines = old["body"].splitlines(), new["body"].splitlines()
+    unified = "\n".join(difflib.unified_diff(old_lines, new_lines, fromfile=f"v{old['version']}",
+                                             tofile=f"v{new['version']}", lineterm=""))
+    fields["body"] = {"changed": body["changed"], "unified": unified, "changes": line_changes(old_lines, new_lines)}
+    return {field: fields[field] for field in DIFFED}
+
+
+def line_changes(old_lines: list[str], new_lines: list[str]) -> list[dict[str, Any]]:
+    """What differs between two texts' lines, one entry per changed block: op (insert, delete, replace), where
+    it starts on each side (1-based line number and line count, as a unified diff's hunk header counts) and the
+    lines removed and added."""
+    changes = []
+    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        changes.append({"op": op, "from_line": i1 + 1, "from_count": i2 - i1, "to_line": j1 + 1,
+                        "to_count": j2 - j1, "removed": old_lines[i1:i2], "added": new_lines[j1:j2]})
+    return changes
+
+
+def count_reuse(article: dict[str, Any], month: str, at: datetime) -> dict[str, Any]:
+    """The article after one more closed ticket answered from it, counted in total and in `month` (YYYY-MM,
+    Asia/Shanghai). Whether that ticket is already counted is answered by its `closures` record
+    (events/handlers.py), not by a list of tickets on the article, which would grow without bound."""
     last = article.get("last_reused_at")
-    return {**article, "reuse_count": article["reuse_count"] + 1, "reused_by": [*article["reused_by"], ticket_id],
+    by_month = dict(article.get("reuse_by_month") or {})
+    by_month[month] = by_month.get(month, 0) + 1
+    return {**article, "reuse_count": article["reuse_count"] + 1, "reuse_by_month": by_month,
             "last_reused_at": at if last is None else max(last, at)}
 
 

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, authenticate
 from services.kit.problems import Problem, invalid
+from services.kit.clock import to_milliseconds
 from services.kit.uploads import read_file
 from services.ticketing.api.routes import IfMatch, act, load_visible, parse_if_match, require, utcnow
 from services.ticketing.domain.attachments import (
@@ -99,9 +100,6 @@ async def upload(ticket_id: str, request: Request, response: Response, principal
     return AttachmentOut.of(ticket_id, attachment)
 
 
-def to_milliseconds(moment: datetime) -> datetime:
-    """The instant as the store keeps it (BSON dates hold milliseconds), so the upload's answer and later reads agree."""
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def refuse_early(ticket: Ticket, expected_version: int | None) -> None:

@@ -16,6 +16,7 @@ from contracts.events import SlaConfigChanged
 from contracts.vocabulary import Role
 from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, authenticate
+from services.kit.clock import stored_now
 from services.kit.problems import Problem, invalid
 from services.ticketing.domain.calendar import library_knows
 from services.ticketing.domain.sla import Policy, Rule, rules_problem
@@ -40,10 +41,8 @@ def require_admin(principal: Principal) -> None:
         raise Problem(403, "forbidden", "Forbidden", "Only an admin changes the calendar and the SLA policies.")
 
 
-def utcnow() -> datetime:
-    """Now to the millisecond: what BSON keeps, so that the answer of a PUT and a later GET say the same."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+# Now to the millisecond: what BSON keeps, so that the answer of a PUT and a later GET say the same.
+utcnow = stored_now
 
 
 # --- calendar -----------------------------------------------------------------------------------------------

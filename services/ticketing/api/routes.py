@@ -17,7 +17,7 @@ from contracts.events import TicketEvent
 from contracts.vocabulary import CITIES, Channel, Kind, Role, TicketStatus
 from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, authenticate
-from services.kit import text
+from services.kit import preconditions, text
 from services.kit.pagination import PageParams, keyed_page, page_params
 from services.kit.problems import Problem, invalid
 from services.kit.store import OUTBOX, ConcurrencyConflict, eq, flat_and, membership
@@ -255,12 +255,7 @@ def breach_filter(breached: bool, now: datetime) -> dict[str, Any]:
 # --- actions ------------------------------------------------------------------------------------------------
 
 def parse_if_match(value: str | None) -> int | None:
-    if value is None:
-        return None
-    cleaned = value.strip().removeprefix("W/").strip('"')
-    if not cleaned.isdigit():
-        raise Problem(400, "bad-if-match", "Invalid If-Match", "If-Match takes the ticket version, e.g. If-Match: 3.")
-    return int(cleaned)
+    return preconditions.parse_if_match(value, what="ticket")
 
 
 async def act(rt: Runtime, principal: Principal, ticket_id: str, action: str, if_match: str | None,
