@@ -33,7 +33,7 @@ def body(text, group, product=PRODUCT, city="济南", code=None):
 
 @pytest.fixture(scope="module")
 async def service(infra):
-    app = create(settings_for(Settings, infra, "ticketing_duplicates"))
+    app = create(settings_for(Settings, infra, "ticketing_duplicates", duplicate_index=True))
     async with running(app) as client:
         await publish(infra, *(Envelope.wrap(
             ProductRegistered(code=code, name=name, stage="delivered", vendor="vendor-a"),
@@ -140,13 +140,21 @@ async def test_this_and_last_week_count_older_weeks_do_not(service, infra):
 async def test_a_ticket_filed_through_another_replica_is_listed_once_its_event_arrived(service, infra):
     """Each process ranks from its own memory: the other replica learns the ticket from `ticket.opened`."""
     api, _ = service
-    async with running(create(settings_for(Settings, infra, "ticketing_duplicates"))) as other:
+    async with running(create(settings_for(Settings, infra, "ticketing_duplicates", duplicate_index=True))) as other:
         first = await file(other, infra, body(FIRST, "聊城市某医院", city="聊城"))
 
         async def listed_here():
             return first["id"] in listed(await file(api, infra, body(SAME_AGAIN, "聊城市某医院", city="聊城")))
 
         await eventually(listed_here, what="the first replica learnt the other's ticket from its event")
+
+
+async def test_without_the_memory_index_the_store_answers_the_same(service, infra):
+    """OPS_DUPLICATE_INDEX=false (the default): every intake asks the store's index range."""
+    async with running(create(settings_for(Settings, infra, "ticketing_duplicates"))) as plain:
+        first = await file(plain, infra, body(FIRST, "滨州市某学校", city="滨州"))
+        assert listed(await file(plain, infra, body(SAME_AGAIN, "滨州市某学校", city="滨州"))) == [first["id"]]
+        assert listed(await file(plain, infra, body(UNRELATED, "滨州市某学校", city="滨州"))) == []
 
 
 async def test_a_replay_carries_the_duplicates_of_the_first_answer(api, infra):

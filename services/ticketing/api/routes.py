@@ -305,7 +305,7 @@ async def act(rt: Runtime, principal: Principal, ticket_id: str, action: str, if
         raise Problem(409, "busy", "Ticket busy", "The ticket kept changing; try again.") from None
     ticket = acted[0]
     # this process's duplicate index learns at once what its own events will tell the other processes
-    duplicates_of(rt).recent.status_changed(ticket.id, ticket.status.value, ticket.version, ticket.opened_at)
+    duplicates_of(rt).status_changed(ticket.id, ticket.status.value, ticket.version, ticket.opened_at)
     return out(ticket, principal, response)
 
 

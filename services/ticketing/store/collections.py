@@ -65,7 +65,8 @@ def prepare(rt: Runtime) -> None:
     rt.extras["sla"] = SlaConfigCache(rt.store, (settings.work_day_start, settings.work_day_end))
     rt.extras["duplicates"] = DuplicateFinder(
         rt.store, TICKETS, threshold=settings.duplicate_min_similarity, candidates=settings.duplicate_candidates,
-        limit=settings.duplicate_limit, max_tickets=settings.duplicate_index_max_tickets)
+        limit=settings.duplicate_limit, max_tickets=settings.duplicate_index_max_tickets,
+        in_memory=settings.duplicate_index)
 
 
 def duplicates_of(rt: Runtime) -> DuplicateFinder:

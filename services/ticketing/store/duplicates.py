@@ -47,8 +47,8 @@ class DuplicateFinder:
     """
 
     def __init__(self, store: Store, collection: str, *, threshold: float, candidates: int, limit: int,
-                 max_tickets: int):
-        self.store, self.collection_name = store, collection
+                 max_tickets: int, in_memory: bool = True):
+        self.store, self.collection_name, self.in_memory = store, collection, in_memory
         self.threshold, self.candidates, self.limit = threshold, candidates, limit
         self.recent = duplicates.RecentTickets(WINDOW, max_tickets)
 
@@ -69,8 +69,14 @@ class DuplicateFinder:
 
     def remember(self, ticket_id: str, *, product_code: str, group_name: str, group_code: str | None,
                  opened_at: datetime, status: str, sequence: int, words: list[str]) -> None:
+        if not self.in_memory:
+            return
         key = duplicates.group_key(product_code, duplicates.group_of(group_name, group_code))
         self.recent.opened(ticket_id, key, opened_at, status, sequence, words)
+
+    def status_changed(self, ticket_id: str, status: str, sequence: int, opened_at: datetime) -> None:
+        if self.in_memory:
+            self.recent.status_changed(ticket_id, status, sequence, opened_at)
 
     def learn(self, envelope: Envelope) -> None:
         """An event of ticketing's own that opens, closes or reopens a ticket (a queue of this process). Read
@@ -85,8 +91,8 @@ class DuplicateFinder:
                               sequence=envelope.sequence,
                               words=duplicates.significant_words(opened.title, opened.description, opened.group_name))
             return
-        self.recent.status_changed(envelope.subject, data["status"], envelope.sequence,
-                                   datetime.fromisoformat(data["opened_at"]))
+        self.status_changed(envelope.subject, data["status"], envelope.sequence,
+                            datetime.fromisoformat(data["opened_at"]))
 
     async def find(self, principal: Principal, *, product_code: str, group_name: str, group_code: str | None,
                    words: list[str], now: datetime) -> list[dict[str, Any]]:
