@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts.vocabulary import ArticleType, Audience
+from services.knowledge.api.models import AUDIENCE_HELP
 
 Span = Annotated[list[int], Field(min_length=2, max_length=2, description="[start, end) character offsets")]
 Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
@@ -22,7 +23,7 @@ class SearchHit(BaseModel):
     title_highlights: list[Span] = Field(description="matched words in the title: [start, end) offsets")
     snippet: str = Field(description="the best-matching passage of the body (… where cut)")
     highlights: list[Span] = Field(description="matched words in the snippet: [start, end) offsets into `snippet`")
-    audience: Audience = Field(description="读者范围: internal 内部员工, account_manager 客户经理, customer 客户")
+    audience: Audience = Field(description=AUDIENCE_HELP)
     state: str = Field(description="published, or draft when include_drafts=true")
     version: int
     score: float = Field(description="BM25F score (comparable within one answer only)")
