@@ -52,7 +52,7 @@ async def on_start(rt: Runtime) -> None:
     await ensure_text_index(rt.store[TICKETS], SEARCH_INDEX)
     await sla_of(rt).load()
     await learn_catalog(rt)
-    if rt.settings.duplicate_detection and rt.settings.duplicate_index and rt.settings.role in ("all", "api"):
+    if duplicates_of(rt).in_memory and rt.settings.role in ("all", "api"):
         # in the background: until it is loaded, the intake asks the store as it always did
         rt.extras["duplicates_loading"] = asyncio.create_task(load_duplicate_index(rt))
 

@@ -43,8 +43,7 @@ def subscriptions(rt: Runtime) -> list[Subscription]:
     async def index_for_duplicates(envelope: Envelope) -> None:
         duplicates_of(rt).learn(envelope)
 
-    indexes_duplicates = rt.settings.duplicate_detection and rt.settings.duplicate_index \
-        and rt.settings.duplicate_index_events \
+    indexes_duplicates = duplicates_of(rt).in_memory and rt.settings.duplicate_index_events \
         and rt.settings.role in ("all", "api")  # the intake's
     return [Subscription("ticketing.catalog", CATALOG_EVENTS, store_catalog_event),
             Subscription("ticketing.catalog-cache", CATALOG_EVENTS, cache_catalog_event, per_process=True),

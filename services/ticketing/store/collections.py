@@ -66,7 +66,7 @@ def prepare(rt: Runtime) -> None:
     rt.extras["duplicates"] = DuplicateFinder(
         rt.store, TICKETS, threshold=settings.duplicate_min_similarity, candidates=settings.duplicate_candidates,
         limit=settings.duplicate_limit, max_tickets=settings.duplicate_index_max_tickets,
-        in_memory=settings.duplicate_index)
+        in_memory=settings.duplicate_detection and settings.duplicate_index)
 
 
 def duplicates_of(rt: Runtime) -> DuplicateFinder:
