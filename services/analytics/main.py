@@ -3,8 +3,10 @@ from fastapi import FastAPI
 from services.analytics.api.routes import router
 from services.analytics.events import handlers
 from services.analytics.settings import Settings
-from services.analytics.store.collections import INDEXES
+from services.analytics.store.collections import INDEXES, TICKETS
+from services.analytics.store.counters import CountersJob
 from services.kit.app import ServiceSpec, create_app
+from services.kit.scheduler import PeriodicJob
 
 
 def create(settings: Settings | None = None) -> FastAPI:
@@ -17,4 +19,5 @@ def create(settings: Settings | None = None) -> FastAPI:
         outbox_collections=[],  # analytics publishes no events yet
         publishes=[],
         subscriptions=lambda rt: handlers.subscriptions(rt),
+        jobs=lambda rt: [PeriodicJob("counters", rt.settings.counters_every_seconds, CountersJob(rt.store, TICKETS).run)],
     ))

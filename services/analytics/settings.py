@@ -4,3 +4,5 @@ from services.kit.settings import ServiceSettings
 class Settings(ServiceSettings):
     service_name: str = "analytics"
     port: int = 8004
+    # how often the counters job folds changed tickets into the counters: the delay from an event to the figures
+    counters_every_seconds: float = 1.0

@@ -59,3 +59,18 @@ def parse_period(start: str | None, end: str | None) -> Period:
     if period.start and end and period.start > parse_bound(end, field="to", upper=False):
         raise PeriodError("from", "must not be after `to`")
     return period
+
+
+def local_days(period: Period) -> tuple[date | None, date | None]:
+    """The period as days of Asia/Shanghai [first, after last): the counters count whole days, so a bound given
+    as a datetime must be a local midnight."""
+    def day(moment: datetime | None, field: str) -> date | None:
+        if moment is None:
+            return None
+        local = moment.astimezone(LOCAL_ZONE)
+        if local.time() != time():
+            raise PeriodError(field, "metrics are counted per whole day in Asia/Shanghai: give a date "
+                                     "(e.g. 2026-03-31) or a local midnight")
+        return local.date()
+
+    return day(period.start, "from"), day(period.end, "to")

@@ -8,6 +8,8 @@ from typing import Any
 from pymongo import DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
+from services.analytics.store import counters
+
 TICKETS = "tickets"  # the per-ticket read model, `_id` = ticket id (domain/tickets.py)
 
 INDEXES = {
@@ -16,7 +18,9 @@ INDEXES = {
         IndexModel([("opened_at", 1)]),
         IndexModel([("product_code", 1), ("opened_at", 1)]),
         IndexModel([("city", 1), ("opened_at", 1)]),
+        IndexModel([("_dirty", 1)], sparse=True),  # what the counters job has still to count (store/counters.py)
     ],
+    **counters.INDEXES,
 }
 
 # What the metrics read of a ticket: the rest of the document stays in the store.

@@ -1,0 +1,199 @@
+"""The counters (domain/counters.py) in the store, and the job that keeps them in step with the read model.
+
+The ticket consumer only marks the read-model document it writes as `_dirty` (in the same one-document write,
+so no event is lost between the two). The `counters` job, on one replica at a time, then folds dirty tickets
+into the counters in batches:
+
+1. read up to `BATCH` dirty tickets and what each contributed when last counted (`counted`);
+2. journal the batch: the change of every bucket it touches and each ticket's new contribution, numbered;
+3. apply the journal: each touched bucket document is read, changed and written back whole with the batch
+   number, and a bucket that already carries that number is left alone;
+4. write each ticket's new contribution to `counted`, clear `_dirty` where the ticket did not change meanwhile
+   (it stays dirty otherwise and the next batch counts the rest), mark the batch done.
+
+A crash anywhere leaves the journal, which the next run (this replica or another) applies again from step 3:
+the batch numbers make that idempotent, so no ticket is counted twice or lost. One job writes the buckets, so
+whole-document writes need no guard; they also keep nx-27017 away from `$inc` on nested paths (kit/store.py).
+Per batch the job issues about ten store commands whatever its size: the per-event cost of the consumer is the
+read model's alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import structlog
+from pymongo import IndexModel, ReplaceOne, UpdateOne
+
+from services.analytics.domain import counters as c
+from services.kit.store import WRITE_REVISION, Store, eq
+
+log = structlog.get_logger()
+
+COUNTERS = "counters"          # bucket documents: _id = bucket id, cells = {cell key: measures}, b = last batch
+COUNTED = "counted"            # _id = ticket id, c = its contribution as last counted
+COUNTER_BATCHES = "counter_batches"  # the journal of the batch being applied, and the `meta` document
+META = "meta"
+DIRTY = "_dirty"
+BATCH = 1000
+
+# What a ticket's contribution reads of its read-model document.
+CONTRIBUTION_FIELDS = (*c.DIMENSIONS, "opened_at", "received_at", "first_response_at", "resolved_at", "closed_at",
+                       "responded_timely", "timely", "satisfied", "reopen_count", "tier_reached", "event_time",
+                       WRITE_REVISION)
+
+INDEXES = {
+    COUNTERS: [IndexModel([("cub", 1), ("g", 1), ("t", 1)])],
+}
+
+
+def encode(contribution: Mapping[c.Cell, c.Measures]) -> list:
+    return [[day, list(keys), measures] for (day, keys), measures in contribution.items()]
+
+
+def decode(stored: Iterable | None) -> dict[c.Cell, c.Measures]:
+    return {(day, tuple(keys)): measures for day, keys, measures in (stored or ())}
+
+
+class CountersJob:
+    """Folds dirty tickets into the counters (module docstring). `run` is the PeriodicJob body."""
+
+    def __init__(self, store: Store, tickets: str):
+        self.store = store
+        self.tickets = tickets
+
+    async def run(self) -> int:
+        """Apply any unfinished batch, then count until no ticket is dirty; the number of tickets counted."""
+        await self.recover()
+        total = 0
+        while True:
+            counted = await self.count_batch()
+            total += counted
+            if counted < BATCH:
+                return total
+
+    async def meta(self) -> dict[str, Any]:
+        return await self.store[COUNTER_BATCHES].find_one({"_id": META}) or {"_id": META, "last_batch": 0}
+
+    async def recover(self) -> None:
+        meta = await self.meta()
+        for journal in await self.store[COUNTER_BATCHES].find({"n": {"$gt": 0}}).sort("n", 1).to_list():
+            if journal["n"] > meta["last_batch"]:
+                log.info("counters.batch_reapplied", batch=journal["n"])
+                meta = await self.apply(journal, meta)
+            else:
+                await self.store[COUNTER_BATCHES].delete_one({"_id": journal["_id"]})
+
+    async def count_batch(self) -> int:
+        tickets = await self.store[self.tickets].find({DIRTY: eq(True)}, list(CONTRIBUTION_FIELDS)) \
+            .limit(BATCH).to_list()
+        meta = await self.meta()
+        if not tickets:
+            meta.update(drained_at=time.time(), pending=0)
+            await self.store[COUNTER_BATCHES].replace_one({"_id": META}, meta, upsert=True)
+            return 0
+        counted = {d["_id"]: decode(d.get("c")) for d in await self.store[COUNTED].find(
+            {"_id": {"$in": [t["_id"] for t in tickets]}}).to_list()}
+        delta: dict[c.Cell, c.Measures] = {}
+        contributions: dict[str, list] = {}
+        for ticket in tickets:
+            new = c.contribution(ticket)
+            for cell, measures in c.difference(new, counted.get(ticket["_id"], {})).items():
+                c.add_measures(delta.setdefault(cell, {}), measures)
+            contributions[ticket["_id"]] = encode(new)
+        days = sorted(day for day, _ in delta)
+        newest = max((t["event_time"] for t in tickets if t.get("event_time")), default=None)
+        n = meta["last_batch"] + 1
+        journal = {"_id": f"batch:{n}", "n": n, "buckets": c.roll_up(delta), "counted": contributions,
+                   "revisions": {t["_id"]: t.get(WRITE_REVISION, 0) for t in tickets},
+                   "days": [days[0], days[-1]] if days else [], "newest": newest, "size": len(tickets)}
+        await self.store[COUNTER_BATCHES].insert_one(journal)
+        await self.apply(journal, meta)
+        return len(tickets)
+
+    async def apply(self, journal: Mapping[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+        n, buckets = journal["n"], journal["buckets"]
+        stored = {d["_id"]: d for d in await self.store[COUNTERS].find({"_id": {"$in": list(buckets)}}).to_list()}
+        writes = []
+        for bucket, change in buckets.items():
+            doc = stored.get(bucket) or {"_id": bucket, **c.bucket_fields(bucket), "cells": {}, "b": 0}
+            if doc["b"] >= n:
+                continue  # this batch reached the bucket before a crash
+            doc["cells"] = c.merge_cells(doc["cells"], change)
+            doc["b"] = n
+            writes.append(ReplaceOne({"_id": bucket}, doc, upsert=True))
+        if writes:
+            await self.store[COUNTERS].bulk_write(writes, ordered=False)
+        counted = journal["counted"]
+        if counted:
+            await self.store[COUNTED].bulk_write(
+                [ReplaceOne({"_id": tid}, {"_id": tid, "c": contribution, "b": n}, upsert=True)
+                 for tid, contribution in counted.items()], ordered=False)
+            # A ticket written since it was read stays dirty: the next batch counts what changed.
+            await self.store[self.tickets].bulk_write(
+                [UpdateOne({"_id": tid, WRITE_REVISION: eq(revision)}, {"$unset": {DIRTY: ""}})
+                 for tid, revision in journal["revisions"].items()], ordered=False)
+        days = journal.get("days") or []
+        if days:
+            meta["first_day"] = min(meta.get("first_day") or days[0], days[0])
+            meta["last_day"] = max(meta.get("last_day") or days[1], days[1])
+        newest = journal.get("newest")
+        if newest is not None:
+            newest = newest if isinstance(newest, datetime) else datetime.fromisoformat(str(newest))
+            newest = newest.replace(tzinfo=UTC) if newest.tzinfo is None else newest
+            as_of = meta.get("as_of")
+            as_of = as_of.replace(tzinfo=UTC) if isinstance(as_of, datetime) and as_of.tzinfo is None else as_of
+            meta["as_of"] = max(newest, as_of) if isinstance(as_of, datetime) else newest
+        meta.update(last_batch=n, pending=journal.get("size", 0), counted_at=time.time())
+        await self.store[COUNTER_BATCHES].replace_one({"_id": META}, meta, upsert=True)
+        await self.store[COUNTER_BATCHES].delete_one({"_id": journal["_id"]})
+        return meta
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+
+async def read_buckets(store: Store, cuboid: str, tiles: Iterable[tuple[str, date]],
+                       partitions: Iterable[str] | None) -> dict[tuple[str, str], list[dict[str, c.Measures]]]:
+    """The cells of each tile (grain, first day) of `cuboid`: one query for all of them (one per grain for a
+    partitioned cuboid read across every partition)."""
+    wanted = {(grain, c.period_text(day, grain)) for grain, day in tiles}
+    found: dict[tuple[str, str], list[dict[str, c.Measures]]] = {}
+    if not wanted:
+        return found
+    if cuboid in c.PARTITIONED and partitions is None:
+        by_grain: dict[str, list[str]] = {}
+        for grain, period in wanted:
+            by_grain.setdefault(grain, []).append(period)
+        docs = []
+        for grain, periods in by_grain.items():
+            docs += await store[COUNTERS].find({"cub": eq(cuboid), "g": eq(grain), "t": {"$in": periods}},
+                                               {"g": 1, "t": 1, "cells": 1}).to_list()
+    else:
+        parts = [None] if cuboid not in c.PARTITIONED else list(partitions)
+        ids = [c.bucket_id(cuboid, grain, period, part) for grain, period in wanted for part in parts]
+        docs = await store[COUNTERS].find({"_id": {"$in": ids}}, {"g": 1, "t": 1, "cells": 1}).to_list()
+    for doc in docs:
+        found.setdefault((doc["g"], doc["t"]), []).append(doc.get("cells") or {})
+    return found
+
+
+def sum_tiles(found: Mapping[tuple[str, str], list[dict[str, c.Measures]]], cuboid: str,
+              tiles: Iterable[tuple[str, date]], cell_filter: c.CellFilter,
+              group: str | None) -> dict[str, c.Measures]:
+    """Summed measures of the tiles' admitted cells, per key of `group` (or under "" without a group)."""
+    sums: dict[str, c.Measures] = {}
+    for grain, day in tiles:
+        for cells in found.get((grain, c.period_text(day, grain)), ()):
+            for key, measures in cells.items():
+                if cell_filter.admits(cuboid, key):
+                    target = sums.setdefault(c.key_of(cuboid, key, group) if group else "", {})
+                    c.add_measures(target, measures)
+    return sums
+
+
+def day_after(text: str) -> date:
+    return c.parse_day(text) + timedelta(days=1)
