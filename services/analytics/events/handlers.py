@@ -7,7 +7,7 @@ import structlog
 from contracts.events import Envelope, TicketEvent
 from services.analytics.domain.tickets import EXTRA_FIELDS, SLA_BREACHED, apply_event, snapshot
 from services.analytics.store.collections import TICKETS
-from services.analytics.store.counters import DIRTY
+from services.analytics.store.counters import mark_dirty
 from services.kit.app import Runtime
 from services.kit.consumer import PoisonMessage, Subscription
 
@@ -39,7 +39,7 @@ async def apply_ticket_event(rt: Runtime, envelope: Envelope) -> None:
         if doc is None:
             log.debug("ticket.event_ignored", ticket_id=event.ticket_id, sequence=envelope.sequence)
             return None
-        doc[DIRTY] = True  # the counters job folds the change into the counters (store/counters.py)
+        mark_dirty(doc)  # the counters job folds the change into the counters (store/counters.py)
         return doc, []
 
     await rt.store.change(TICKETS, event.ticket_id, decide)

@@ -18,7 +18,8 @@ INDEXES = {
         IndexModel([("opened_at", 1)]),
         IndexModel([("product_code", 1), ("opened_at", 1)]),
         IndexModel([("city", 1), ("opened_at", 1)]),
-        IndexModel([("_dirty", 1)], sparse=True),  # what the counters job has still to count (store/counters.py)
+        # what the counters job has still to count, in day order (store/counters.py)
+        IndexModel([("_dirty", 1), ("_day", 1)], sparse=True),
     ],
     **counters.INDEXES,
 }

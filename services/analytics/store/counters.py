@@ -38,6 +38,10 @@ COUNTED = "counted"            # _id = ticket id, c = its contribution as last c
 COUNTER_BATCHES = "counter_batches"  # the journal of the batch being applied, and the `meta` document
 META = "meta"
 DIRTY = "_dirty"
+# The day a ticket opened on (its first contribution), beside `_dirty`: the job counts dirty tickets in day
+# order, so that a batch of a backfill or a rebuild (tickets of every month at once) touches the buckets of a
+# few days, not of the whole year; live, every dirty ticket is of the last days anyway.
+DAY = "_day"
 BATCH = 1000
 
 # What a ticket's contribution reads of its read-model document.
@@ -48,6 +52,13 @@ CONTRIBUTION_FIELDS = (*c.DIMENSIONS, "opened_at", "received_at", "first_respons
 INDEXES = {
     COUNTERS: [IndexModel([("cub", 1), ("g", 1), ("t", 1)])],
 }
+
+
+def mark_dirty(ticket: dict[str, Any]) -> None:
+    """Mark a read-model document, about to be written, as changed since it was last counted."""
+    ticket[DIRTY] = True
+    day = c.local_day(ticket.get("received_at") or ticket.get("opened_at"))
+    ticket[DAY] = c.day_text(day) if day else ""
 
 
 def encode(contribution: Mapping[c.Cell, c.Measures]) -> list:
@@ -61,9 +72,10 @@ def decode(stored: Iterable | None) -> dict[c.Cell, c.Measures]:
 class CountersJob:
     """Folds dirty tickets into the counters (module docstring). `run` is the PeriodicJob body."""
 
-    def __init__(self, store: Store, tickets: str):
+    def __init__(self, store: Store, tickets: str, batch: int = BATCH):
         self.store = store
         self.tickets = tickets
+        self.batch = batch
 
     async def run(self) -> int:
         """Apply any unfinished batch, then count until no ticket is dirty; the number of tickets counted."""
@@ -72,7 +84,7 @@ class CountersJob:
         while True:
             counted = await self.count_batch()
             total += counted
-            if counted < BATCH:
+            if counted < self.batch:
                 return total
 
     async def meta(self) -> dict[str, Any]:
@@ -89,7 +101,7 @@ class CountersJob:
 
     async def count_batch(self) -> int:
         tickets = await self.store[self.tickets].find({DIRTY: eq(True)}, list(CONTRIBUTION_FIELDS)) \
-            .limit(BATCH).to_list()
+            .sort(DAY, 1).limit(self.batch).to_list()
         meta = await self.meta()
         if not tickets:
             meta.update(drained_at=time.time(), pending=0)

@@ -1,0 +1,232 @@
+"""Analytics at a province's scale (issue 10, point 1): load N tickets into the read model through the consumer's
+own handler, fold them into the counters with the counters job, then time summary, breakdown and timeseries.
+
+1. Load: every ticket goes through `services.analytics.events.handlers.apply_ticket_event` (what the consumer
+   calls for each delivered event), `--inflight` at a time as a consumer's prefetch does, in-process against the
+   real store: one event per ticket carrying its final state (opened, resolved or closed), spread over 12 months,
+   30 products, the 16 cities, every kind, channel and industry with skewed weights. Then a second round of
+   `--updates` events for tickets already there (a later state), to time the per-event cost on documents that
+   exist, as most live events are.
+2. Count: the counters job (store/counters.py `CountersJob.run`) until nothing is dirty.
+3. Query: each case `--repeat` times over HTTP (in-process ASGI client: FastAPI and the store, no socket), p50
+   and p95. Baseline of the same run: GET /healthz, the floor of the HTTP path.
+
+Printed: per-event CPU ms of this process and of the store's process (nx-27017 when local) for the read model,
+per-ticket CPU ms of the counters job, store documents, and the query figures.
+
+Store: OPS_MONGO_URL if set, else a fresh nx-27017 on a temporary directory.
+Usage: python bench/analytics.py [--tickets 100000] [--updates 5000] [--repeat 30] [--inflight 256]
+This is a measurement, not a test: it asserts nothing about speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import time
+import urllib.parse
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts"), str(ROOT / "bench")]
+import devstack  # noqa: E402
+import procstat  # noqa: E402
+
+from contracts.events import Envelope, TicketClosed, TicketOpened, TicketResolved  # noqa: E402
+from contracts.vocabulary import CITIES, Channel, Industry, Kind  # noqa: E402
+from services.analytics.events.handlers import apply_ticket_event  # noqa: E402
+from services.analytics.main import create  # noqa: E402
+from services.analytics.settings import Settings  # noqa: E402
+from services.analytics.store.counters import COUNTERS, CountersJob  # noqa: E402
+from services.analytics.store.collections import TICKETS  # noqa: E402
+from services.kit.auth import mint_token  # noqa: E402
+
+FIRST_DAY = datetime(2025, 12, 1, tzinfo=UTC) - timedelta(hours=8)  # 1 December 2025, 00:00 in Shanghai
+DAYS = 365
+PRODUCTS = [f"product_{n:02d}" for n in range(30)]
+PRODUCT_WEIGHTS = [1 / (n + 1) for n in range(30)]           # a few big products, a long tail
+CITY_WEIGHTS = [6, 5, 3, 2, 2, 4, 4, 3, 2, 2, 1, 4, 2, 2, 1, 3]
+KINDS, KIND_WEIGHTS = list(Kind), [5, 2, 1, 2]
+CHANNELS = list(Channel)
+INDUSTRIES = [*Industry, None]
+CAUSES = ["usage_misunderstanding", "billing_error", "product_defect", "feature_request", "network_or_platform",
+          "other"]
+
+CASES: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("summary", "(no filter, all of it)", {}),
+    ("summary", "one month", {"from": "2026-06-01", "to": "2026-06-30"}),
+    ("summary", "product_code", {"product_code": "product_03"}),
+    ("summary", "city", {"city": "济南"}),
+    ("summary", "kind", {"kind": "complaint"}),
+    ("summary", "channel", {"channel": "account_manager"}),
+    ("summary", "product+city+kind, a quarter", {"product_code": "product_01", "city": "青岛", "kind": "fault",
+                                                  "from": "2026-04-01", "to": "2026-06-30"}),
+    ("summary", "city+industry (all-dimensions cuboid)", {"city": "烟台", "industry": "education"}),
+    ("breakdown", "city", {"dimension": "city"}),
+    ("breakdown", "product_code", {"dimension": "product_code"}),
+    ("breakdown", "kind within a product", {"dimension": "kind", "product_code": "product_00"}),
+    ("breakdown", "product_code within a city", {"dimension": "product_code", "city": "济南"}),
+    ("breakdown", "industry (all-dimensions cuboid)", {"dimension": "industry"}),
+    ("timeseries", "opened by day, 90 days", {"metric": "opened", "interval": "day", "from": "2026-06-01",
+                                              "to": "2026-08-29"}),
+    ("timeseries", "opened by week, a year", {"metric": "opened", "interval": "week", "from": "2025-12-01",
+                                              "to": "2026-11-30"}),
+    ("timeseries", "backlog by month, a year", {"metric": "backlog", "interval": "month", "from": "2025-12-01",
+                                                "to": "2026-11-30"}),
+    ("timeseries", "satisfaction by month, product", {"metric": "satisfaction", "interval": "month",
+                                                       "from": "2025-12-01", "to": "2026-11-30",
+                                                       "product_code": "product_02"}),
+)
+
+
+def ticket_state(n: int, rng: random.Random) -> tuple[str, dict]:
+    opened_at = FIRST_DAY + timedelta(seconds=rng.uniform(0, DAYS * 86400))
+    kind = rng.choices(KINDS, KIND_WEIGHTS)[0]
+    state = dict(ticket_id=f"T-{n:08d}", kind=kind, status="new", channel=rng.choice(CHANNELS),
+                 product_code=rng.choices(PRODUCTS, PRODUCT_WEIGHTS)[0], city=rng.choices(CITIES, CITY_WEIGHTS)[0],
+                 industry=rng.choice(INDUSTRIES), priority="normal", tier=1, tier_reached=rng.choice([1, 1, 1, 2, 3]),
+                 severity=2 if kind == Kind.fault else None, opened_at=opened_at, received_at=opened_at,
+                 respond_by=opened_at + timedelta(hours=4), resolve_by=opened_at + timedelta(days=3))
+    fate = rng.random()
+    if fate < 0.1:
+        return "ticket.opened", state
+    responded = opened_at + timedelta(minutes=rng.uniform(5, 300))
+    resolved = responded + timedelta(hours=rng.expovariate(1 / 20))
+    state.update(status="resolved", first_response_at=responded, responded_timely=responded < state["respond_by"],
+                 resolved_at=resolved, timely=resolved < state["resolve_by"], cause=rng.choice(CAUSES),
+                 reopen_count=int(rng.random() < 0.05))
+    if fate < 0.2:
+        return "ticket.resolved", state
+    satisfied = rng.random() < 0.9
+    state.update(status="closed", closed_at=resolved + timedelta(hours=rng.uniform(1, 48)), satisfied=satisfied,
+                 score=5 if satisfied else 2)
+    return "ticket.closed", state
+
+
+def envelope(event_type: str, state: dict, sequence: int) -> Envelope:
+    extra = {"title": "移动办公登录失败", "description": "客户反映无法登录"}
+    if event_type == "ticket.opened":
+        payload = TicketOpened(**state, **extra)
+    elif event_type == "ticket.resolved":
+        payload = TicketResolved(**state, answer="已答复")
+    else:
+        payload = TicketClosed(**state, **extra, answer="已答复")
+    return Envelope.wrap(payload, type=event_type, source="ticketing", subject=state["ticket_id"],
+                         sequence=sequence, correlationid="bench")
+
+
+class Cpu:
+    """CPU seconds of this process and of the store's server process (when this machine runs it)."""
+
+    def __init__(self, mongo_url: str):
+        port = urllib.parse.urlsplit(mongo_url.replace("mongodb://", "http://", 1)).port or 27017
+        self.store_pid = procstat.listening_pid(port)
+
+    def now(self) -> tuple[float, float]:
+        return time.process_time(), procstat.cpu_seconds(self.store_pid) if self.store_pid else 0.0
+
+
+async def load(rt, tickets: int, inflight: int, rng: random.Random) -> list[tuple[str, dict]]:
+    states = [ticket_state(n, rng) for n in range(tickets)]
+    for start in range(0, tickets, inflight):
+        await asyncio.gather(*(apply_ticket_event(rt, envelope(t, s, 5)) for t, s in states[start:start + inflight]))
+        if start and start % (inflight * 200) == 0:
+            print(f"  … {start:,} tickets", flush=True)
+    return states
+
+
+def pct(values: list[float], q: int) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, -(-q * len(ordered) // 100) - 1))]
+
+
+async def run(args, mongo_url: str) -> None:
+    settings = Settings(mongo_url=mongo_url, amqp_url=os.environ.get("OPS_AMQP_URL", devstack.DEFAULT_AMQP_URL),
+                        namespace="bench" + uuid.uuid4().hex[:6], role="api", log_level="WARNING",
+                        mongo_db="bench_analytics_" + uuid.uuid4().hex[:6])
+    app = create(settings)
+    rt = app.state.runtime
+    cpu = Cpu(mongo_url)
+    rng = random.Random(7)
+    async with app.router.lifespan_context(app):
+        started, (own0, store0) = time.perf_counter(), cpu.now()
+        states = await load(rt, args.tickets, args.inflight, rng)
+        wall, (own1, store1) = time.perf_counter() - started, cpu.now()
+        print(f"read model: {args.tickets:,} new tickets in {wall:.0f} s ({args.tickets / wall:,.0f} events/s); "
+              f"CPU per event {1000 * (own1 - own0) / args.tickets:.2f} ms here + "
+              f"{1000 * (store1 - store0) / args.tickets:.2f} ms store", flush=True)
+
+        job = CountersJob(rt.store, TICKETS)
+        started, (own0, store0) = time.perf_counter(), cpu.now()
+        counted = await job.run()
+        wall, (own1, store1) = time.perf_counter() - started, cpu.now()
+        buckets = await rt.store[COUNTERS].estimated_document_count()
+        print(f"counters job: {counted:,} tickets in {wall:.0f} s; CPU per ticket {1000 * (own1 - own0) / counted:.2f}"
+              f" ms here + {1000 * (store1 - store0) / counted:.2f} ms store; {buckets:,} bucket documents", flush=True)
+
+        updates = min(args.updates, args.tickets)
+        chosen = rng.sample(states, updates)
+        started, (own0, store0) = time.perf_counter(), cpu.now()
+        for start in range(0, updates, args.inflight):
+            batch = chosen[start:start + args.inflight]
+            await asyncio.gather(*(apply_ticket_event(rt, envelope(t, {**s, "tier_reached": 3}, 6))
+                                   for t, s in batch))
+        wall, (own1, store1) = time.perf_counter() - started, cpu.now()
+        print(f"read model, later events of existing tickets: {updates:,} in {wall:.1f} s; CPU per event "
+              f"{1000 * (own1 - own0) / updates:.2f} ms here + {1000 * (store1 - store0) / updates:.2f} ms store")
+        started, (own0, store0) = time.perf_counter(), cpu.now()
+        counted = await job.run()
+        wall, (own1, store1) = time.perf_counter() - started, cpu.now()
+        print(f"counters job on them: {counted:,} tickets in {wall:.1f} s; CPU per ticket "
+              f"{1000 * (own1 - own0) / max(counted, 1):.2f} ms here + {1000 * (store1 - store0) / max(counted, 1):.2f}"
+              f" ms store", flush=True)
+
+        headers = {"Authorization": "Bearer " + mint_token(settings.auth_secret, sub="bench", roles=["analyst"])}
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench", headers=headers) as http:
+            async def timed(path: str, params: dict) -> list[float]:
+                times = []
+                for _ in range(args.repeat):
+                    t0 = time.perf_counter()
+                    response = await http.get(path, params=params)
+                    times.append((time.perf_counter() - t0) * 1000)
+                    if response.status_code != 200:
+                        raise SystemExit(f"{path} {params}: {response.status_code} {response.text[:300]}")
+                return times
+
+            base = await timed("/healthz", {})
+            print(f"\n{'query':<58} {'p50 ms':>8} {'p95 ms':>8}")
+            print(f"{'baseline GET /healthz':<58} {statistics.median(base):>8.1f} {pct(base, 95):>8.1f}")
+            for route, label, params in CASES:
+                times = await timed(f"/v1/metrics/{route}", params)
+                print(f"{route + ' ' + label:<58} {statistics.median(times):>8.1f} {pct(times, 95):>8.1f}",
+                      flush=True)
+            body = (await http.get("/v1/metrics/summary")).json()
+            print(f"\nall tickets: count {body['count']:,}, opened {body['opened']:,}, closed {body['closed']:,}, "
+                  f"backlog {body['backlog']:,}, as_of {body['as_of']}")
+        await rt.store.client.drop_database(settings.database)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tickets", type=int, default=100_000)
+    parser.add_argument("--updates", type=int, default=5_000, help="later events of existing tickets, timed")
+    parser.add_argument("--repeat", type=int, default=30, help="times each query runs")
+    parser.add_argument("--inflight", type=int, default=256, help="events applied at once (a consumer's prefetch)")
+    args = parser.parse_args()
+    devstack.ensure_rabbitmq(os.environ.get("OPS_AMQP_URL", devstack.DEFAULT_AMQP_URL))
+    with devstack.store_url(prefix="ops-bench-analytics-") as mongo_url:
+        print(f"store: {devstack.redact_url(mongo_url)}   cpus: {os.cpu_count()}   tickets: {args.tickets:,}")
+        asyncio.run(run(args, mongo_url))
+
+
+if __name__ == "__main__":
+    main()
