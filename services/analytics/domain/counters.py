@@ -43,9 +43,10 @@ CUBOIDS: dict[str, tuple[str, ...]] = {
     "PC": ("product_code", "city", "kind"),
     "ALL": DIMENSIONS,
 }
-# The all-dimensions cuboid has about as many cells as tickets: its buckets are split by product so that one
-# document stays small, and a query without a product reads every product's bucket of a period.
-PARTITIONED = {"ALL": "product_code"}
+# The big cuboids (product × city × kind has 1,920 cells a month, all six dimensions about as many as tickets) are
+# split by product, so that one document stays small and a query of one product reads only its own; a query
+# across products reads every product's bucket of a period.
+PARTITIONED = {"PC": "product_code", "ALL": "product_code"}
 GRAINS = ("d", "w", "m")
 
 # Histogram of resolution hours (opened → resolved): upper edges, finer where most tickets are.

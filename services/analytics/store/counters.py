@@ -20,6 +20,7 @@ read model's alone.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -61,12 +62,24 @@ def mark_dirty(ticket: dict[str, Any]) -> None:
     ticket[DAY] = c.day_text(day) if day else ""
 
 
+# Cells, contributions and journalled changes are stored as JSON text, not as sub-documents: nx-27017 spends its
+# time per document converting stored JSON to BSON value by value (kit/store.py), and a bucket of 1,920 cells read
+# 4-5 times faster as one string (13 such buckets: 620 ms as sub-documents, 134 ms as text). Nothing queries inside
+# them, so nothing is lost on MongoDB either.
+def to_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def from_text(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def encode(contribution: Mapping[c.Cell, c.Measures]) -> list:
     return [[day, list(keys), measures] for (day, keys), measures in contribution.items()]
 
 
-def decode(stored: Iterable | None) -> dict[c.Cell, c.Measures]:
-    return {(day, tuple(keys)): measures for day, keys, measures in (stored or ())}
+def decode(stored: Iterable | str | None) -> dict[c.Cell, c.Measures]:
+    return {(day, tuple(keys)): measures for day, keys, measures in (from_text(stored) or ())}
 
 
 class CountersJob:
@@ -119,7 +132,8 @@ class CountersJob:
         days = sorted(day for day, _ in delta)
         newest = max((t["event_time"] for t in tickets if t.get("event_time")), default=None)
         n = meta["last_batch"] + 1
-        journal = {"_id": f"batch:{n}", "n": n, "buckets": c.roll_up(delta), "counted": contributions,
+        journal = {"_id": f"batch:{n}", "n": n, "buckets": to_text(c.roll_up(delta)),
+                   "counted": to_text(contributions),
                    "revisions": {t["_id"]: t.get(WRITE_REVISION, 0) for t in tickets},
                    "days": [days[0], days[-1]] if days else [], "newest": newest, "size": len(tickets)}
         await self.store[COUNTER_BATCHES].insert_one(journal)
@@ -127,22 +141,22 @@ class CountersJob:
         return len(tickets)
 
     async def apply(self, journal: Mapping[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
-        n, buckets = journal["n"], journal["buckets"]
+        n, buckets = journal["n"], from_text(journal["buckets"])
         stored = {d["_id"]: d for d in await self.store[COUNTERS].find({"_id": {"$in": list(buckets)}}).to_list()}
         writes = []
         for bucket, change in buckets.items():
-            doc = stored.get(bucket) or {"_id": bucket, **c.bucket_fields(bucket), "cells": {}, "b": 0}
+            doc = stored.get(bucket) or {"_id": bucket, **c.bucket_fields(bucket), "cells": "{}", "b": 0}
             if doc["b"] >= n:
                 continue  # this batch reached the bucket before a crash
-            doc["cells"] = c.merge_cells(doc["cells"], change)
+            doc["cells"] = to_text(c.merge_cells(from_text(doc["cells"]), change))
             doc["b"] = n
             writes.append(ReplaceOne({"_id": bucket}, doc, upsert=True))
         if writes:
             await self.store[COUNTERS].bulk_write(writes, ordered=False)
-        counted = journal["counted"]
+        counted = from_text(journal["counted"])
         if counted:
             await self.store[COUNTED].bulk_write(
-                [ReplaceOne({"_id": tid}, {"_id": tid, "c": contribution, "b": n}, upsert=True)
+                [ReplaceOne({"_id": tid}, {"_id": tid, "c": to_text(contribution), "b": n}, upsert=True)
                  for tid, contribution in counted.items()], ordered=False)
             # A ticket written since it was read stays dirty: the next batch counts what changed.
             await self.store[self.tickets].bulk_write(
@@ -189,7 +203,7 @@ async def read_buckets(store: Store, cuboid: str, tiles: Iterable[tuple[str, dat
         ids = [c.bucket_id(cuboid, grain, period, part) for grain, period in wanted for part in parts]
         docs = await store[COUNTERS].find({"_id": {"$in": ids}}, {"g": 1, "t": 1, "cells": 1}).to_list()
     for doc in docs:
-        found.setdefault((doc["g"], doc["t"]), []).append(doc.get("cells") or {})
+        found.setdefault((doc["g"], doc["t"]), []).append(from_text(doc.get("cells")) or {})
     return found
 
 
