@@ -4,12 +4,15 @@ The ticket consumer only marks the read-model document it writes as `_dirty` (in
 so no event is lost between the two). The `counters` job, on one replica at a time, then folds dirty tickets
 into the counters in batches:
 
-1. read up to `BATCH` dirty tickets and what each contributed when last counted (`counted`);
+1. read up to `BATCH` dirty tickets, each with what it contributed when last counted (`_counted`, kept in the
+   ticket's own document: one read and one write per ticket, not two of each);
 2. journal the batch: the change of every bucket it touches and each ticket's new contribution, numbered;
 3. apply the journal: each touched bucket document is read, changed and written back whole with the batch
    number, and a bucket that already carries that number is left alone;
-4. write each ticket's new contribution to `counted`, clear `_dirty` where the ticket did not change meanwhile
-   (it stays dirty otherwise and the next batch counts the rest), mark the batch done.
+4. write each ticket's new contribution to its `_counted`, clearing `_dirty` where the ticket did not change
+   meanwhile (it stays dirty otherwise and the next batch counts the rest), mark the batch done. These writes
+   bump the document's revision, so a consumer that read the ticket before them writes nothing over them: its
+   guarded write fails and it decides again on the document as it now is (kit/store.py `ChangeBatch`).
 
 A crash anywhere leaves the journal, which the next run (this replica or another) applies again from step 3:
 the batch numbers make that idempotent, so no ticket is counted twice or lost. One job writes the buckets, so
@@ -30,15 +33,15 @@ import structlog
 from pymongo import IndexModel, ReplaceOne, UpdateOne
 
 from services.analytics.domain import counters as c
-from services.kit.store import WRITE_REVISION, Store, eq
+from services.kit.store import REVISION, WRITE_REVISION, Store, eq
 
 log = structlog.get_logger()
 
 COUNTERS = "counters"          # bucket documents: _id = bucket id, cells = {cell key: measures}, b = last batch
-COUNTED = "counted"            # _id = ticket id, c = its contribution as last counted
 COUNTER_BATCHES = "counter_batches"  # the journal of the batch being applied, and the `meta` document
 META = "meta"
 DIRTY = "_dirty"
+COUNTED = "_counted"  # in the ticket's document: its contribution as last counted, JSON text
 # The day a ticket opened on (its first contribution), beside `_dirty`: the job counts dirty tickets in day
 # order, so that a batch of a backfill or a rebuild (tickets of every month at once) touches the buckets of a
 # few days, not of the whole year; live, every dirty ticket is of the last days anyway.
@@ -48,7 +51,7 @@ BATCH = 1000
 # What a ticket's contribution reads of its read-model document.
 CONTRIBUTION_FIELDS = (*c.DIMENSIONS, "opened_at", "received_at", "first_response_at", "resolved_at", "closed_at",
                        "responded_timely", "timely", "satisfied", "reopen_count", "tier_reached", "event_time",
-                       WRITE_REVISION)
+                       WRITE_REVISION, COUNTED)
 
 INDEXES = {
     COUNTERS: [IndexModel([("cub", 1), ("g", 1), ("t", 1)])],
@@ -120,13 +123,11 @@ class CountersJob:
             meta.update(drained_at=time.time(), pending=0)
             await self.store[COUNTER_BATCHES].replace_one({"_id": META}, meta, upsert=True)
             return 0
-        counted = {d["_id"]: decode(d.get("c")) for d in await self.store[COUNTED].find(
-            {"_id": {"$in": [t["_id"] for t in tickets]}}).to_list()}
         delta: dict[c.Cell, c.Measures] = {}
         contributions: dict[str, list] = {}
         for ticket in tickets:
             new = c.contribution(ticket)
-            for cell, measures in c.difference(new, counted.get(ticket["_id"], {})).items():
+            for cell, measures in c.difference(new, decode(ticket.get(COUNTED))).items():
                 c.add_measures(delta.setdefault(cell, {}), measures)
             contributions[ticket["_id"]] = encode(new)
         days = sorted(day for day, _ in delta)
@@ -155,13 +156,7 @@ class CountersJob:
             await self.store[COUNTERS].bulk_write(writes, ordered=False)
         counted = from_text(journal["counted"])
         if counted:
-            await self.store[COUNTED].bulk_write(
-                [ReplaceOne({"_id": tid}, {"_id": tid, "c": to_text(contribution), "b": n}, upsert=True)
-                 for tid, contribution in counted.items()], ordered=False)
-            # A ticket written since it was read stays dirty: the next batch counts what changed.
-            await self.store[self.tickets].bulk_write(
-                [UpdateOne({"_id": tid, WRITE_REVISION: eq(revision)}, {"$unset": {DIRTY: ""}})
-                 for tid, revision in journal["revisions"].items()], ordered=False)
+            await self.record_counted(counted, journal["revisions"])
         days = journal.get("days") or []
         if days:
             meta["first_day"] = min(meta.get("first_day") or days[0], days[0])
@@ -177,6 +172,24 @@ class CountersJob:
         await self.store[COUNTER_BATCHES].replace_one({"_id": META}, meta, upsert=True)
         await self.store[COUNTER_BATCHES].delete_one({"_id": journal["_id"]})
         return meta
+
+
+    async def record_counted(self, counted: Mapping[str, list], revisions: Mapping[str, int]) -> None:
+        tickets = self.store[self.tickets]
+        unchanged = await tickets.bulk_write(
+            [UpdateOne({"_id": tid, WRITE_REVISION: eq(revisions[tid])},
+                       {"$set": {COUNTED: to_text(contribution)}, "$unset": {DIRTY: ""}, "$inc": {REVISION: 1}})
+             for tid, contribution in counted.items()], ordered=False)
+        if unchanged.matched_count == len(counted):
+            return
+        # Some were written since they were read (or this is a re-applied journal): which, the store cannot say
+        # per write (a bulk's matched count is a total), so set this batch's `_counted` on all of them again (no
+        # later batch can have run: a journal is finished before the next batch starts). Those written since stay
+        # dirty and the next batch counts their newer state against it. (Not `{_counted: {$ne: text}}`: on
+        # nx-27017 `$ne` does not match a missing field.)
+        await tickets.bulk_write(
+            [UpdateOne({"_id": tid}, {"$set": {COUNTED: to_text(contribution)}, "$inc": {REVISION: 1}})
+             for tid, contribution in counted.items()], ordered=False)
 
 
 # --- reading ---------------------------------------------------------------------------------------------
