@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from contracts.events import Envelope, ProductRegistered
 from services.analytics.events.handlers import apply_ticket_event
 from services.analytics.main import create
 from services.analytics.settings import Settings
@@ -207,3 +208,15 @@ async def test_midnight_datetimes_are_days(client, infra):
     body = await figures(client, token(infra, "analyst"), **{"from": "2026-03-01T00:00:00+08:00",
                                                             "to": "2026-03-01T16:00:00Z"})
     assert body["period"]["end"].startswith("2026-03-01T16:00:00")
+
+
+async def test_products_are_labelled_with_the_catalog_name(client, infra, send_events):
+    code = product()
+    await send_events(Envelope.wrap(ProductRegistered(code=code, name="移动办公", stage="commercial"),
+                                    type="lifecycle.product.registered", source="lifecycle", subject=code,
+                                    sequence=1, correlationid="test-catalog"),
+                      opened("TS-S1", code))
+    analyst = token(infra, "analyst")
+    body = await caught_up(client, analyst, lambda b: [i["label"] for i in b["items"]] == ["移动办公"],
+                           "/v1/metrics/breakdown", dimension="product_code", product_code=code)
+    assert body["items"][0]["key"] == code

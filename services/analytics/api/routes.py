@@ -13,9 +13,11 @@ from services.analytics.api.models import Breakdown, Summary, Timeseries
 from services.analytics.domain import counters as c
 from services.analytics.domain.period import Period, PeriodError, local_days, parse_period
 from services.analytics.domain.scope import READERS, narrow
+from services.analytics.store.collections import PRODUCTS
 from services.analytics.store.metrics import MetricsQuery, empty_figures, freshness, grouped_figures, series
 from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, require_roles
+from services.kit.catalog import names_of
 from services.kit.problems import invalid
 
 router = APIRouter(prefix="/v1", tags=["metrics"])
@@ -106,9 +108,11 @@ async def metrics_breakdown(principal: Reader, params: Annotated[MetricsParams, 
         raise invalid("dimension", f"{dimension!r} is not one of: {', '.join(c.DIMENSIONS)}")
     period, query = params.query(principal, group=dimension)
     meta, fresh = await freshness(rt.store)
-    grouped = await grouped_figures(rt.store, meta, query)
-    items = [{"key": c.unescape(key) if key != c.NONE_KEY else None, "label": label(dimension, c.unescape(key)),
-              **figures} for key, figures in grouped.items()]
+    grouped = {c.unescape(key) if key != c.NONE_KEY else None: figures
+               for key, figures in (await grouped_figures(rt.store, meta, query)).items()}
+    names = await names_of(rt.store, PRODUCTS, [k for k in grouped if k]) if dimension == "product_code" else {}
+    items = [{"key": key, "label": names.get(key) or label(dimension, key or c.NONE_KEY), **figures}
+             for key, figures in grouped.items()]
     items.sort(key=lambda item: (-item["count"], str(item["key"])))
     return {"dimension": dimension, "filters": params.echo(), "period": {"start": period.start, "end": period.end},
             "items": items, "as_of": fresh.as_of, "lag": fresh.lag}

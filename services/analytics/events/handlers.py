@@ -6,9 +6,10 @@ import structlog
 
 from contracts.events import Envelope, TicketEvent
 from services.analytics.domain.tickets import EXTRA_FIELDS, SLA_BREACHED, apply_event, snapshot
-from services.analytics.store.collections import TICKETS
+from services.analytics.store.collections import PRODUCTS, TICKETS
 from services.analytics.store.counters import mark_dirty
 from services.kit.app import Runtime
+from services.kit.catalog import product_names
 from services.kit.consumer import PoisonMessage, Subscription
 
 log = structlog.get_logger()
@@ -21,7 +22,9 @@ def subscriptions(rt: Runtime) -> list[Subscription]:
     async def on_ticket_event(envelope: Envelope) -> None:
         await apply_ticket_event(rt, envelope)
 
-    return [Subscription("analytics.tickets", TICKET_EVENTS, on_ticket_event)]
+    # product names for the labels of breakdowns and reports
+    return [Subscription("analytics.tickets", TICKET_EVENTS, on_ticket_event),
+            product_names(rt, queue="analytics.catalog", collection=PRODUCTS)]
 
 
 async def apply_ticket_event(rt: Runtime, envelope: Envelope) -> None:

@@ -11,6 +11,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from services.analytics.store import counters
 
 TICKETS = "tickets"  # the per-ticket read model, `_id` = ticket id (domain/tickets.py)
+PRODUCTS = "products"  # the catalog's product names, from lifecycle's events (kit/catalog.py)
 
 INDEXES = {
     TICKETS: [

@@ -3,9 +3,8 @@ the search dictionary, so that 外勤通 or 智慧工地 is one word to the segm
 
 from __future__ import annotations
 
-from contracts.events import Envelope, ProductRegistered
 from services.kit.app import Runtime
-from services.kit.cache import merge_if_newer
+from services.kit.catalog import product_names
 from services.kit.consumer import Subscription
 from services.knowledge.store.collections import PRODUCTS
 
@@ -13,16 +12,4 @@ QUEUE = "knowledge.catalog"
 
 
 def subscriptions(rt: Runtime) -> list[Subscription]:
-    async def on_product_registered(envelope: Envelope) -> None:
-        product = envelope.payload(ProductRegistered)  # a payload that does not validate is poison: dead-lettered
-
-        def decide(current):
-            if current is not None and current.get("name") == product.name and \
-                    envelope.sequence <= current.get("sequence", 0):
-                return None  # redelivered or already known: no write, no stamp, nothing for the indexes to read
-            merged = merge_if_newer(current, product.code, envelope.sequence, {"name": product.name})
-            return None if merged is None else (merged, [])
-
-        await rt.store.change(PRODUCTS, product.code, decide)
-
-    return [Subscription(QUEUE, ("lifecycle.product.registered",), on_product_registered)]
+    return [product_names(rt, queue=QUEUE, collection=PRODUCTS)]

@@ -1,0 +1,37 @@
+"""A service that names products in what it shows (knowledge's search dictionary, analytics' breakdown labels)
+learns the catalog's names from lifecycle's events; it never calls lifecycle. One document per product code,
+`{_id: code, name, sequence}`, kept order-tolerant by the entry's `sequence` (kit/cache.py `merge_if_newer`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from contracts.events import Envelope, ProductRegistered
+from services.kit.app import Runtime
+from services.kit.cache import merge_if_newer
+from services.kit.consumer import Subscription
+from services.kit.store import Store
+
+
+def product_names(rt: Runtime, *, queue: str, collection: str) -> Subscription:
+    async def on_product_registered(envelope: Envelope) -> None:
+        product = envelope.payload(ProductRegistered)  # a payload that does not validate is poison: dead-lettered
+
+        def decide(current):
+            if current is not None and current.get("name") == product.name and \
+                    envelope.sequence <= current.get("sequence", 0):
+                return None  # redelivered or already known: no write, no stamp, nothing for the indexes to read
+            merged = merge_if_newer(current, product.code, envelope.sequence, {"name": product.name})
+            return None if merged is None else (merged, [])
+
+        await rt.store.change(collection, product.code, decide)
+
+    return Subscription(queue, ("lifecycle.product.registered",), on_product_registered)
+
+
+async def names_of(store: Store, collection: str, codes: Iterable[str]) -> dict[str, str]:
+    codes = list(codes)
+    if not codes:
+        return {}
+    return {d["_id"]: d["name"] for d in await store[collection].find({"_id": {"$in": codes}}, {"name": 1}).to_list()
+            if d.get("name")}
