@@ -127,10 +127,10 @@ def test_figures_sum_industries_and_trend_has_change_on_the_month_before():
     assert out["items"] == [
         {"month": "2026-01", "product_code": "p", "city": "济南", "subscribers": 2000, "revenue_cny": "1100.11",
          "complaints": 3, "complaints_per_1000": 1.5},
-        {"month": "2026-01", "product_code": "p", "city": "烟台", "subscribers": None, "revenue_cny": None,
-         "complaints": 2, "complaints_per_1000": None},
         {"month": "2026-01", "product_code": "p", "city": "青岛", "subscribers": 0, "revenue_cny": "0.00",
          "complaints": 1, "complaints_per_1000": None},
+        {"month": "2026-01", "product_code": "p", "city": "烟台", "subscribers": None, "revenue_cny": None,
+         "complaints": 2, "complaints_per_1000": None},
     ]
     assert out["revenue_trend"] == [{"product_code": "p", "months": [
         {"month": "2026-01", "revenue_cny": "1100.11", "change_cny": "100.11", "change_rate": 0.1001},

@@ -439,7 +439,7 @@ def month_key(month: str) -> int:
 
 def figures(rows: Iterable[dict[str, Any]], complaints: dict[tuple[str, str, str], int],
             months: Sequence[str]) -> dict[str, Any]:
-    """Per product × city × month of `months`: subscribers, revenue, complaints, complaints per 1,000 subscribers;
+    """Per product × month × city of `months` (in that order): subscribers, revenue, complaints, complaints per 1,000 subscribers;
     and per product the revenue of each month with its change on the month before.
 
     `rows` are stored subscription rows (month, product_code, city, subscribers, revenue_fen; every industry of a
@@ -452,7 +452,9 @@ def figures(rows: Iterable[dict[str, Any]], complaints: dict[tuple[str, str, str
         cell = cells.setdefault((row["product_code"], row["city"], row["month"]), {"subscribers": 0, "fen": 0})
         cell["subscribers"] += row["subscribers"]
         cell["fen"] += row["revenue_fen"]
-    keys = sorted(k for k in set(cells) | {k for k, n in complaints.items() if n} if k[2] in wanted)
+    order = {city: n for n, city in enumerate(CITIES)}  # the cities in their usual order, not by code point
+    keys = sorted((k for k in set(cells) | {k for k, n in complaints.items() if n} if k[2] in wanted),
+                  key=lambda k: (k[0], k[2], order.get(k[1], len(order)), k[1]))
     items = []
     for product_code, city, month in keys:
         cell = cells.get((product_code, city, month))
