@@ -141,3 +141,35 @@ def test_small_helpers():
     assert yuan(12345) == Decimal("123.45") and str(yuan(0)) == "0.00"
     assert per_thousand(1, 0) is None and per_thousand(2, 3) == 666.6667
     assert month_span("2025-11", "2026-02") == ["2025-11", "2025-12", "2026-01", "2026-02"]
+
+
+def test_a_title_row_above_the_header_is_skipped_and_lines_stay_the_files_own():
+    text = "2026年1月集团产品用户及收入报表,,,,,\n\n" + HEADER + "2026-01,mobile_office,济南,government,1,1\n" \
+        "2026-01,mobile_office,济南,government,1,1\n"
+    assert errors_of(text.encode()) == [(5, "product_code")]
+    parsed = parse_file(text.encode().rsplit(b"2026-01", 1)[0])
+    assert [r.line for r in parsed.rows] == [4]
+
+
+def test_excel_unicode_text_and_old_xls():
+    text = "月份\t产品编码\t地市\t行业\t用户数\t收入(元)\r\n2026-01\tmobile_office\t东营\t能源\t3\t9.9\r\n"
+    (row,) = parse_file(text.encode("utf-16")).rows
+    assert (row.city, row.industry, row.revenue_fen) == ("东营", "energy", 990)
+    assert errors_of(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100) == [(None, "file")]
+
+
+def test_formula_floats_read_as_excel_shows_them():
+    assert parse_revenue_fen(0.1 + 0.2) == 30 and parse_subscribers(3 * 0.1 * 10) == 3
+
+
+def test_an_xlsx_that_unpacks_too_large_is_refused_before_it_is_read(monkeypatch):
+    import services.analytics.domain.subscriptions as module
+
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["month"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    monkeypatch.setattr(module, "MAX_XLSX_UNPACKED", 100)
+    with pytest.raises(ImportRejected) as caught:
+        parse_file(buffer.getvalue())
+    assert "unpacks to" in caught.value.errors[0].message

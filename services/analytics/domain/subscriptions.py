@@ -39,6 +39,10 @@ MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 50_000
 MAX_ERRORS = 200  # errors listed in a rejection; `error_count` tells how many there were in all
 MAX_MONTHS = 36   # distinct months in one file
+# What an XLSX may unpack to: a 10 MB archive of repeated cells could otherwise expand to gigabytes in memory.
+MAX_XLSX_UNPACKED = 200 * 1024 * 1024
+HEADER_SEARCH = 10  # non-blank records looked at for the header (a report title may stand above it)
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an old .xls workbook
 PRODUCT_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$")
 MAX_REVENUE_FEN = 10**15  # 10 trillion yuan: beyond that it is a unit mistake, not a revenue
 MAX_SUBSCRIBERS = 10**9
@@ -133,6 +137,8 @@ class Parsed:
 # --- the whole file ---------------------------------------------------------------------------------------------
 
 def detect_format(content: bytes) -> str:
+    if content[:8] == OLE_MAGIC:
+        raise ImportRejected([RowError(None, "file", "an old Excel .xls workbook: save it as .xlsx or CSV")])
     return "xlsx" if content[:4] == b"PK\x03\x04" else "csv"
 
 
@@ -149,7 +155,13 @@ def parse_file(content: bytes) -> Parsed:
 
 
 def decode_text(content: bytes) -> str:
-    """CSV bytes as text: UTF-8 (a BOM or not), else GB18030, the superset of GBK that Chinese Excel writes."""
+    """CSV bytes as text: UTF-8 (a BOM or not), else GB18030, the superset of GBK that Chinese Excel writes;
+    UTF-16 with its BOM is Excel's "Unicode 文本" (tab-separated)."""
+    if content[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return content.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ImportRejected([RowError(None, "file", "UTF-16 text that cannot be read")]) from None
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -183,6 +195,14 @@ def read_xlsx(content: bytes) -> Iterator[tuple[int, list[Any]]]:
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise ImportRejected([RowError(None, "file", f"not a readable XLSX workbook ({type(error).__name__})")]) from None
+    if unpacked > MAX_XLSX_UNPACKED:
+        raise ImportRejected([RowError(None, "file", f"the workbook unpacks to {unpacked} bytes; at most "
+                                                     f"{MAX_XLSX_UNPACKED}")])
+    try:
         workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as error:
         raise ImportRejected([RowError(None, "file", f"not a readable XLSX workbook ({type(error).__name__})")]) from None
@@ -205,25 +225,37 @@ def _blank(value: Any) -> bool:
 
 
 def parse_records(records: Iterable[tuple[int, list[Any]]]) -> tuple[list[Row], list[str]]:
-    """The rows under the first non-blank record (the header), validated; blank records are skipped."""
+    """The rows under the header, validated; blank records are skipped. The header is the first of the first
+    HEADER_SEARCH non-blank records that names at least three of the fields (a report title may stand above it;
+    what stands above the header is not read), else the first non-blank record, whose faults are then named."""
     records = iter(records)
+    candidates: list[tuple[int, list[Any]]] = []
     header = None
     for line, cells in records:
-        if not all(_blank(c) for c in cells):
+        if all(_blank(c) for c in cells):
+            continue
+        candidates.append((line, cells))
+        if _known_headings(cells) >= 3:
             header = (line, cells)
             break
-    if header is None:
+        if len(candidates) >= HEADER_SEARCH:
+            break
+    if not candidates:
         raise ImportRejected([RowError(None, "file", "the file is empty")])
+    if header is None:
+        header = candidates[0]
     columns, ignored = read_header(*header)
     errors: list[RowError] = []
     error_count = 0
+    data_rows = 0
     rows: list[Row] = []
     seen: dict[tuple[str, str, str, str], int] = {}
     months: set[str] = set()
     for line, cells in records:
         if all(_blank(c) for c in cells):
             continue
-        if len(rows) + error_count >= MAX_ROWS:
+        data_rows += 1
+        if data_rows > MAX_ROWS:
             raise ImportRejected([RowError(line, "file", f"more than {MAX_ROWS} rows; split the file by month")])
         row, row_errors = parse_row(line, cells, columns)
         if row is not None:
@@ -247,6 +279,10 @@ def parse_records(records: Iterable[tuple[int, list[Any]]]) -> tuple[list[Row], 
     if not rows:
         raise ImportRejected([RowError(header[0], "file", "a header but no rows")])
     return rows, ignored
+
+
+def _known_headings(cells: Sequence[Any]) -> int:
+    return len({_HEADERS.get(_header_key(str(c))) for c in cells if not _blank(c)} - {None})
 
 
 def read_header(line: int, cells: Sequence[Any]) -> tuple[dict[str, int], list[str]]:
@@ -341,10 +377,11 @@ def parse_subscribers(value: Any) -> int:
         raise ValueError(f"{value!r} is not a number of subscribers")
     if isinstance(value, int):
         number = value
-    elif isinstance(value, float):
-        if not value.is_integer():
+    elif isinstance(value, float):  # an XLSX number cell, read to the 15 digits Excel shows
+        shown = float(f"{value:.15g}")
+        if not shown.is_integer():
             raise ValueError(f"{value!r} is not a whole number")
-        number = int(value)
+        number = int(shown)
     else:
         text = str(value).strip()
         if _GROUPED.match(text):
@@ -369,8 +406,8 @@ def parse_revenue_fen(value: Any) -> int:
         raise ValueError(f"{value!r} is not an amount")
     if isinstance(value, int):
         amount = Decimal(value)
-    elif isinstance(value, float):  # an XLSX number cell: its shortest repr is the amount Excel shows
-        amount = Decimal(repr(value))
+    elif isinstance(value, float):  # an XLSX number cell, to the 15 significant digits Excel shows (a formula's
+        amount = Decimal(f"{value:.15g}")  # 0.1 + 0.2 is stored as 0.30000000000000004 and shown as 0.3)
     elif isinstance(value, Decimal):
         amount = value
     else:
