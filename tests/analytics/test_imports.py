@@ -263,3 +263,63 @@ async def test_a_crashed_import_leaves_nothing_visible_and_the_next_one_sweeps_i
     assert await stored_rows(infra, import_id=dead) == []
     async with database(infra, "analytics") as db:
         assert (await db[stored.IMPORTS].find_one({"_id": dead}))["status"] == "abandoned"
+
+
+async def test_over_the_size_limit_is_413_and_nothing_is_stored(client, analyst):
+    from services.analytics.domain.subscriptions import MAX_BYTES
+
+    too_big = HEADER.encode() + b"x" * MAX_BYTES
+    for response in (await upload(client, analyst, too_big),
+                     await client.post("/v1/imports/subscriptions", content=too_big,
+                                       headers={**analyst, "Content-Type": "text/csv"})):
+        assert response.status_code == 413 and response.json()["type"] == "/problems/too-large"
+
+
+async def test_a_reader_during_replacements_sees_each_month_whole_from_one_import(app, client, analyst):
+    """Imports replace a month over and over while readers read it: every read shows all the rows of one import,
+    never a mix, never a month half deleted."""
+    import asyncio
+
+    code = product()
+    rt = app.state.runtime
+    cities = ("济南", "青岛", "淄博", "枣庄", "东营", "烟台", "潍坊", "济宁")
+
+    def export(n: int) -> bytes:
+        return (HEADER + "".join(f"2039-01,{code},{city},{industry},{n},{n}\n" for city in cities
+                                 for industry in ("government", "education", "finance", "retail"))).encode()
+
+    first = await upload(client, analyst, export(1))
+    assert first.status_code == 201
+    done = asyncio.Event()
+    seen: list[set] = []
+
+    async def read_repeatedly():
+        while not done.is_set():
+            rows = await stored.subscription_rows(rt.store, ["2039-01"], code, None)
+            seen.append({(r["import_id"], r["subscribers"]) for r in rows} | {("count", len(rows))})
+            await asyncio.sleep(0)
+
+    readers = [asyncio.create_task(read_repeatedly()) for _ in range(4)]
+    for n in range(2, 6):
+        assert (await upload(client, analyst, export(n))).status_code == 201
+    done.set()
+    await asyncio.gather(*readers)
+    assert len(seen) > 4
+    for snapshot in seen:
+        assert ("count", 32) in snapshot and len(snapshot) == 2, snapshot  # 32 rows, one import, one figure
+    figures = await metrics(client, analyst, product_code=code, **{"from": "2039-01", "to": "2039-01"})
+    assert {c["subscribers"] for c in figures["items"]} == {5 * 4}
+
+
+async def test_two_imports_of_one_month_at_once_leave_one_of_them_whole(client, analyst, infra):
+    import asyncio
+
+    code = product()
+    exports = [(HEADER + "".join(f"2040-01,{code},{city},other,{n},{n}\n" for city in ("济南", "青岛", "淄博"))).encode()
+               for n in (1, 2)]
+    answers = await asyncio.gather(*(upload(client, analyst, e) for e in exports))
+    assert [a.status_code for a in answers] == [201, 201]
+    rows = await stored_rows(infra, month_key=204001)
+    assert len(rows) == 3 and len({r["import_id"] for r in rows}) == 1 and len({r["subscribers"] for r in rows}) == 1
+    listed = (await client.get("/v1/imports/subscriptions", headers=analyst)).json()
+    assert listed["months_on_record"]["2040-01"] == rows[0]["import_id"]

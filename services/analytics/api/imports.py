@@ -17,7 +17,7 @@ token's city (another city is 403).
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -27,6 +27,7 @@ from starlette.requests import ClientDisconnect
 
 from contracts.vocabulary import CITIES, Role
 from services.analytics.domain import subscriptions as domain
+from services.analytics.domain.period import LOCAL_ZONE
 from services.analytics.domain.subscriptions import ImportRejected, MAX_BYTES, month_span, previous_month
 from services.analytics.store import subscriptions as stored
 from services.kit.app import Runtime, runtime
@@ -264,7 +265,7 @@ async def subscription_metrics(
     products, city_filter = scope(principal, product_code, city)
     on_record = await stored.current_months(rt.store)
     if last is None:
-        last = max(on_record) if on_record else (first or datetime.now(UTC).strftime("%Y-%m"))
+        last = max(on_record) if on_record else (first or datetime.now(LOCAL_ZONE).strftime("%Y-%m"))
         last = max(last, first) if first else last
     if first is None:
         first = last
