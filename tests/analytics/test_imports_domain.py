@@ -173,3 +173,29 @@ def test_an_xlsx_that_unpacks_too_large_is_refused_before_it_is_read(monkeypatch
     with pytest.raises(ImportRejected) as caught:
         parse_file(buffer.getvalue())
     assert "unpacks to" in caught.value.errors[0].message
+
+
+def test_xlsx_lines_are_the_sheets_rows_and_a_wrong_dimension_loses_nothing():
+    import re
+    import zipfile
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.cell(row=3, column=1, value="月份")
+    for column, heading in enumerate(["产品编码", "地市", "行业", "用户数", "收入(元)"], start=2):
+        sheet.cell(row=3, column=column, value=heading)
+    for row in (4, 7):
+        for column, value in enumerate(["2026-01", "mobile_office", "济南" if row == 4 else "青岛", "其他", 1, 1],
+                                       start=1):
+            sheet.cell(row=row, column=column, value=value)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    # what some exporters write: a dimension that covers the header alone
+    source, patched = zipfile.ZipFile(io.BytesIO(buffer.getvalue())), io.BytesIO()
+    with zipfile.ZipFile(patched, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                data = re.sub(rb'<dimension ref="[^"]+"', b'<dimension ref="A1:F3"', data)
+            target.writestr(item, data)
+    assert [(r.line, r.city) for r in parse_file(patched.getvalue()).rows] == [(4, "济南"), (7, "青岛")]

@@ -210,7 +210,9 @@ def read_xlsx(content: bytes) -> Iterator[tuple[int, list[Any]]]:
         sheet = workbook.worksheets[0] if workbook.worksheets else None
         if sheet is None:
             raise ImportRejected([RowError(None, "file", "the workbook has no sheet")])
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        # The dimension an exporter wrote may be wrong, and read-only mode stops at it: read every row there is.
+        sheet.reset_dimensions()
+        for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
             yield number, list(values)
     except ImportRejected:
         raise
