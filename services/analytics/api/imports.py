@@ -82,6 +82,16 @@ class ImportRowError(BaseModel):
     message: str
 
 
+class ImportProblem(BaseModel):
+    """The 422 of a refused file (application/problem+json)."""
+    type: str = Field(examples=["/problems/import-rejected"])
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[ImportRowError] = Field(description="每个错误: line and field (at most 200)")
+    error_count: int = Field(description="错误总数")
+
+
 class SubscriptionImportOut(BaseModel):
     import_id: str = Field(description="导入批次号")
     months: list[str] = Field(description="月份: every month of the file, now current")
@@ -158,7 +168,8 @@ class SubscriptionMetrics(BaseModel):
              summary="导入用户及收入 (CSV or XLSX billing export; replaces its months)", openapi_extra=UPLOAD_BODY,
              responses={413: {"description": f"Over {MAX_BYTES // 2**20} MB; nothing stored"},
                         415: {"description": "Neither multipart/form-data nor a CSV/XLSX body"},
-                        422: {"description": "Bad rows, each named by `line` and `field` in `errors`; nothing stored"}})
+                        422: {"model": ImportProblem,
+                              "description": "Bad rows, each named by `line` and `field` in `errors`; nothing stored"}})
 async def import_subscriptions(request: Request, principal: Principal = Depends(require_roles(*IMPORTERS)),
                                rt: Runtime = Depends(runtime)) -> dict:
     content, filename, sha256 = await receive(request)
