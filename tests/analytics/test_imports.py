@@ -153,7 +153,8 @@ async def test_reimporting_a_month_replaces_it_and_leaves_other_months(client, a
     assert {(r["import_id"], r["month"]) for r in await stored_rows(infra, month_key=203401)} == \
         {(second_id, "2034-01")}  # the replaced rows are gone from the store, not just hidden
     assert len(await stored_rows(infra, import_id=first_id)) == 1  # its February stays
-    listed = {i["import_id"]: i for i in (await client.get("/v1/imports/subscriptions", headers=analyst)).json()["items"]}
+    listed = (await client.get("/v1/imports/subscriptions", headers=analyst)).json()["items"]
+    listed = {i["import_id"]: i for i in listed}
     assert listed[first_id]["current_months"] == ["2034-02"] and listed[second_id]["current_months"] == ["2034-01"]
 
 

@@ -192,34 +192,37 @@ def read_csv(text: str) -> Iterator[tuple[int, list[Any]]]:
 def read_xlsx(content: bytes) -> Iterator[tuple[int, list[Any]]]:
     """(row number, cell values) of the workbook's first sheet, streamed (openpyxl's read-only mode)."""
     import openpyxl  # imported here: only XLSX uploads pay for it
-    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             unpacked = sum(member.file_size for member in archive.infolist())
     except (zipfile.BadZipFile, OSError, ValueError) as error:
-        raise ImportRejected([RowError(None, "file", f"not a readable XLSX workbook ({type(error).__name__})")]) from None
+        raise _unreadable(error) from None
     if unpacked > MAX_XLSX_UNPACKED:
         raise ImportRejected([RowError(None, "file", f"the workbook unpacks to {unpacked} bytes; at most "
                                                      f"{MAX_XLSX_UNPACKED}")])
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as error:
-        raise ImportRejected([RowError(None, "file", f"not a readable XLSX workbook ({type(error).__name__})")]) from None
+    except Exception as error:  # noqa: BLE001 - a ZIP that is no workbook (a .docx, a damaged file): named, never a 500
+        raise _unreadable(error) from None
     try:
-        sheet = workbook.worksheets[0] if workbook.worksheets else None
-        if sheet is None:
+        if not workbook.worksheets:
             raise ImportRejected([RowError(None, "file", "the workbook has no sheet")])
+        sheet = workbook.worksheets[0]
         # The dimension an exporter wrote may be wrong, and read-only mode stops at it: read every row there is.
         sheet.reset_dimensions()
         for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
             yield number, list(values)
     except ImportRejected:
         raise
-    except Exception as error:  # noqa: BLE001 - a damaged workbook is the sender's problem, named, never a 500
-        raise ImportRejected([RowError(None, "file", f"not a readable XLSX workbook ({type(error).__name__})")]) from None
+    except Exception as error:  # noqa: BLE001 - a damaged sheet is the sender's problem, named, never a 500
+        raise _unreadable(error) from None
     finally:
         workbook.close()
+
+
+def _unreadable(error: Exception) -> ImportRejected:
+    return ImportRejected([RowError(None, "file", f"not a readable XLSX workbook ({type(error).__name__})")])
 
 
 def _blank(value: Any) -> bool:
@@ -478,8 +481,8 @@ def month_key(month: str) -> int:
 
 def figures(rows: Iterable[dict[str, Any]], complaints: dict[tuple[str, str, str], int],
             months: Sequence[str]) -> dict[str, Any]:
-    """Per product × month × city of `months` (in that order): subscribers, revenue, complaints, complaints per 1,000 subscribers;
-    and per product the revenue of each month with its change on the month before.
+    """Per product × month × city of `months` (in that order): subscribers, revenue, complaints, complaints per
+    1,000 subscribers; and per product the revenue of each month with its change on the month before.
 
     `rows` are stored subscription rows (month, product_code, city, subscribers, revenue_fen; every industry of a
     cell is summed), the month before the first of `months` included so that its change can be told;

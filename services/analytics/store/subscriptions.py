@@ -33,7 +33,7 @@ from bson import ObjectId
 from pymongo import DESCENDING, IndexModel
 
 from services.analytics.domain.period import LOCAL_ZONE
-from services.analytics.domain.subscriptions import Parsed, month_key, month_span
+from services.analytics.domain.subscriptions import Parsed, month_key
 from services.analytics.store.collections import TICKETS
 from services.kit.store import REVISION, Store, eq, flat_and
 
@@ -241,4 +241,4 @@ async def complaints_by_product_city_month(store: Store, months: Sequence[str],
 
 
 __all__ = ["INDEXES", "ReadConflict", "collect_garbage", "complaints_by_product_city_month", "current_months",
-           "import_rows", "imports_on_record", "month_bounds", "month_span", "subscription_rows", "sweep"]
+           "import_rows", "imports_on_record", "month_bounds", "subscription_rows", "sweep"]
