@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import openpyxl
 import pytest
 
-from contracts.events import Envelope, TicketOpened
+from contracts.events import Envelope, TicketClosed, TicketOpened
 from services.analytics.events.handlers import apply_ticket_event
 from services.analytics.main import create
 from services.analytics.settings import Settings
@@ -212,6 +212,16 @@ def complaint(ticket_id: str, code: str, city: str, opened_at: datetime, *, kind
                          correlationid="test-" + uuid.uuid4().hex[:8])
 
 
+def merged(ticket_id: str, code: str, city: str, opened_at: datetime) -> Envelope:
+    payload = TicketClosed(ticket_id=ticket_id, kind="complaint", status="closed", channel="call_center",
+                           product_code=code, city=city, priority="normal", tier=1, tier_reached=1, opened_at=opened_at,
+                           closed_at=opened_at + timedelta(hours=1), respond_by=opened_at + timedelta(hours=4),
+                           resolve_by=opened_at + timedelta(days=7), title="同一投诉", description="重复来电",
+                           answer="", close_reason="merged", merged_into="TS-1")
+    return Envelope.wrap(payload, type="ticket.closed", source="ticketing", subject=ticket_id, sequence=3,
+                         correlationid="test-" + uuid.uuid4().hex[:8])
+
+
 async def test_complaints_per_thousand_subscribers_join_ticket_figures(app, client, analyst):
     code = product()
     rt = app.state.runtime
@@ -225,6 +235,7 @@ async def test_complaints_per_thousand_subscribers_join_ticket_figures(app, clie
         complaint(f"ZX-{code}-5", code, "济南", datetime(2037, 3, 11, tzinfo=UTC), kind="consultation"),
         complaint(f"TS-{code}-6", code, "青岛", datetime(2037, 3, 12, tzinfo=UTC)),  # no subscription row
         complaint(f"TS-{code}-7", code, "济南", datetime(2037, 2, 27, tzinfo=UTC)),  # before the range
+        merged(f"TS-{code}-8", code, "济南", datetime(2037, 3, 15, tzinfo=UTC)),    # a duplicate of another
     ):
         await apply_ticket_event(rt, envelope)
     response = await upload(client, analyst, (HEADER + f"2037-03,{code},济南,government,1500,3000\n"

@@ -217,17 +217,22 @@ async def complaints_by_product_city_month(store: Store, months: Sequence[str],
     The one place that reads tickets for this join: pre-aggregated counters can replace its body alone.
     `received_at` is never after `opened_at` (ticketing takes it as now at the latest), so a ticket received in a
     month was opened at or after that month's start: the lower bound holds for both instants. There is no upper
-    bound on `opened_at`, since a ticket filed late (an import) may carry a `received_at` in an earlier month."""
+    bound on `opened_at`, since a ticket filed late (an import) may carry a `received_at` in an earlier month.
+    A ticket merged into another (close_reason `merged`: the same complaint filed twice) is not a complaint of its
+    own. On nx-27017 the range over datetimes is evaluated in Python over the read model (kit/store.py), like the
+    summary's; the pre-aggregated counters are what takes that away."""
     if not months:
         return {}
     wanted = set(months)
     start, _end = month_bounds(months)
     query = flat_and({"kind": eq("complaint")}, _product_filter(product_code), {"city": eq(city)} if city else None,
                      {"opened_at": {"$gte": start}})
-    docs = await store[TICKETS].find(query, {"product_code": 1, "city": 1, "opened_at": 1, "received_at": 1}) \
-        .to_list()
+    docs = await store[TICKETS].find(query, {"product_code": 1, "city": 1, "opened_at": 1, "received_at": 1,
+                                             "close_reason": 1}).to_list()
     counts: dict[tuple[str, str, str], int] = {}
     for doc in docs:
+        if doc.get("close_reason") == "merged":
+            continue
         moment = doc.get("received_at") or doc.get("opened_at")
         if not isinstance(moment, datetime):
             continue
