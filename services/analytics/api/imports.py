@@ -190,7 +190,8 @@ async def receive(request: Request) -> tuple[bytes, str | None, str | None]:
     if media_type == "multipart/form-data":
         received = await read_file(request, max_bytes=MAX_BYTES)
         try:
-            return received.content.read(), received.filename, received.sha256
+            filename = received.filename[:255] if received.filename else None  # kept for the record only
+            return received.content.read(), filename, received.sha256
         finally:
             received.close()
     if media_type not in RAW_TYPES:
