@@ -1,8 +1,10 @@
 from fastapi import FastAPI
 
+from services.analytics.api import imports
 from services.analytics.api.routes import router
 from services.analytics.events import handlers
 from services.analytics.settings import Settings
+from services.analytics.store import subscriptions
 from services.analytics.store.collections import INDEXES, TICKETS
 from services.analytics.store.counters import CountersJob
 from services.kit.app import ServiceSpec, create_app
@@ -14,8 +16,8 @@ def create(settings: Settings | None = None) -> FastAPI:
         settings=settings or Settings(),
         title="analytics 数据分析",
         description="Read models built from ticket events and the operations metrics over them (SPEC §5).",
-        routers=[router],
-        indexes=INDEXES,
+        routers=[router, imports.router],
+        indexes={**INDEXES, **subscriptions.INDEXES},
         outbox_collections=[],  # analytics publishes no events yet
         publishes=[],
         subscriptions=lambda rt: handlers.subscriptions(rt),
