@@ -14,7 +14,7 @@ from services.analytics.events.handlers import apply_ticket_event
 from services.analytics.main import create
 from services.analytics.settings import Settings
 from services.analytics.store import subscriptions as stored
-from tests.support import database, running, settings_for, token
+from tests.support import database, eventually, running, settings_for, token
 
 HEADER = "month,product_code,city,industry,subscribers,revenue_cny\n"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -49,6 +49,12 @@ async def metrics(client, headers, **params) -> dict:
     response = await client.get("/v1/metrics/subscriptions", params=params, headers=headers)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+async def counted(client, headers, code: str, opened: int) -> bool:
+    response = await client.get("/v1/metrics/summary", params={"product_code": code}, headers=headers)
+    body = response.json()
+    return body["opened"] == opened and body["lag"]["pending_tickets"] == 0
 
 
 async def stored_rows(infra, **query) -> list[dict]:
@@ -242,6 +248,8 @@ async def test_complaints_per_thousand_subscribers_join_ticket_figures(app, clie
                                                        f"2037-03,{code},济南,education,500,1000\n"
                                                        f"2037-04,{code},济南,government,0,0\n").encode())
     assert response.status_code == 201, response.text
+    # the join reads the counters: wait for the counters job to have counted these tickets
+    await eventually(lambda: counted(client, analyst, code, 8), timeout=20, what="tickets counted")
     figures = await metrics(client, analyst, product_code=code, **{"from": "2037-03", "to": "2037-04"})
     assert [(c["month"], c["city"], c["subscribers"], c["complaints"], c["complaints_per_1000"])
             for c in figures["items"]] == [

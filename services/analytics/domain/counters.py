@@ -118,8 +118,10 @@ def contribution(ticket: Mapping[str, Any]) -> dict[Cell, Measures]:
                 cell[name] = cell.get(name, 0) + value
 
     opened_at = ticket.get("opened_at")
+    # `merged`: closed as a duplicate of another ticket (the same request twice), which joins that count out
     add(ticket.get("received_at") or opened_at, opened=1,
-        tier2=int((ticket.get("tier_reached") or 1) >= 2), tier3=int((ticket.get("tier_reached") or 1) >= 3))
+        tier2=int((ticket.get("tier_reached") or 1) >= 2), tier3=int((ticket.get("tier_reached") or 1) >= 3),
+        merged=int(ticket.get("close_reason") == "merged"))
     if ticket.get("responded_timely") is not None:
         add(ticket.get("first_response_at"), responded=1, responded_timely=int(ticket["responded_timely"] is True))
     resolved_at = ticket.get("resolved_at")

@@ -51,7 +51,7 @@ BATCH = 1000
 # What a ticket's contribution reads of its read-model document.
 CONTRIBUTION_FIELDS = (*c.DIMENSIONS, "opened_at", "received_at", "first_response_at", "resolved_at", "closed_at",
                        "responded_timely", "timely", "satisfied", "reopen_count", "tier_reached", "event_time",
-                       WRITE_REVISION, COUNTED)
+                       "close_reason", WRITE_REVISION, COUNTED)
 
 INDEXES = {
     COUNTERS: [IndexModel([("cub", 1), ("g", 1), ("t", 1)])],

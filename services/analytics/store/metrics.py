@@ -112,3 +112,26 @@ async def series(store: Store, meta: Mapping[str, Any], query: MetricsQuery,
         answer.append((a, b, c.figures(sums, open_now)))
         open_now += sums.get("opened", 0) - sums.get("closed", 0)
     return answer
+
+
+async def monthly_sums(store: Store, months: list[date], allowed: Mapping[str, frozenset[str]],
+                       groups: tuple[str, ...]) -> dict[tuple[str, ...], dict[tuple[str, ...], Any]]:
+    """Summed measures per month (its first day) and per key of `groups` (the dimensions' values, unescaped),
+    over the cells `allowed` admits: month → group key → measures."""
+    query = MetricsQuery(None, None, allowed)
+    cuboid = c.choose_cuboid({*allowed, *groups})
+    partition = c.PARTITIONED.get(cuboid)
+    values = allowed.get(partition) if partition else None
+    tiles = [("m", month) for month in months]
+    found = await read_buckets(store, cuboid, tiles, sorted(c.escape(v) for v in values) if values else None)
+    cells = query.cell_filter()
+    answer: dict = {}
+    for month in months:
+        per_group: dict = {}
+        for bucket in found.get(("m", c.period_text(month, "m")), ()):
+            for key, measures in bucket.items():
+                if cells.admits(cuboid, key):
+                    group = tuple(c.unescape(c.key_of(cuboid, key, d)) for d in groups)
+                    c.add_measures(per_group.setdefault(group, {}), measures)
+        answer[month] = per_group
+    return answer

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -34,7 +34,7 @@ from pymongo import DESCENDING, IndexModel
 
 from services.analytics.domain.period import LOCAL_ZONE
 from services.analytics.domain.subscriptions import Parsed, month_key
-from services.analytics.store.collections import TICKETS
+from services.analytics.store.metrics import monthly_sums
 from services.kit.store import REVISION, Store, eq, flat_and
 
 log = structlog.get_logger()
@@ -210,38 +210,26 @@ def month_bounds(months: Iterable[str]) -> tuple[datetime, datetime]:
 async def complaints_by_product_city_month(store: Store, months: Sequence[str],
                                            product_code: str | Collection[str] | None,
                                            city: str | None) -> dict[tuple[str, str, str], int]:
-    """Complaints opened in each of `months` by (product_code, city, month): tickets of kind complaint, counted in
-    the Asia/Shanghai month of `received_at` (when the requester contacted the channel) or, without it, of
-    `opened_at`. `product_code` is one code, a collection of codes (a product manager's), or None for all.
-
-    The one place that reads tickets for this join: pre-aggregated counters can replace its body alone.
-    `received_at` is never after `opened_at` (ticketing takes it as now at the latest), so a ticket received in a
-    month was opened at or after that month's start: the lower bound holds for both instants. There is no upper
-    bound on `opened_at`, since a ticket filed late (an import) may carry a `received_at` in an earlier month.
-    A ticket merged into another (close_reason `merged`: the same complaint filed twice) is not a complaint of its
-    own. On nx-27017 the range over datetimes is evaluated in Python over the read model (kit/store.py), like the
-    summary's; the pre-aggregated counters are what takes that away."""
+    """Complaints opened in each of `months` by (product_code, city, month), from the counters (store/metrics.py):
+    tickets of kind complaint counted in the Asia/Shanghai month of `received_at` (when the requester contacted
+    the channel) or, without it, of `opened_at`. `product_code` is one code, a collection of codes (a product
+    manager's), or None for all. A ticket merged into another (close_reason `merged`: the same complaint filed
+    twice) is not a complaint of its own."""
     if not months:
         return {}
-    wanted = set(months)
-    start, _end = month_bounds(months)
-    query = flat_and({"kind": eq("complaint")}, _product_filter(product_code), {"city": eq(city)} if city else None,
-                     {"opened_at": {"$gte": start}})
-    docs = await store[TICKETS].find(query, {"product_code": 1, "city": 1, "opened_at": 1, "received_at": 1,
-                                             "close_reason": 1}).to_list()
+    allowed: dict[str, frozenset[str]] = {"kind": frozenset(["complaint"])}
+    if product_code is not None:
+        allowed["product_code"] = frozenset([product_code] if isinstance(product_code, str) else product_code)
+    if city:
+        allowed["city"] = frozenset([city])
+    firsts = {date(int(m[:4]), int(m[5:7]), 1): m for m in months}
+    sums = await monthly_sums(store, sorted(firsts), allowed, ("product_code", "city"))
     counts: dict[tuple[str, str, str], int] = {}
-    for doc in docs:
-        if doc.get("close_reason") == "merged":
-            continue
-        moment = doc.get("received_at") or doc.get("opened_at")
-        if not isinstance(moment, datetime):
-            continue
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        month = moment.astimezone(LOCAL_ZONE).strftime("%Y-%m")
-        if month in wanted:
-            key = (doc["product_code"], doc["city"], month)
-            counts[key] = counts.get(key, 0) + 1
+    for first, groups in sums.items():
+        for (product, group_city), measures in groups.items():
+            complaints = measures.get("opened", 0) - measures.get("merged", 0)
+            if complaints:
+                counts[(product, group_city, firsts[first])] = complaints
     return counts
 
 
