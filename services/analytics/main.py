@@ -1,8 +1,10 @@
 from fastapi import FastAPI
 
+from services.analytics.api import anomalies
 from services.analytics.api.routes import router
 from services.analytics.events import handlers
 from services.analytics.settings import Settings
+from services.analytics.store import anomalies as anomaly_store
 from services.analytics.store.collections import INDEXES
 from services.kit.app import ServiceSpec, create_app
 
@@ -12,9 +14,10 @@ def create(settings: Settings | None = None) -> FastAPI:
         settings=settings or Settings(),
         title="analytics 数据分析",
         description="Read models built from ticket events and the operations metrics over them (SPEC §5).",
-        routers=[router],
-        indexes=INDEXES,
-        outbox_collections=[],  # analytics publishes no events yet
-        publishes=[],
+        routers=[router, anomalies.router],
+        indexes={**INDEXES, **anomaly_store.INDEXES},
+        outbox_collections=[anomaly_store.ANOMALIES],
+        publishes=[anomaly_store.EVENT_TYPE],
         subscriptions=lambda rt: handlers.subscriptions(rt),
+        jobs=lambda rt: [anomaly_store.job(rt)],
     ))
