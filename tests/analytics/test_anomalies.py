@@ -98,8 +98,7 @@ async def test_a_spike_is_one_anomaly_and_one_event_and_a_rerun_sends_nothing(rt
         reports = await run_scan(rt, now)
         opened_ids = [i for r in reports for i in r.opened]
         # per dimension (product, city): yesterday complete, then today so far
-        assert [(r.day, r.partial) for r in reports] == [(spike_day, False)] * 2 + [(spike_day + timedelta(days=1),
-                                                                                      True)] * 2
+        assert [(r.day, r.partial) for r in reports] == [(spike_day, False), (spike_day + timedelta(days=1), True)] * 2
 
         r = await client.get("/v1/anomalies", params={"dimension": "product_code", "key": code}, headers=analyst)
         assert r.status_code == 200, r.text

@@ -45,7 +45,6 @@ MIN_DROP_BASELINE = 20         # ... of a median at least this big
 THRESHOLD_SIGMAS = 3.5         # ... and beyond this many robust standard deviations
 MAD_SCALE = 1.4826             # MAD × this estimates σ for normal data
 
-LOOKBACK_DAYS = HOLIDAY_LOOKBACK_DAYS  # how far back `evaluate` may look, so how much history the caller reads
 
 DAY_KIND_LABELS = {"workday": "工作日", "makeup_workday": "调休工作日", "weekend": "周末", "holiday": "节假日"}
 DIRECTION_LABELS = {"spike": "突增", "drop": "突降"}
@@ -64,6 +63,12 @@ def day_kind(day: date) -> DayKind:
     if working:
         return "workday" if day.weekday() < 5 else "makeup_workday"
     return "holiday" if holiday and name else "weekend"
+
+
+def lookback_days(day: date) -> int:
+    """How far back `evaluate` looks for `day`, so how much history a caller reads: a year for a holiday, 8 weeks
+    for any other day."""
+    return HOLIDAY_LOOKBACK_DAYS if day_kind(day) == "holiday" else 7 * WEEKS
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import structlog
 from pymongo import DESCENDING, IndexModel
 
 from contracts.events import AnomalyDetected
-from services.analytics.domain.anomalies import (LOOKBACK_DAYS, Verdict, episode_id, evaluate, next_step)
+from services.analytics.domain.anomalies import Verdict, episode_id, evaluate, lookback_days, next_step
 from services.analytics.store.collections import TICKETS
 from services.kit.app import Runtime
 from services.kit.clock import stored_now
@@ -164,35 +164,51 @@ async def scan_day(rt: Runtime, day: date, *, now: datetime | None = None,
                    dimensions: Iterable[Dimension] = DIMENSIONS) -> list[ScanReport]:
     """Judge `day` for every key of each dimension and record what it does to the episodes (one report per
     dimension). `day` is today (so far: partial) or a past day (complete); a future day is refused (ValueError)."""
+    return await scan_days(rt, [day], now=now, dimensions=dimensions)
+
+
+async def scan_days(rt: Runtime, days: Iterable[date], *, now: datetime | None = None,
+                    dimensions: Iterable[Dimension] = DIMENSIONS) -> list[ScanReport]:
+    """`scan_day` for each of `days` in order (per dimension, one report per day), over one read of the volumes
+    per dimension: the history of the earliest day to the last day."""
     now = now or stored_now()
     current = today(now)
-    if day > current:
-        raise ValueError(f"{day} is in the future")
-    partial = day == current
+    days = sorted(set(days))
+    if not days:
+        return []
+    if days[-1] > current:
+        raise ValueError(f"{days[-1]} is in the future")
+    first = min(day - timedelta(days=lookback_days(day)) for day in days)
     reports = []
     for dimension in dimensions:
-        volumes = await daily_volumes(rt.store, dimension, day - timedelta(days=LOOKBACK_DAYS), day)
-        ongoing = {d["key"]: d for d in await rt.store[ANOMALIES].find(
-            {"dimension": eq(dimension), "ongoing": True}).to_list()}
-        report = ScanReport(day, partial)
-        for key in sorted(set(volumes) | set(ongoing)):
-            series = volumes.get(key, {})
-            verdict = evaluate(day, series, partial=partial, first_seen=min(series) if series else None)
-            report.evaluated += 1
-            report.without_history += not verdict.enough_history
-            if not verdict.anomalous and key not in ongoing:
-                continue
-            episode = ongoing.get(key)
-            if episode is None:  # anomalous, nothing running: the key's newest episode decides whether it is new
-                newest = await rt.store[ANOMALIES].find(
-                    flat_and({"dimension": eq(dimension)}, {"key": eq(key)})).sort("list_key", DESCENDING) \
-                    .limit(1).to_list()
-                episode = newest[0] if newest else None
-            await _record(rt, dimension, key, verdict, episode, now, report)
-        if report.opened or report.closed:
-            log.info("anomalies.scanned", dimension=dimension, **report.as_dict())
-        reports.append(report)
+        volumes = await daily_volumes(rt.store, dimension, first, days[-1])
+        for day in days:
+            reports.append(await _scan(rt, dimension, day, day == current, volumes, now))
     return reports
+
+
+async def _scan(rt: Runtime, dimension: Dimension, day: date, partial: bool,
+                volumes: Mapping[str, Mapping[date, int]], now: datetime) -> ScanReport:
+    ongoing = {d["key"]: d for d in await rt.store[ANOMALIES].find(
+        {"dimension": eq(dimension), "ongoing": True}).to_list()}
+    report = ScanReport(day, partial)
+    for key in sorted(set(volumes) | set(ongoing)):
+        series = {d: c for d, c in volumes.get(key, {}).items() if d <= day}  # nothing after the day judged
+        verdict = evaluate(day, series, partial=partial)
+        report.evaluated += 1
+        report.without_history += not verdict.enough_history
+        if not verdict.anomalous and key not in ongoing:
+            continue
+        episode = ongoing.get(key)
+        if episode is None:  # anomalous, nothing running: the key's newest episode decides whether it is new
+            newest = await rt.store[ANOMALIES].find(
+                flat_and({"dimension": eq(dimension)}, {"key": eq(key)})).sort("list_key", DESCENDING) \
+                .limit(1).to_list()
+            episode = newest[0] if newest else None
+        await _record(rt, dimension, key, verdict, episode, now, report)
+    if report.opened or report.closed:
+        log.info("anomalies.scanned", dimension=dimension, **report.as_dict())
+    return report
 
 
 async def _record(rt: Runtime, dimension: Dimension, key: str, verdict: Verdict, episode: Mapping | None,
@@ -227,7 +243,7 @@ async def run_scan(rt: Runtime, now: datetime | None = None) -> list[ScanReport]
     """The periodic job: yesterday, complete now (it may end an episode or start a drop), then today so far."""
     now = now or stored_now()
     current = today(now)
-    return [*await scan_day(rt, current - timedelta(days=1), now=now), *await scan_day(rt, current, now=now)]
+    return await scan_days(rt, [current - timedelta(days=1), current], now=now)
 
 
 # --- reads and reviews -----------------------------------------------------------------------------------------
