@@ -186,6 +186,34 @@ async def test_acknowledge_then_explain(rt, client, infra):
     assert (await client.post("/v1/anomalies/AN-nope/acknowledge", headers=analyst)).status_code == 404
 
 
+async def test_the_national_day_trough_is_no_drop_and_the_same_trough_on_a_workday_is(rt, client, infra):
+    code, city = product(), "滨州"
+    # 25 tickets every Thursday from 08-06 to 09-24, then 3 on 国庆's first day (a Thursday) and 3 on the
+    # Thursday after it, a workday
+    thursdays = [date(2026, 8, 6) + timedelta(weeks=i) for i in range(8)]
+    await feed(rt, [opened(code, city, at_local(day, 9, i)) for day in thursdays for i in range(25)]
+               + [opened(code, city, at_local(day, 10, i)) for day in (date(2026, 10, 1), date(2026, 10, 8))
+                  for i in range(3)])
+    analyst = token(infra, "analyst")
+    async with captured(infra, "analytics.anomaly.detected") as received:
+        holiday = await scan_day(rt, date(2026, 10, 1), now=at_local(date(2026, 10, 2), 9), dimensions=["product_code"])
+        assert holiday[0].opened == []
+        workday = await scan_day(rt, date(2026, 10, 8), now=at_local(date(2026, 10, 9), 9),
+                                 dimensions=["product_code"])
+        [anomaly_id] = workday[0].opened
+
+        async def events():
+            return [e for e in await received() if e["data"]["key"] == code]
+
+        [event] = await eventually(events, what="the drop's event")
+    assert event["subject"] == anomaly_id and event["data"]["direction"] == "drop"
+    assert event["data"]["day"] == "2026-10-08" and event["data"]["baseline"] == 25 and event["data"]["count"] == 3
+    r = await client.get("/v1/anomalies", params={"key": code}, headers=analyst)
+    [anomaly] = r.json()["items"]
+    assert anomaly["direction_label"] == "突降" and anomaly["evidence"]["day_kind"] == "workday"
+    assert "2026-10-01" not in [s["day"] for s in anomaly["evidence"]["samples"]]  # a holiday is no workday sample
+
+
 @pytest.mark.parametrize("params,field", [
     ({"state": "closed"}, "state"), ({"dimension": "industry"}, "dimension"), ({"from": "2026-13-01"}, "from"),
     ({"to": "yesterday"}, "to"), ({"from": "2026-10-02", "to": "2026-10-01"}, "from"),
