@@ -235,3 +235,19 @@ async def test_the_admin_scan_route(client, infra):
     assert r.status_code == 200, r.text
     assert r.json()["day"] == "2026-01-05" and not r.json()["partial"]
     assert {report["day"] for report in r.json()["reports"]} == {"2026-01-05"}
+
+
+async def test_pages_newest_first(rt, client, infra):
+    code = product()
+    for spike_day in (date(2026, 4, 14), date(2026, 5, 12)):  # two Tuesdays: two episodes of one product
+        await history_and_spike(rt, code, "聊城", spike_day, spike=30)
+        await scan_day(rt, spike_day, now=at_local(spike_day + timedelta(days=1), 8), dimensions=["product_code"])
+    analyst = token(infra, "analyst")
+    first = (await client.get("/v1/anomalies", params={"key": code, "limit": 1}, headers=analyst)).json()
+    assert [a["start_day"] for a in first["items"]] == ["2026-05-12"] and first["next_cursor"]
+    second = (await client.get("/v1/anomalies", params={"key": code, "limit": 1, "cursor": first["next_cursor"]},
+                               headers=analyst)).json()
+    assert [a["start_day"] for a in second["items"]] == ["2026-04-14"] and second["next_cursor"] is None
+    within = (await client.get("/v1/anomalies", params={"key": code, "from": "2026-05-01", "to": "2026-05-31"},
+                               headers=analyst)).json()
+    assert [a["start_day"] for a in within["items"]] == ["2026-05-12"]

@@ -36,7 +36,7 @@ Rt = Annotated[Runtime, Depends(runtime)]
 Paging = Annotated[PageParams, Depends(page_params)]
 Reader = Annotated[Principal, Depends(require_roles(*READERS))]
 Reviewer = Annotated[Principal, Depends(require_roles(*REVIEWERS))]
-Admin = Annotated[Principal, Depends(require_roles())]
+Admin = Annotated[Principal, Depends(require_roles(Role.admin))]
 IfMatch = Annotated[str | None, Header(description="the anomaly's version (its ETag); a stale one is a 412")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
