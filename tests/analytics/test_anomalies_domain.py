@@ -155,3 +155,12 @@ def test_the_episode_id_is_stable(key):
     assert episode_id("city", key, date(2026, 9, 15)) == episode_id("city", key, date(2026, 9, 15))
     assert episode_id("city", key, date(2026, 9, 15)).startswith("AN-20260915-")
     assert episode_id("city", key, date(2026, 9, 15)) != episode_id("product_code", key, date(2026, 9, 15))
+
+
+def test_no_drop_in_a_year_the_calendar_does_not_know():
+    def volume(day):
+        return 100 if day.weekday() < 5 else 40
+    history = series(date(2030, 11, 1), date(2031, 2, 11), volume=volume, d2031_02_11=5)  # a Tuesday
+    verdict = evaluate(date(2031, 2, 11), history)
+    assert verdict.median == 100 and verdict.drop_threshold is None and verdict.direction is None
+    assert evaluate(date(2031, 2, 11), {**history, date(2031, 2, 11): 300}).direction == "spike"

@@ -17,6 +17,8 @@ explains the method and its thresholds; in short:
   enough holidays in its year is compared with the non-working days (weekends and holidays) of the last 8 weeks,
   for a spike only, since a holiday may well be quieter than a weekend.
 - Days before a key's first ticket are no history: a product launched last week is not "0 a day" before it.
+- In a year chinesecalendar does not know (after 2026 in version 1.11), no drop is raised: an unknown holiday
+  would look like one. Spikes are still judged, on Monday–Friday workdays.
 """
 
 from __future__ import annotations
@@ -49,6 +51,16 @@ MAD_SCALE = 1.4826             # MAD × this estimates σ for normal data
 DAY_KIND_LABELS = {"workday": "工作日", "makeup_workday": "调休工作日", "weekend": "周末", "holiday": "节假日"}
 DIRECTION_LABELS = {"spike": "突增", "drop": "突降"}
 WEEKDAY_LABELS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+
+
+@lru_cache(maxsize=64)
+def calendar_knows(year: int) -> bool:
+    """Whether chinesecalendar carries the State Council schedule of `year` (2004–2026 in 1.11)."""
+    try:
+        chinese_calendar.is_workday(date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=4096)
@@ -159,7 +171,8 @@ def evaluate(day: date, history: Mapping[date, int], *, partial: bool = False,
     sigma = max(MAD_SCALE * mad, math.sqrt(mid), 1.0)
     spike_at = max(float(MIN_VOLUME), SPIKE_RATIO * mid, math.floor(mid + THRESHOLD_SIGMAS * sigma) + 1.0)
     drop_at = None
-    if mid >= MIN_DROP_BASELINE and not spike_only:
+    # A year the calendar does not know may hide a holiday on any weekday, which would look like a drop.
+    if mid >= MIN_DROP_BASELINE and not spike_only and calendar_knows(day.year):
         drop_at = min(math.floor(DROP_RATIO * mid), math.ceil(mid - THRESHOLD_SIGMAS * sigma) - 1.0)
         drop_at = drop_at if drop_at >= 0 else None
     direction: Direction | None = None
