@@ -7,8 +7,8 @@ own city and reviews none; the scan is an admin's. Everyone else: 403.
 Out of scope is 404, not 403: the anomaly is not there for that caller, exactly as an id that does not exist, so a
 product manager cannot learn by probing ids which other products had sudden changes. City anomalies count every
 product's tickets, so they are nobody's product: a product manager does not see them (404); product anomalies count
-every city's tickets, so an account manager does not see them (404). A list is the caller's scope, filtered: out of
-scope it answers 200 with none of the others' anomalies.
+every city's tickets, so an account manager does not see them (404). A list is the caller's scope, filtered; a list
+asked for a product or city outside it is a 403 (as analytics' metrics answer), not an empty page.
 
 Each review case gets an anomaly of its own (a scan's episode document, written as the scan writes it), so that the
 order of the cases does not matter (acknowledging an explained anomaly is a 409).
@@ -52,6 +52,7 @@ class Route:
     body: dict | None = None
     params: dict = field(default_factory=dict)
     fresh: bool = False  # the case changes the anomaly: give it its own
+    outside: int = 404  # what a scoped role gets about an anomaly outside its scope
 
 
 READERS = ("analyst", "admin", "product_manager", "account_manager")
@@ -61,6 +62,11 @@ REVIEW_SCOPE = {"product_manager": "product"}
 
 ROUTES = [
     Route("list", "GET", "/v1/anomalies", "none", READERS, READ_SCOPE),
+    # a list asked for another scope's product or city is refused, not answered with an empty page
+    Route("list-product", "GET", "/v1/anomalies", "product", READERS, READ_SCOPE,
+          params={"dimension": "product_code", "key": PRODUCT}, outside=403),
+    Route("list-city", "GET", "/v1/anomalies", "city", READERS, READ_SCOPE, params={"dimension": "city", "key": CITY},
+          outside=403),
     Route("get-product", "GET", "/v1/anomalies/{anomaly_id}", "product", READERS, READ_SCOPE),
     Route("get-city", "GET", "/v1/anomalies/{anomaly_id}", "city", READERS, READ_SCOPE),
     Route("acknowledge-product", "POST", "/v1/anomalies/{anomaly_id}/acknowledge", "product", REVIEWERS,
@@ -81,7 +87,7 @@ def expected(route: Route, role: str, inside: bool) -> int:
     if role in EVERYWHERE or route.target == "none":
         return 200
     # a scoped role sees only its kind of anomaly, in its scope; anything else is not there for it
-    return 200 if inside and route.scoped.get(role) == route.target else 404
+    return 200 if inside and route.scoped.get(role) == route.target else route.outside
 
 
 def cases():
@@ -101,12 +107,14 @@ def test_the_table_covers_every_anomaly_route():
 
 
 def test_the_table_says_what_the_scopes_mean():
-    assert expected(ROUTES[1], "product_manager", True) == 200
-    assert expected(ROUTES[1], "product_manager", False) == 404
-    assert expected(ROUTES[2], "product_manager", True) == 404  # a city's anomaly is not a product manager's
-    assert expected(ROUTES[4], "account_manager", True) == 403  # reads their city's, reviews none (the role)
-    assert expected(ROUTES[1], "account_manager", True) == 404  # a product's anomaly: not there for them
-    assert expected(ROUTES[0], "agent", True) == 403
+    by_name = {route.name: route for route in ROUTES}
+    assert expected(by_name["get-product"], "product_manager", True) == 200
+    assert expected(by_name["get-product"], "product_manager", False) == 404
+    assert expected(by_name["get-city"], "product_manager", True) == 404  # a city's anomaly is not a PM's
+    assert expected(by_name["acknowledge-city"], "account_manager", True) == 403  # reads their city's, reviews none
+    assert expected(by_name["get-product"], "account_manager", True) == 404  # a product's: not there for them
+    assert expected(by_name["list-product"], "product_manager", False) == 403
+    assert expected(by_name["list"], "agent", True) == 403
 
 
 async def make(rt, dimension: str, key: str) -> str:
@@ -142,6 +150,8 @@ async def test_route_role_scope(api, infra, route: Route, role: str, claims: dic
     assert r.status_code == want, (r.status_code, r.text)
     if want != 200:
         assert r.headers["content-type"].startswith("application/problem+json")
+    elif route.name.startswith("list-"):
+        assert api.made[route.target] in {a["id"] for a in r.json()["items"]}
     elif route.name == "list":  # the scope filters the list
         ids = {a["id"] for a in r.json()["items"]}
         if role in EVERYWHERE:

@@ -5,7 +5,9 @@ reads and reviews the product anomalies of their token's `products` only; an acc
 of their own city only (and reviews none). Everyone else gets 403. An anomaly outside the caller's scope is not
 there for them: 404, as for an id that does not exist, so that a scope does not tell which other products had
 sudden changes. City anomalies count every product's tickets, so they are not a product manager's: hidden from
-them; product anomalies count every city's, so they are not an account manager's.
+them; product anomalies count every city's, so they are not an account manager's. A list is narrowed to the
+caller's scope; asking it for a dimension or key outside the scope is a 403, as analytics' metrics answer it, not an
+empty page that would read as "no sudden change there".
 """
 
 from __future__ import annotations
@@ -195,8 +197,12 @@ async def list_anomalies(
     if limits is not None:
         asked_elsewhere = (dimension is not None and eq(dimension) != limits["dimension"]) or \
             (key is not None and not visible(principal, {"dimension": limits["dimension"]["$eq"], "key": key}))
-        if asked_elsewhere:
-            return {"items": [], "next_cursor": None}  # asked for what the scope does not hold: nothing to show
+        if asked_elsewhere:  # refused rather than an empty page, which would read as "no sudden change there"
+            raise Problem(403, "forbidden", "Forbidden",
+                          f"{dimension or ''} {key or ''} is outside your scope: "
+                          + ("the product anomalies of " + ", ".join(principal.products or ["no product"])
+                             if limits["dimension"] == eq("product_code") else
+                             f"the city anomalies of {principal.city or 'no city'}"))
         query = {**query, **limits, **({"key": eq(key)} if key else {})}
     docs, cursor = await keyed_page(rt.store[ANOMALIES], [query], params, "list_key")
     return {"items": [_out(d) for d in docs], "next_cursor": cursor}
