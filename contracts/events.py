@@ -328,11 +328,28 @@ class TrainingRecorded(EventData):
 
 
 class AnomalyDetected(EventData):
+    """A sudden change (突然变化) began: one event per episode, on its first anomalous day (subject: the anomaly id;
+    docs/analytics-anomalies.md). `baseline` is the median of the reference days, `count` the day's volume (so far,
+    when `partial`).
+
+    Version 2: `direction` may be `drop` (a volume far below its baseline), which a version-1 reader, for whom every
+    anomaly was a rise, would misread; the evidence fields after `baseline` are new and optional."""
+
+    DATAVERSION: ClassVar[str] = "2"
+
     dimension: Literal["product_code", "city"]
     key: str
-    day: str
+    day: str  # ISO date, Asia/Shanghai
     count: int
     baseline: float
+    anomaly_id: str | None = None
+    direction: Literal["spike", "drop"] = "spike"
+    partial: bool = False  # the day was still in progress when it was judged (only a spike is judged so)
+    day_kind: Literal["workday", "makeup_workday", "weekend", "holiday"] | None = None
+    reference: str | None = None  # which days the baseline is the median of, in words
+    sigma: float | None = None  # the robust spread (MAD × 1.4826, floored at √baseline and 1)
+    threshold: float | None = None  # the count the day had to reach (spike) or fall to (drop)
+    samples: list[dict[str, Any]] = []  # the reference days: [{"day": "2026-09-08", "count": 3}, ...]
 
 
 EVENT_TYPES: dict[str, type[EventData]] = {

@@ -35,7 +35,8 @@ EXPECTED_BODIES = {
     "knowledge": {"POST /v1/articles", "PUT /v1/articles/{article_id}", "POST /v1/articles/{article_id}/publish",
                   "POST /v1/articles/{article_id}/archive", "POST /v1/trainings",
                   "PUT /v1/synonyms"},
-    "analytics": {"POST /v1/imports/subscriptions"},
+    "analytics": {"POST /v1/imports/subscriptions", "POST /v1/anomalies/{anomaly_id}/acknowledge",
+                  "POST /v1/anomalies/{anomaly_id}/explain"},
 }
 # Bodies whose only field is an identifier (a user id, a ticket id): their examples have no words to write in Chinese.
 IDENTIFIER_ONLY = {"POST /v1/tickets/{ticket_id}/assign", "POST /v1/tickets/{ticket_id}/merge"}

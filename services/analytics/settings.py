@@ -6,3 +6,4 @@ class Settings(ServiceSettings):
     port: int = 8004
     # how often the counters job folds changed tickets into the counters: the delay from an event to the figures
     counters_every_seconds: float = 1.0
+    anomaly_scan_seconds: float = 300  # how often the `anomalies` job judges yesterday and today (突然变化)
