@@ -15,6 +15,7 @@ import pytest
 
 from contracts.events import Envelope, TicketOpened
 from services.analytics.events.handlers import apply_ticket_event
+from tests.analytics.counting import all_counted
 from services.analytics.main import create
 from services.analytics.settings import Settings
 from services.analytics.store.anomalies import ANOMALIES, run_scan, scan_day
@@ -60,6 +61,7 @@ def opened(product_code: str, city: str, opened_at: datetime, received_at: datet
 
 async def feed(rt, envelopes) -> None:
     await asyncio.gather(*(apply_ticket_event(rt, e) for e in envelopes))
+    await all_counted(rt)  # volumes are read from the counters
 
 
 async def history_and_spike(rt, code: str, city: str, spike_day: date, *, spike: int, next_day: int = 0):
