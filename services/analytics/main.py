@@ -23,6 +23,7 @@ def create(settings: Settings | None = None) -> FastAPI:
         publishes=[anomaly_store.EVENT_TYPE],
         subscriptions=lambda rt: handlers.subscriptions(rt),
         jobs=lambda rt: [PeriodicJob("counters", rt.settings.counters_every_seconds,
-                                     CountersJob(rt.store, TICKETS).run),
+                                     CountersJob(rt.store, TICKETS,
+                                                 queue_depth=lambda: rt.bus.queue_depth(handlers.TICKETS_QUEUE)).run),
                          anomaly_store.job(rt)],
     ))

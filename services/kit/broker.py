@@ -103,6 +103,18 @@ class EventBus:
                      "x-queue": queue_name},
         )
 
+    async def queue_depth(self, base_name: str) -> int | None:
+        """Messages waiting (ready, not yet delivered) in one of this service's queues, or None when the broker
+        cannot say: how far a consumer is behind, for an answer that reports its freshness."""
+        binding = self.bindings.get(self.settings.name(base_name))
+        if binding is None:
+            return None
+        try:
+            declared = await self.broker.declare_queue(binding[0])
+            return (await declared.declare()).message_count  # a fresh count: re-declaring is idempotent
+        except Exception:  # noqa: BLE001 - freshness is reported as unknown, never fails the caller
+            return None
+
     async def ping(self) -> bool:
         try:
             return await self.broker.ping(timeout=2.0)

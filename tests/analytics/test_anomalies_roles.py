@@ -16,6 +16,7 @@ order of the cases does not matter (acknowledging an explained anomaly is a 409)
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -117,9 +118,12 @@ def test_the_table_says_what_the_scopes_mean():
     assert expected(by_name["list"], "agent", True) == 403
 
 
+DAYS = itertools.count()
+
+
 async def make(rt, dimension: str, key: str) -> str:
     """An open anomaly as the scan writes it, on a day of its own (so its id is its own)."""
-    day = date(2025, 1, 1) + timedelta(days=uuid.uuid4().int % 3000)
+    day = date(2025, 1, 1) + timedelta(days=next(DAYS))  # a counter: random days of a few thousand collide
     history = {day - timedelta(days=i): 2 for i in range(1, 60)} | {day: 40}
     verdict = evaluate(day, history)
     assert verdict.direction == "spike", verdict

@@ -134,6 +134,7 @@ async def test_breakdown_by_city_and_cause_with_chinese_labels(client, infra, se
     assert [(i["key"], i["label"], i["opened"], i["closed"]) for i in body["items"]] == [
         ("青岛", "青岛", 2, 0), ("烟台", "烟台", 1, 1)]
     assert body["dimension"] == "city" and body["as_of"] is not None
+    assert body["lag"]["queued_events"] is not None  # the broker was asked how many events wait
     causes = await figures(client, analyst, "/v1/metrics/breakdown", dimension="cause", product_code=code)
     assert {(i["key"], i["label"]) for i in causes["items"]} == {(None, "未归因"),
                                                                   ("usage_misunderstanding", "理解偏差")}

@@ -45,6 +45,8 @@ class EscalationRate(BaseModel):
 
 
 class Lag(BaseModel):
+    queued_events: int | None = Field(None, description="ticket events waiting in the read model's queue when "
+                                                        "the counters last caught up (None: the broker did not say)")
     pending_tickets: int = Field(description="changed tickets not yet counted when the counters job last looked "
                                              "(0: it had caught up; at most one batch)")
     seconds_since_caught_up: float | None = Field(None, description="seconds since the counters last held every "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import structlog
 
-from contracts.events import Envelope, TicketEvent
+from contracts.events import EVENT_TYPES, Envelope, TicketEvent
 from services.analytics.domain.tickets import EXTRA_FIELDS, SLA_BREACHED, apply_event, snapshot
 from services.analytics.store.collections import PRODUCTS, TICKETS
 from services.analytics.store.counters import mark_dirty
@@ -14,8 +14,10 @@ from services.kit.consumer import PoisonMessage, Subscription
 
 log = structlog.get_logger()
 
-TICKET_EVENTS = ("ticket.opened", "ticket.assigned", "ticket.escalated", "ticket.progress_noted",
-                 "ticket.resolved", "ticket.reopened", "ticket.closed", "ticket.sla_breached")
+TICKETS_QUEUE = "analytics.tickets"
+# Every ticket event carries the ticket's state, so the read model hears them all: a pause, a hand-back or a
+# merge changes what the figures count as much as a resolution does.
+TICKET_EVENTS = tuple(t for t, model in EVENT_TYPES.items() if issubclass(model, TicketEvent))
 
 
 def subscriptions(rt: Runtime) -> list[Subscription]:
@@ -23,7 +25,7 @@ def subscriptions(rt: Runtime) -> list[Subscription]:
         await apply_ticket_event(rt, envelope)
 
     # product names for the labels of breakdowns and reports
-    return [Subscription("analytics.tickets", TICKET_EVENTS, on_ticket_event),
+    return [Subscription(TICKETS_QUEUE, TICKET_EVENTS, on_ticket_event),
             product_names(rt, queue="analytics.catalog", collection=PRODUCTS)]
 
 

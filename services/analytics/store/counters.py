@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -88,10 +88,12 @@ def decode(stored: Iterable | str | None) -> dict[c.Cell, c.Measures]:
 class CountersJob:
     """Folds dirty tickets into the counters (module docstring). `run` is the PeriodicJob body."""
 
-    def __init__(self, store: Store, tickets: str, batch: int = BATCH):
+    def __init__(self, store: Store, tickets: str, batch: int = BATCH,
+                 queue_depth: Callable[[], Awaitable[int | None]] | None = None):
         self.store = store
         self.tickets = tickets
         self.batch = batch
+        self.queue_depth = queue_depth  # events still waiting for the read model's consumer, reported as lag
 
     async def run(self) -> int:
         """Apply any unfinished batch, then count until no ticket is dirty; the number of tickets counted."""
@@ -120,7 +122,8 @@ class CountersJob:
             .sort(DAY, 1).limit(self.batch).to_list()
         meta = await self.meta()
         if not tickets:
-            meta.update(drained_at=time.time(), pending=0)
+            meta.update(drained_at=time.time(), pending=0,
+                        queued_events=await self.queue_depth() if self.queue_depth else None)
             await self.store[COUNTER_BATCHES].replace_one({"_id": META}, meta, upsert=True)
             return 0
         delta: dict[c.Cell, c.Measures] = {}

@@ -49,6 +49,8 @@ async def freshness(store: Store) -> tuple[dict[str, Any], Freshness]:
         as_of = as_of.replace(tzinfo=UTC)
     counted_at = meta.get("drained_at") or meta.get("counted_at")
     lag = {
+        # ticket events waiting in the consumer's queue when the counters job last caught up (None: unknown)
+        "queued_events": meta.get("queued_events"),
         # tickets changed but not yet counted when the counters job last looked (0: it had caught up)
         "pending_tickets": meta.get("pending", 0),
         "seconds_since_caught_up": round(time.time() - meta["drained_at"], 3) if meta.get("drained_at") else None,
