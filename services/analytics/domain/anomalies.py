@@ -34,6 +34,8 @@ from typing import Literal
 
 import chinese_calendar
 
+from services.kit.holidays import schedule_known
+
 Direction = Literal["spike", "drop"]
 DayKind = Literal["workday", "makeup_workday", "weekend", "holiday"]
 
@@ -51,16 +53,6 @@ MAD_SCALE = 1.4826             # MAD × this estimates σ for normal data
 DAY_KIND_LABELS = {"workday": "工作日", "makeup_workday": "调休工作日", "weekend": "周末", "holiday": "节假日"}
 DIRECTION_LABELS = {"spike": "突增", "drop": "突降"}
 WEEKDAY_LABELS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
-
-
-@lru_cache(maxsize=64)
-def calendar_knows(year: int) -> bool:
-    """Whether chinesecalendar carries the State Council schedule of `year` (2004–2026 in 1.11)."""
-    try:
-        chinese_calendar.is_workday(date(year, 6, 1))
-    except NotImplementedError:
-        return False
-    return True
 
 
 @lru_cache(maxsize=4096)
@@ -172,7 +164,7 @@ def evaluate(day: date, history: Mapping[date, int], *, partial: bool = False,
     spike_at = max(float(MIN_VOLUME), SPIKE_RATIO * mid, math.floor(mid + THRESHOLD_SIGMAS * sigma) + 1.0)
     drop_at = None
     # A year the calendar does not know may hide a holiday on any weekday, which would look like a drop.
-    if mid >= MIN_DROP_BASELINE and not spike_only and calendar_knows(day.year):
+    if mid >= MIN_DROP_BASELINE and not spike_only and schedule_known(day.year):
         drop_at = min(math.floor(DROP_RATIO * mid), math.ceil(mid - THRESHOLD_SIGMAS * sigma) - 1.0)
         drop_at = drop_at if drop_at >= 0 else None
     direction: Direction | None = None

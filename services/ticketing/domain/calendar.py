@@ -21,11 +21,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+
+from services.kit.holidays import schedule_known
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ZERO = timedelta(0)
@@ -62,14 +63,7 @@ class CalendarDay:
     note: str | None = None
 
 
-@lru_cache(maxsize=None)
-def library_knows(year: int) -> bool:
-    """Whether chinesecalendar carries the schedule of `year` (it raises NotImplementedError for the others)."""
-    try:
-        chinese_calendar.is_workday(date(year, 6, 1))
-    except NotImplementedError:
-        return False
-    return True
+library_knows = schedule_known  # the name this module's callers know
 
 
 def library_working(day: date) -> bool | None:
