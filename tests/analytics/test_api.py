@@ -11,37 +11,10 @@ import pytest
 from contracts.events import (Envelope, TicketClosed, TicketEscalated, TicketOpened, TicketReopened, TicketResolved,
                               TicketSlaBreached)
 from services.analytics.events.handlers import apply_ticket_event
-from services.analytics.main import create
-from services.analytics.settings import Settings
 from services.kit.store import ChangeBatch, Store
-from tests.support import collect_dead_letters, eventually, publish, running, settings_for, token
+from tests.support import collect_dead_letters, eventually, publish, token
 
 OPENED_AT = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
-
-
-@pytest.fixture(scope="module")
-async def app(infra):
-    return create(settings_for(Settings, infra, "analytics"))
-
-
-@pytest.fixture(scope="module")
-async def client(app):
-    async with running(app) as client:
-        yield client
-
-
-@pytest.fixture
-def analyst(infra):
-    return token(infra, "analyst")
-
-
-@pytest.fixture
-def send(infra):
-    async def send(*envelopes: Envelope) -> None:
-        for envelope in envelopes:
-            await publish(infra, envelope)
-
-    return send
 
 
 def product() -> str:

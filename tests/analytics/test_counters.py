@@ -12,27 +12,7 @@ from services.analytics.main import create
 from services.analytics.settings import Settings
 from services.analytics.store.counters import COUNTER_BATCHES, COUNTERS, META, CountersJob
 from tests.analytics.test_api import OPENED_AT, closed, opened, product
-from tests.support import eventually, publish, running, settings_for, token
-
-
-@pytest.fixture(scope="module")
-async def app(infra):
-    return create(settings_for(Settings, infra, "analytics"))
-
-
-@pytest.fixture(scope="module")
-async def client(app):
-    async with running(app) as client:
-        yield client
-
-
-@pytest.fixture
-def send_events(infra):
-    async def send(*envelopes) -> None:
-        for envelope in envelopes:
-            await publish(infra, envelope)
-
-    return send
+from tests.support import eventually, running, settings_for, token
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +64,7 @@ async def test_a_batch_cut_short_is_applied_again_exactly_once(quiet, infra):
 
     # A crash after the buckets were written but before the batch was marked done: the buckets carry its number.
     meta = await rt.store[COUNTER_BATCHES].find_one({"_id": META})
-    bucket = await rt.store[COUNTERS].find_one({"_id": f"P|d|20260302"})
+    bucket = await rt.store[COUNTERS].find_one({"_id": "P|d|20260302"})
     assert bucket["b"] == meta["last_batch"]
     await apply_ticket_event(rt, closed("TS-K0", code))
     captured = {}
@@ -124,9 +104,9 @@ async def test_a_ticket_changed_while_counted_stays_dirty_and_is_counted_again(q
     assert (body["opened"], body["closed"], body["satisfaction_rate"]) == (1, 1, 1.0)
 
 
-async def test_breakdown_by_city_and_cause_with_chinese_labels(client, infra, send_events):
+async def test_breakdown_by_city_and_cause_with_chinese_labels(client, infra, send):
     code = product()
-    await send_events(opened("TS-N1", code, city="青岛"), opened("TS-N2", code, city="青岛"),
+    await send(opened("TS-N1", code, city="青岛"), opened("TS-N2", code, city="青岛"),
                       closed("TS-N3", code, city="烟台"))
     analyst = token(infra, "analyst")
     body = await caught_up(client, analyst, lambda b: sum(i["opened"] for i in b["items"]) == 3,
@@ -142,9 +122,9 @@ async def test_breakdown_by_city_and_cause_with_chinese_labels(client, infra, se
     assert [(i["key"], i["label"]) for i in kinds["items"]] == [("complaint", "投诉")]
 
 
-async def test_timeseries_by_day_week_and_month(client, infra, send_events):
+async def test_timeseries_by_day_week_and_month(client, infra, send):
     code = product()
-    await send_events(opened("ZX-Q1", code, kind="consultation"),
+    await send(opened("ZX-Q1", code, kind="consultation"),
                       opened("ZX-Q2", code, kind="consultation", opened_at=OPENED_AT + timedelta(days=8)),
                       closed("ZX-Q3", code, kind="consultation", opened_at=OPENED_AT - timedelta(days=20)))
     analyst = token(infra, "analyst")
@@ -161,9 +141,9 @@ async def test_timeseries_by_day_week_and_month(client, infra, send_events):
     assert [p["value"] for p in months["points"]] == [1, 2]
 
 
-async def test_scope_of_product_managers_and_account_managers(client, infra, send_events):
+async def test_scope_of_product_managers_and_account_managers(client, infra, send):
     mine, theirs = product(), product()
-    await send_events(opened("TS-R1", mine, city="济南"), opened("TS-R2", theirs, city="青岛"))
+    await send(opened("TS-R1", mine, city="济南"), opened("TS-R2", theirs, city="青岛"))
     analyst = token(infra, "analyst")
     await caught_up(client, analyst, lambda b: b["opened"] == 1, product_code=theirs)
     manager = token(infra, "product_manager", products=[mine])
@@ -211,9 +191,9 @@ async def test_midnight_datetimes_are_days(client, infra):
     assert body["period"]["end"].startswith("2026-03-01T16:00:00")
 
 
-async def test_products_are_labelled_with_the_catalog_name(client, infra, send_events):
+async def test_products_are_labelled_with_the_catalog_name(client, infra, send):
     code = product()
-    await send_events(Envelope.wrap(ProductRegistered(code=code, name="移动办公", stage="commercial"),
+    await send(Envelope.wrap(ProductRegistered(code=code, name="移动办公", stage="commercial"),
                                     type="lifecycle.product.registered", source="lifecycle", subject=code,
                                     sequence=1, correlationid="test-catalog"),
                       opened("TS-S1", code))

@@ -11,29 +11,11 @@ import pytest
 
 from contracts.events import Envelope, TicketClosed, TicketOpened
 from services.analytics.events.handlers import apply_ticket_event
-from services.analytics.main import create
-from services.analytics.settings import Settings
 from services.analytics.store import subscriptions as stored
-from tests.support import database, eventually, running, settings_for, token
+from tests.support import database, eventually
 
 HEADER = "month,product_code,city,industry,subscribers,revenue_cny\n"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-@pytest.fixture(scope="module")
-async def app(infra):
-    return create(settings_for(Settings, infra, "analytics"))
-
-
-@pytest.fixture(scope="module")
-async def client(app):
-    async with running(app) as client:
-        yield client
-
-
-@pytest.fixture
-def analyst(infra):
-    return token(infra, "analyst")
 
 
 def product() -> str:
