@@ -2,6 +2,7 @@
 
 It owns a per-ticket read model fed by every `ticket.*` event (客服分析, 投诉分析) and answers the figures of
 SPEC §5 (3.2.1 数据分析: opened, resolved, closed, backlog, 及时率 timeliness, 满意度 satisfaction, resolution
-hours, reopen and escalation rates) by period, product, city and kind. Breakdowns, time series, sudden-change
-detection (突然变化), monthly reports and subscription/revenue imports (数据提取) come in later issues.
+hours, reopen and escalation rates) by period, product, city and kind, and the monthly reports (客服分析, 投诉分析:
+api/reports.py, docs/analytics-reports.md) with knowledge's KCS figures. Breakdowns, time series, sudden-change
+detection (突然变化) and subscription/revenue imports (数据提取) come in later issues.
 """
