@@ -218,3 +218,17 @@ async def test_bad_input_is_a_problem_naming_the_field(client, analyst, month, p
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+async def test_kcs_figures_newest_version_wins_and_a_wrong_subject_is_poison(rt):
+    from services.kit.consumer import PoisonMessage
+
+    code = product()
+    await apply_kcs_event(rt, kcs_event(code, "2026-02", 2, closed=9))
+    await apply_kcs_event(rt, kcs_event(code, "2026-02", 1, closed=1))  # older, arrives late
+    await apply_kcs_event(rt, kcs_event(code, "2026-02", 2, closed=9))  # the same again
+    doc = await rt.store[KCS].find_one({"_id": f"{code}:2026-02"})
+    assert (doc["closed"], doc["version"], doc["month"], doc["product_code"]) == (9, 2, "2026-02", code)
+    wrong = kcs_event(code, "2026-02", 3).model_copy(update={"subject": f"{code}:2026-01"})
+    with pytest.raises(PoisonMessage):
+        await apply_kcs_event(rt, wrong)
