@@ -75,7 +75,7 @@ async def obtain(store: Store, month: str, product_code: str | None, city: str |
 
 
 @router.get("/reports/monthly/{month}", response_model=Report,
-            dependencies=[], summary="月度分析 (客服分析, 投诉分析): JSON, CSV (one table) or XLSX",
+            summary="月度分析 (客服分析, 投诉分析): JSON, CSV (one table) or XLSX",
             responses={200: {"content": {CSV_MEDIA: {}, XLSX_MEDIA: {}}}, 401: PROBLEM, 403: PROBLEM, 422: PROBLEM})
 async def monthly_report(
     month: str = Path(description="月份 YYYY-MM (Asia/Shanghai), not after the current month",
