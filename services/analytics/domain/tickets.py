@@ -16,7 +16,10 @@ from typing import Any
 SLA_BREACHED = "ticket.sla_breached"
 
 # Fields beyond TicketEvent's that some events carry and the read model keeps.
-EXTRA_FIELDS = ("close_reason",)
+EXTRA_FIELDS = ("close_reason", "title")
+# Facts fixed when the ticket is opened: an older event still brings them to a document that lacks them (a
+# ticket.opened that arrives after a newer event, which carries no title, must not leave the ticket untitled).
+FIXED_FIELDS = ("title",)
 
 
 def snapshot(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -34,11 +37,13 @@ def apply_event(current: Mapping[str, Any] | None, *, event_type: str, sequence:
     seen = set(current.get("breached_deadlines", ())) if current else set()
     newer = current is None or sequence > current.get("sequence", 0)
     new_breach = event_type == SLA_BREACHED and breach_deadline is not None and breach_deadline not in seen
-    if not (newer or new_breach):
+    missing = {k: state[k] for k in FIXED_FIELDS if k in state and k not in current} if not newer else {}
+    if not (newer or new_breach or missing):
         return None  # a duplicate or an older state: nothing to learn from it
     if new_breach:
         seen.add(breach_deadline)
-    doc = {**(current or {}), **state, "_id": state["ticket_id"], "sequence": sequence} if newer else dict(current)
+    doc = {**(current or {}), **state, "_id": state["ticket_id"], "sequence": sequence} if newer \
+        else {**current, **missing}
     doc["breached_deadlines"] = sorted(seen)
     # A late response or resolution is a breach even if its sla_breached event has not (yet) arrived.
     doc["sla_breached"] = bool(seen) or bool(current and current.get("sla_breached")) \
