@@ -74,10 +74,16 @@ def test_merging_to_zero_drops_the_cell():
 
 @pytest.mark.parametrize("needed,cuboid", [
     ((), "K"), (("kind",), "K"), (("product_code",), "P"), (("city", "kind"), "C"),
-    (("product_code", "city"), "PC"), (("channel",), "CH"), (("industry", "city"), "ALL"),
+    (("product_code", "city"), "PC"), (("channel",), "CH"), (("industry", "city"), "CI"),
+    (("industry", "product_code"), "ALL"),
 ])
 def test_the_smallest_cuboid_that_has_the_dimensions(needed, cuboid):
     assert c.choose_cuboid(needed) == cuboid
+
+
+@pytest.mark.parametrize("filtered,cuboid", [(("product_code",), "PC"), (("city",), "CP"), ((), "PC")])
+def test_a_split_cuboid_is_chosen_by_what_the_query_limits(filtered, cuboid):
+    assert c.choose_cuboid({"product_code", "city"}, filtered) == cuboid
 
 
 def test_cover_takes_whole_months_then_whole_weeks_then_days():

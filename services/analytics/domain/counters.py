@@ -40,13 +40,16 @@ CUBOIDS: dict[str, tuple[str, ...]] = {
     "CH": ("channel", "kind"),
     "I": ("industry", "kind"),
     "CA": ("cause", "kind"),
+    "CI": ("city", "industry", "kind"),          # 3.2.1 asks for metrics by city and industry together
     "PC": ("product_code", "city", "kind"),
+    "CP": ("product_code", "city", "kind"),      # the same cells, split by city: a city's products
     "ALL": DIMENSIONS,
 }
 # The big cuboids (product × city × kind has 1,920 cells a month, all six dimensions about as many as tickets) are
-# split by product, so that one document stays small and a query of one product reads only its own; a query
-# across products reads every product's bucket of a period.
-PARTITIONED = {"PC": "product_code", "ALL": "product_code"}
+# split, so that one document stays small and a query of one product (or city) reads only its own; a query
+# across them reads every part's bucket of a period. Product × city is kept twice, split either way, so that both
+# "the cities of one product" and "the products of one city" read one part.
+PARTITIONED = {"PC": "product_code", "CP": "city", "ALL": "product_code"}
 GRAINS = ("d", "w", "m")
 
 # Histogram of resolution hours (opened → resolved): upper edges, finer where most tickets are.
@@ -227,12 +230,15 @@ def bucket_fields(bucket: str) -> dict[str, str]:
 # --- what a query reads ----------------------------------------------------------------------------------
 
 
-def choose_cuboid(needed: Iterable[str]) -> str:
-    needed = set(needed)
+def choose_cuboid(needed: Iterable[str], filtered: Iterable[str] = ()) -> str:
+    """The smallest cuboid with the `needed` dimensions; among those, one split by a dimension the query limits
+    to a few values (`filtered`), so that it reads only those parts."""
+    needed, filtered = set(needed), set(filtered)
     unknown = needed - set(DIMENSIONS)
     if unknown:
         raise ValueError(f"not a dimension: {', '.join(sorted(unknown))}")
-    return next(name for name, dims in CUBOIDS.items() if needed <= set(dims))
+    fitting = [name for name, dims in CUBOIDS.items() if needed <= set(dims)]
+    return next((name for name in fitting if name not in PARTITIONED or PARTITIONED[name] in filtered), fitting[0])
 
 
 def _month_end(day: date) -> date:

@@ -25,7 +25,7 @@ class MetricsQuery:
     group: str | None = None                 # the dimension of a breakdown
 
     def cuboid(self) -> str:
-        return c.choose_cuboid({*self.allowed, *([self.group] if self.group else [])})
+        return c.choose_cuboid({*self.allowed, *([self.group] if self.group else [])}, self.allowed)
 
     def cell_filter(self) -> c.CellFilter:
         return c.CellFilter({d: frozenset(c.escape(v) for v in values) for d, values in self.allowed.items()})
@@ -121,7 +121,7 @@ async def monthly_sums(store: Store, months: list[date], allowed: Mapping[str, f
     """Summed measures per month (its first day) and per key of `groups` (the dimensions' values, unescaped),
     over the cells `allowed` admits: month → group key → measures."""
     query = MetricsQuery(None, None, allowed)
-    cuboid = c.choose_cuboid({*allowed, *groups})
+    cuboid = c.choose_cuboid({*allowed, *groups}, allowed)
     partition = c.PARTITIONED.get(cuboid)
     values = allowed.get(partition) if partition else None
     tiles = [("m", month) for month in months]
