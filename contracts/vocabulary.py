@@ -140,10 +140,10 @@ AUDIENCES_OF_ROLE: dict[Role, frozenset[Audience]] = {
 # Labels of the remaining ticket dimensions, for reports and breakdowns (analytics).
 CHANNEL_LABELS = {Channel.account_manager: "客户经理", Channel.product_owner: "产品负责人",
                   Channel.call_center: "客服热线", Channel.customer: "客户来电"}
-INDUSTRY_LABELS = {Industry.government: "政务", Industry.education: "教育", Industry.healthcare: "医疗",
+INDUSTRY_LABELS = {Industry.government: "政府", Industry.education: "教育", Industry.healthcare: "医疗",
                    Industry.finance: "金融", Industry.manufacturing: "制造", Industry.transport: "交通物流",
-                   Industry.retail: "商贸零售", Industry.agriculture: "农业", Industry.energy: "能源",
-                   Industry.other: "其他行业"}
+                   Industry.retail: "零售", Industry.agriculture: "农业", Industry.energy: "能源",
+                   Industry.other: "其他"}
 CAUSE_LABELS = {Cause.usage_misunderstanding: "理解偏差", Cause.billing_error: "计费问题",
                 Cause.product_defect: "产品缺陷", Cause.feature_request: "功能需求",
                 Cause.network_or_platform: "平台/网络", Cause.other: "其他原因"}

@@ -4,12 +4,13 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from services.analytics.domain.metrics import percentile, rate, summarize
+from services.analytics.domain.counters import rate
+from services.analytics.domain.metrics import summarize
 from services.analytics.domain.period import Period, PeriodError, parse_bound, parse_period
 from services.analytics.domain.tickets import apply_event, snapshot
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
-MARCH = Period(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+MARCH = Period(datetime(2026, 2, 28, 16, tzinfo=UTC), datetime(2026, 3, 31, 16, tzinfo=UTC))  # Shanghai days
 
 
 def ticket(ticket_id="ZX-1", **fields):
@@ -132,14 +133,14 @@ def test_rates_are_none_without_a_denominator():
     assert summary["escalation_rate"] == {"tier2": None, "tier3": None}
 
 
-def test_p90_is_nearest_rank():
-    assert percentile([5.0], 90) == 5.0
-    assert percentile(range(1, 11), 90) == 9
-    assert percentile(range(1, 12), 90) == 10  # ceil(9.9) = 10th
-    assert percentile(range(1, 71), 90) == 63  # exact rank, no float drift (0.9 * 70 = 63.000…01)
-    assert percentile([3, 1, 2], 90) == 3
-    with pytest.raises(ValueError):
-        percentile([], 90)
+def closed_after(ticket_id: str, hours: float) -> dict:
+    return ticket(ticket_id, status="resolved", resolved_at=T0 + timedelta(hours=hours), timely=True)
+
+
+def test_p90_is_the_counters_histogram_edge():
+    # the same arithmetic as the counters: nearest rank over 15-minute buckets up to 4 h
+    tickets = [closed_after(f"T{n}", hours) for n, hours in enumerate((0.2, 0.7, 1.1, 1.6, 3.9))]
+    assert summarize(tickets, MARCH)["resolution_hours"]["p90"] == 4.0
 
 
 def test_each_figure_counts_on_its_own_timestamp():
@@ -167,8 +168,9 @@ def test_each_figure_counts_on_its_own_timestamp():
     assert summary["count"] == 3  # A, B, C
     assert summary["timeliness_rate"] == {"response": 0.5, "resolution": 0.5}  # B late, C on time; A in February
     assert summary["satisfaction_rate"] == 1.0
-    hours_a = (T0 - datetime(2026, 2, 20, tzinfo=UTC)).total_seconds() / 3600  # 217 h
-    assert summary["resolution_hours"] == {"avg": round((hours_a + 10) / 2, 2), "p90": hours_a}
+    hours_a = (T0 - datetime(2026, 2, 20, tzinfo=UTC)).total_seconds() / 3600  # 241 h
+    # p90 is the upper edge of A's histogram bucket, (240, 252] h (domain/counters.py HOUR_EDGES)
+    assert summary["resolution_hours"] == {"avg": round((hours_a + 10) / 2, 2), "p90": 252.0}
     assert summary["escalation_rate"] == {"tier2": 1.0, "tier3": 0.5}
     assert summary["reopen_rate"] == 0.0
 
@@ -222,4 +224,4 @@ def test_open_period_counts_everything():
     summary = summarize(tickets, Period())
     assert (summary["opened"], summary["resolved"], summary["closed"], summary["backlog"]) == (2, 1, 1, 1)
     assert summary["satisfaction_rate"] == 0.0
-    assert summary["resolution_hours"] == {"avg": 0.0, "p90": 0.0}
+    assert summary["resolution_hours"] == {"avg": 0.0, "p90": 0.25}  # within the first bucket, [0, 15 min]

@@ -316,8 +316,8 @@ def histogram_percentile(hist: Mapping[str, int], pct: int) -> float | None:
     for bucket, count in counts:
         seen += count
         if seen >= rank:
-            return HOUR_EDGES[min(bucket, len(HOUR_EDGES) - 1)]
-    return HOUR_EDGES[-1]
+            return float(HOUR_EDGES[min(bucket, len(HOUR_EDGES) - 1)])
+    return float(HOUR_EDGES[-1])
 
 
 def figures(period: Mapping[str, Any], carried_in: int) -> dict[str, Any]:

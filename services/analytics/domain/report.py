@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from contracts.vocabulary import CITIES, KIND_LABELS, Channel, Kind
+from contracts.vocabulary import CHANNEL_LABELS, CITIES, KIND_LABELS, Kind
 from services.analytics.domain.metrics import summarize
 from services.analytics.domain.period import LOCAL_ZONE, Period
 from services.kit.text import query_words
@@ -45,9 +45,6 @@ CONCENTRATED_MIN_TICKETS = 3       # tickets of one question of one product in t
 MISUNDERSTANDING_MIN_TICKETS = 2   # misunderstanding complaints of one question that make it an FAQ candidate
 CONCENTRATED_KINDS = (Kind.consultation.value, Kind.complaint.value, Kind.fault.value)
 MISUNDERSTANDING = "usage_misunderstanding"
-
-CHANNEL_LABELS = {Channel.account_manager: "客户经理", Channel.product_owner: "产品负责人",
-                  Channel.call_center: "客服热线", Channel.customer: "客户自助"}
 
 # The tables a report can hold, in the order it holds them (the values of `&table=`).
 TABLES = ("overview", "city_timeliness", "volumes_by_kind", "volumes_by_channel", "top_questions",

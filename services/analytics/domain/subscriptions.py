@@ -29,7 +29,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from contracts.vocabulary import CITIES, Industry
+from contracts.vocabulary import CITIES, INDUSTRY_LABELS, Industry
 
 FIELDS = ("month", "product_code", "city", "industry", "subscribers", "revenue_cny")
 
@@ -47,18 +47,13 @@ PRODUCT_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$")
 MAX_REVENUE_FEN = 10**15  # 10 trillion yuan: beyond that it is a unit mistake, not a revenue
 MAX_SUBSCRIBERS = 10**9
 
-INDUSTRY_LABELS: dict[Industry, str] = {
-    Industry.government: "政府", Industry.education: "教育", Industry.healthcare: "医疗",
-    Industry.finance: "金融", Industry.manufacturing: "制造", Industry.transport: "交通物流",
-    Industry.retail: "零售", Industry.agriculture: "农业", Industry.energy: "能源", Industry.other: "其他",
-}
 # Other names billing systems give the same industries.
 _INDUSTRY_SYNONYMS = {
     "政务": Industry.government, "政府机关": Industry.government, "党政": Industry.government,
     "教育行业": Industry.education, "医疗卫生": Industry.healthcare, "卫生": Industry.healthcare,
     "金融行业": Industry.finance, "工业": Industry.manufacturing, "工业制造": Industry.manufacturing,
     "制造业": Industry.manufacturing, "交通": Industry.transport, "物流": Industry.transport,
-    "交通运输": Industry.transport, "商贸": Industry.retail, "零售业": Industry.retail, "农业农村": Industry.agriculture,
+    "交通运输": Industry.transport, "商贸": Industry.retail, "商贸零售": Industry.retail, "零售业": Industry.retail, "农业农村": Industry.agriculture,
     "能源行业": Industry.energy, "其它": Industry.other,
 }
 
