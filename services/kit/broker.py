@@ -40,7 +40,7 @@ class EventBus:
     def queue(self, base_name: str, routing_keys: list[str]) -> RabbitQueue:
         name = self.settings.name(base_name)
         queue = RabbitQueue(
-            name, QueueType.QUORUM, durable=True, routing_key=routing_keys[0],
+            name, QueueType.QUORUM, durable=True, routing_key=routing_keys[0] if routing_keys else "",
             arguments={
                 "x-dead-letter-exchange": self.dead_letter_exchange.name,
                 "x-dead-letter-routing-key": name,
@@ -81,6 +81,22 @@ class EventBus:
             routing_key=envelope["type"],
             persist=True,
             mandatory=False,  # no queue bound yet is fine for pub/sub; durable queues exist before producers run
+            message_id=envelope["id"],
+            correlation_id=envelope.get("correlationid"),
+            content_type=CONTENT_TYPE,
+            message_type=envelope["type"],
+        )
+
+    async def send_to_queue(self, queue_name: str, envelope: dict[str, Any]) -> None:
+        """Send one envelope to the named queue alone, through the default exchange (routing key = queue name,
+        AMQP's reply-to idiom), and wait for the confirm: what answers one consumer (a replay, kit/replay.py)
+        without reaching every subscriber of the event type on `ops.events`. Mandatory: a queue that does not
+        exist makes the broker return the message, and this raises `aiormq.exceptions.PublishError`."""
+        await self.broker.publish(
+            json.dumps(envelope, ensure_ascii=False).encode(),
+            queue=queue_name,
+            persist=True,
+            mandatory=True,
             message_id=envelope["id"],
             correlation_id=envelope.get("correlationid"),
             content_type=CONTENT_TYPE,
