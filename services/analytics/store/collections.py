@@ -9,6 +9,7 @@ from pymongo import DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
 TICKETS = "tickets"  # the per-ticket read model, `_id` = ticket id (domain/tickets.py)
+REBUILDS = "rebuilds"  # the rebuilds asked of ticketing, with their progress (events/rebuild.py)
 
 INDEXES = {
     TICKETS: [
