@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 import structlog
+from aiormq.abc import DeliveredMessage
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.schemas import Channel, QueueType
 
@@ -18,6 +19,10 @@ from services.kit.settings import ServiceSettings
 
 log = structlog.get_logger()
 CONTENT_TYPE = "application/cloudevents+json"
+
+
+class Unroutable(Exception):
+    """The broker returned a message sent to a queue by name: no such queue."""
 
 
 class EventBus:
@@ -91,8 +96,8 @@ class EventBus:
         """Send one envelope to the named queue alone, through the default exchange (routing key = queue name,
         AMQP's reply-to idiom), and wait for the confirm: what answers one consumer (a replay, kit/replay.py)
         without reaching every subscriber of the event type on `ops.events`. Mandatory: a queue that does not
-        exist makes the broker return the message, and this raises `aiormq.exceptions.PublishError`."""
-        await self.broker.publish(
+        exist makes the broker return the message, and this raises `Unroutable`."""
+        confirmation = await self.broker.publish(
             json.dumps(envelope, ensure_ascii=False).encode(),
             queue=queue_name,
             persist=True,
@@ -102,6 +107,8 @@ class EventBus:
             content_type=CONTENT_TYPE,
             message_type=envelope["type"],
         )
+        if isinstance(confirmation, DeliveredMessage):  # returned (the channel does not raise on returns)
+            raise Unroutable(f"no queue {queue_name!r}")
 
     async def dead_letter(self, queue_name: str, body: bytes, headers: dict[str, Any], error: BaseException,
                           attempts: int) -> None:

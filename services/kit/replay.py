@@ -14,8 +14,9 @@ start), so every change after the owner reads a page is also in that live queue;
 newest of (its snapshot, the live events after it), which is its newest state.
 
 The sender (`ReplaySender`) keeps each request as a document in its own store (`_replays`) with a cursor: pages of
-`page` documents in `_id` order (memory stays one page, however many aggregates), each page's snapshots published
-concurrently and confirmed by the broker before the cursor moves on. It runs as a scheduled job (kit/scheduler.py,
+`page` documents in `_id` order (memory stays two pages, however many aggregates: the next page is read while the
+broker confirms the current one), each page's snapshots published concurrently and confirmed before the cursor
+moves on. It runs as a scheduled job (kit/scheduler.py,
 one replica at a time by its lease) in passes of at most `pass_seconds`, so a pass ends well within the lease and a
 stopping process hands over within one pass; a restart (or another replica taking over) resumes from the cursor,
 re-sending at most the page that was in flight, which the asker applies idempotently.
@@ -37,10 +38,10 @@ from typing import TYPE_CHECKING, Any
 
 import pymongo.errors
 import structlog
-from aiormq.exceptions import PublishError
 from pymongo import IndexModel
 
 from contracts.events import Envelope, ReplayCompleted, ReplayRequested
+from services.kit.broker import Unroutable
 from services.kit.consumer import Subscription
 from services.kit.scheduler import PeriodicJob
 from services.kit.store import change_stamp, eq
@@ -106,29 +107,53 @@ class ReplaySender:
         """Send pages of the open requests, oldest first, until they are done or `pass_seconds` have passed."""
         deadline = time.monotonic() + self.pass_seconds
         requests = sorted(await self.requests.find({"state": eq(OPEN)}).to_list(), key=lambda r: r["requested"])
-        for request in requests:
-            while time.monotonic() < deadline:
-                try:
-                    if await self.send_page(request):
-                        break
-                except PublishError as error:  # the broker returned a snapshot: the asker's queue is gone
-                    log.warning("replay.abandoned", request_id=request["_id"], consumer=request["consumer"],
-                                error=str(error)[:300])
-                    await self._move(request, {"state": ABANDONED, "finished": change_stamp(),
-                                               "error": f"the queue {request['consumer']!r} does not exist"})
-                    break
-            else:
-                return
+        for index, request in enumerate(requests):
+            if index and time.monotonic() >= deadline:
+                return  # a pass sends a page at least
+            try:
+                if not await self.stream(request, deadline):
+                    return
+            except Unroutable as error:  # the broker returned a snapshot: the asker's queue is gone
+                log.warning("replay.abandoned", request_id=request["_id"], consumer=request["consumer"],
+                            error=str(error)[:300])
+                await self._move(request, {"state": ABANDONED, "finished": change_stamp(),
+                                           "error": f"the queue {request['consumer']!r} does not exist"})
 
-    async def send_page(self, request: dict[str, Any]) -> bool:
-        """Send the next page of `request` (and, after the last, `replay.completed`); True once it is done."""
+    async def stream(self, request: dict[str, Any], deadline: float) -> bool:
+        """Send `request`'s pages from its cursor until the last (then `replay.completed`: True) or the deadline
+        (False). The next page is read while the broker confirms the current one, two pages in memory at most;
+        the cursor moves past a page only once all of it is confirmed."""
         source = self.sources.get(request["aggregate"])
         if source is None:  # a request this version of the service no longer answers
             await self._move(request, {"state": ABANDONED, "finished": change_stamp(), "error": "unknown aggregate"})
             return True
-        query = {} if request["cursor"] is None else {"_id": {"$gt": request["cursor"]}}
-        docs = await self.rt.store[source.collection].find(query, source.projection).sort("_id", 1) \
+        docs = await self._read(source, request["cursor"])
+        while True:
+            more = len(docs) == self.page
+            following = asyncio.create_task(self._read(source, docs[-1]["_id"])) \
+                if more and time.monotonic() < deadline else None
+            try:
+                await self._send(request, source, docs)
+            except BaseException:
+                if following is not None:
+                    following.cancel()
+                raise
+            if not more:
+                await self._complete(request)
+                return True
+            if following is None:
+                return False
+            docs = await following
+
+    async def _read(self, source: ReplaySource, after: Any) -> list[dict[str, Any]]:
+        query = {} if after is None else {"_id": {"$gt": after}}
+        return await self.rt.store[source.collection].find(query, source.projection).sort("_id", 1) \
             .limit(self.page).to_list()
+
+    async def _send(self, request: dict[str, Any], source: ReplaySource, docs: list[dict[str, Any]]) -> None:
+        """One page's snapshots, published concurrently, all confirmed; then the cursor moves past the page."""
+        if not docs:
+            return
         envelopes, skipped = [], 0
         for doc in docs:
             try:
@@ -137,21 +162,18 @@ class ReplaySender:
                 skipped += 1
                 log.warning("replay.snapshot_failed", request_id=request["_id"], id=str(doc.get("_id")),
                             error=str(error)[:300])
-        consumer = request["consumer"]
-        await asyncio.gather(*(self.rt.bus.send_to_queue(consumer, e) for e in envelopes))
-        if docs:
-            await self._move(request, {"cursor": docs[-1]["_id"], "sent": request["sent"] + len(envelopes),
-                                       "skipped": request["skipped"] + skipped})
-        if len(docs) == self.page:
-            return False
+        await asyncio.gather(*(self.rt.bus.send_to_queue(request["consumer"], e) for e in envelopes))
+        await self._move(request, {"cursor": docs[-1]["_id"], "sent": request["sent"] + len(envelopes),
+                                   "skipped": request["skipped"] + skipped})
+
+    async def _complete(self, request: dict[str, Any]) -> None:
         completed = Envelope.wrap(ReplayCompleted(request_id=request["_id"], aggregate=request["aggregate"],
                                                   count=request["sent"]),
                                   type=COMPLETED, source=self.rt.settings.service_name, subject=request["_id"],
                                   sequence=request["pages"], correlationid=request["_id"])
-        await self.rt.bus.send_to_queue(consumer, completed.model_dump(mode="json"))
+        await self.rt.bus.send_to_queue(request["consumer"], completed.model_dump(mode="json"))
         await self._move(request, {"state": DONE, "finished": change_stamp()})
         log.info("replay.completed", request_id=request["_id"], sent=request["sent"], skipped=request["skipped"])
-        return True
 
     async def _move(self, request: dict[str, Any], changes: dict[str, Any]) -> None:
         """Record progress, guarded by the page count: a stalled former holder of the lease that wakes up finds
