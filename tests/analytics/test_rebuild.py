@@ -33,6 +33,7 @@ from tests.ticketing.test_intake import ticket as ticket_body
 from tests.ticketing.test_sla_api import product_known
 
 COUNT = int(os.environ.get("REBUILD_TICKETS", "3000"))
+PAGE = int(os.environ.get("REBUILD_PAGE", "100"))  # small: a replay takes pages enough to act in between
 CITIES = ("济南", "青岛", "烟台", "潍坊", "临沂")
 # What may legitimately differ between a live document and its rebuilt twin:
 # - the store's bookkeeping (_rev, _wrev, _wid, _outbox, _outbox_pending, _changed): how many writes made the
@@ -193,9 +194,8 @@ async def completed(infra, client, request_id: str, *, timeout: float) -> dict:
 
 @pytest.fixture(scope="module")
 async def world(infra):
-    """ticketing (page of 100 tickets, so a replay takes pages enough to act in between) and the live analytics,
-    with every ticket's events applied."""
-    settings = settings_for(TicketingSettings, infra, "ticketing-rebuild", replay_page=100,
+    """ticketing and the live analytics, with every ticket's events applied."""
+    settings = settings_for(TicketingSettings, infra, "ticketing-rebuild", replay_page=PAGE,
                             # the scheduled passes would move tickets on while the test compares
                             sla_breach_scan_seconds=3600, auto_close_scan_seconds=3600)
     async with running(create_ticketing(settings)) as ticketing, running(analytics(infra, "live")) as live:
