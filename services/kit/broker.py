@@ -19,6 +19,7 @@ from services.kit.settings import ServiceSettings
 
 log = structlog.get_logger()
 CONTENT_TYPE = "application/cloudevents+json"
+ADDRESSED = "to."  # routing keys of messages sent to one queue by name: `to.<queue>`
 
 
 class Unroutable(Exception):
@@ -92,14 +93,23 @@ class EventBus:
             message_type=envelope["type"],
         )
 
+    @staticmethod
+    def address(queue_name: str) -> str:
+        """The routing key that reaches the queue `queue_name` alone: the only key it is bound to when its
+        subscription is `direct` (kit/consumer.py), a key no event type has."""
+        return f"{ADDRESSED}{queue_name}"
+
     async def send_to_queue(self, queue_name: str, envelope: dict[str, Any]) -> None:
-        """Send one envelope to the named queue alone, through the default exchange (routing key = queue name,
-        AMQP's reply-to idiom), and wait for the confirm: what answers one consumer (a replay, kit/replay.py)
-        without reaching every subscriber of the event type on `ops.events`. Mandatory: a queue that does not
-        exist makes the broker return the message, and this raises `Unroutable`."""
+        """Send one envelope to the named queue alone and wait for the confirm: what answers one consumer (a
+        replay, kit/replay.py) without reaching every subscriber of the event type. On `ops.events` with the
+        queue's address as routing key rather than through the default exchange, so that a service needs no
+        permission beyond the shared exchanges (deploy/k8s/base/infra/rabbitmq-users.yaml), and the default
+        exchange, which writes into any queue, stays closed to it. Mandatory: with no queue bound to the address the
+        broker returns the message, and this raises `Unroutable`."""
         confirmation = await self.broker.publish(
             json.dumps(envelope, ensure_ascii=False).encode(),
-            queue=queue_name,
+            exchange=self.exchange,
+            routing_key=self.address(queue_name),
             persist=True,
             mandatory=True,
             message_id=envelope["id"],

@@ -2,10 +2,10 @@
 
 The asker (e.g. analytics on an empty database) stores a request document whose outbox carries
 `replay.requested` {request_id, aggregate, consumer}: `consumer` is the full name of a queue of the asker's that is
-bound to nothing (`Subscription(direct=True)`). The owner (ticketing for `ticket`) answers with one snapshot per
-aggregate, its current state (`ticket.snapshot`, `sequence` = its version), sent through the default exchange to
-that queue alone (`EventBus.send_to_queue`), so no other subscriber of `ticket.*` sees them, then a
-`replay.completed` {count}. The asker applies snapshots through the same code as the live events: they are order
+bound to its own address only, `to.<queue>` (`Subscription(direct=True)`). The owner (ticketing for `ticket`)
+answers with one snapshot per aggregate, its current state (`ticket.snapshot`, `sequence` = its version), published
+on `ops.events` with that address as routing key (`EventBus.send_to_queue`), so that queue alone gets them and no
+subscriber of `ticket.*` sees them, then a `replay.completed` {count}. The asker applies snapshots through the same code as the live events: they are order
 tolerant by `sequence`, so a snapshot older than a live event that overtook it changes nothing, and a snapshot of
 an up-to-date document is a no-op.
 

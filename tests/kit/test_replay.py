@@ -10,12 +10,13 @@ import uuid
 import aio_pika
 import pytest
 
-from contracts.events import Envelope, ReplayRequested
+from contracts.events import EXCHANGE, Envelope, ReplayRequested
 from services.kit.app import Runtime
 from services.kit.broker import EventBus
 from services.kit.replay import ABANDONED, DONE, INDEXES, REPLAYS, ReplaySender, ReplaySource
 from services.kit.settings import ServiceSettings
 from services.kit.store import Store
+from tests.support import captured
 
 PAGE = 50
 
@@ -33,6 +34,7 @@ async def rt(infra):
     store, bus = Store(settings, indexes=INDEXES), EventBus(settings)
     await store.start()
     await bus.broker.connect()
+    await bus.declare_topology()  # the exchanges
     await store["things"].insert_many([{"_id": f"thing-{i:04d}", "n": i} for i in range(230)])
     yield Runtime(settings, store, bus, relay=None)
     await bus.broker.stop()
@@ -41,12 +43,15 @@ async def rt(infra):
 
 @pytest.fixture
 async def queue(infra):
-    """The asker's queue: bound to nothing, it gets only what is sent to it by name."""
+    """The asker's queue: bound to its own address alone, it gets only what is sent to it by name."""
     connection = await aio_pika.connect(infra.amqp_url)
     async with connection:
         channel = await connection.channel()
+        exchange = await channel.declare_exchange(f"{infra.namespace}.{EXCHANGE}", aio_pika.ExchangeType.TOPIC,
+                                                  durable=True)
         declared = await channel.declare_queue(f"{infra.namespace}.replay-asker.{uuid.uuid4().hex[:6]}",
                                                exclusive=True)
+        await declared.bind(exchange, routing_key=EventBus.address(declared.name))
 
         async def drained() -> list[dict]:
             out = []
@@ -71,11 +76,13 @@ async def ask(rt, consumer: str, aggregate: str = "thing") -> str:
     return request_id
 
 
-async def test_every_aggregate_once_then_the_count(rt, queue):
+async def test_every_aggregate_once_then_the_count(rt, queue, infra):
     name, drained = queue
     request_id = await ask(rt, name)
-    await sender(rt).run_pass()
-    messages = await drained()
+    async with captured(infra, "thing.*") as subscriber, captured(infra, "replay.*") as another:
+        await sender(rt).run_pass()
+        messages = await drained()
+        assert await subscriber() == [] and await another() == []  # the asker's queue alone got them
     snapshots, last = messages[:-1], messages[-1]
     assert [m["subject"] for m in snapshots] == [f"thing-{i:04d}" for i in range(230)]
     assert all(m["correlationid"] == request_id for m in messages)

@@ -3,8 +3,8 @@ current state of every ticket (kit/replay.py) and applies each `ticket.snapshot`
 applies the live ticket events (events/handlers.py `apply_ticket_event`), so whatever the read model keeps of a
 ticket, a snapshot keeps the same way, order tolerant by `sequence` against the live events running beside it.
 
-The snapshots come on a queue of their own, bound to nothing on the exchange: ticketing sends them to it by name,
-so the live queue and every other subscriber of `ticket.*` never see them.
+The snapshots come on a queue of their own, bound to its own address alone (`to.<queue>`): ticketing sends them to
+it by name, so the live queue and every other subscriber of `ticket.*` never see them.
 """
 
 from __future__ import annotations
