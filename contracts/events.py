@@ -225,6 +225,23 @@ class SlaConfigChanged(EventData):
     actor: str | None = None
 
 
+class TicketSnapshot(TicketEvent):
+    """The current state of one ticket, re-sent on a replay request (`replay.requested`, aggregate `ticket`) to
+    the asking consumer's queue only, never to the exchange's subscribers. `sequence` is the ticket's current
+    version, so a read model applies it like any other ticket event: a no-op on a document that is up to date, the
+    newest state on one that is behind or absent. The envelope's `time` is the ticket's last change and its
+    `correlationid` the request id.
+
+    Beside the state, what a read model keeps of the ticket's history that no single state shows: the deadlines
+    it breached (one `ticket.sla_breached` each, as they were raised) and how it was closed."""
+
+    request_id: str
+    title: str | None = None  # what the ticket asks: a report's questions are grouped by it
+    breached_deadlines: list[Literal["respond", "resolve", "update"]] = []
+    close_reason: Literal["satisfied", "no_feedback", "merged"] | None = None
+    merged_into: str | None = None
+
+
 # --- lifecycle -------------------------------------------------------------------------------------------
 
 
@@ -324,6 +341,29 @@ class TrainingRecorded(EventData):
     material_article_id: str | None = None
 
 
+# --- replays (services/kit/replay.py): any owner of aggregates re-sends their current state on request ----------
+
+
+class ReplayRequested(EventData):
+    """A consumer asks the owner of `aggregate` to re-send the current state of every one of them (e.g. one
+    `ticket.snapshot` per ticket) to the queue `consumer` alone, then a `replay.completed`: how a read model is
+    rebuilt from scratch. Published through the asker's outbox; `request_id` makes it idempotent."""
+
+    request_id: str
+    aggregate: str  # e.g. "ticket": each owner answers the aggregates it owns and ignores the others
+    consumer: str  # the full name of the asker's queue, namespace included
+    requested_by: str | None = None
+
+
+class ReplayCompleted(EventData):
+    """The last message of a replay, after every snapshot was confirmed by the broker: `count` snapshots were sent
+    (a snapshot re-sent after the sender restarted mid-stream counts once)."""
+
+    request_id: str
+    aggregate: str
+    count: int
+
+
 # --- analytics -------------------------------------------------------------------------------------------
 
 
@@ -367,6 +407,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "ticket.sla_breached": TicketSlaBreached,
     "ticket.update_due": TicketUpdateDue,
     "ticket.attachment_added": TicketAttachmentAdded,
+    "ticket.snapshot": TicketSnapshot,
     "ticketing.sla_config.changed": SlaConfigChanged,
     "lifecycle.product.registered": ProductRegistered,
     "lifecycle.product.stage_changed": ProductStageChanged,
@@ -377,4 +418,6 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "knowledge.training.recorded": TrainingRecorded,
     "knowledge.kcs.measured": KcsMeasured,
     "analytics.anomaly.detected": AnomalyDetected,
+    "replay.requested": ReplayRequested,
+    "replay.completed": ReplayCompleted,
 }

@@ -36,7 +36,7 @@ EXPECTED_BODIES = {
                   "POST /v1/articles/{article_id}/archive", "POST /v1/trainings",
                   "PUT /v1/synonyms"},
     "analytics": {"POST /v1/imports/subscriptions", "POST /v1/anomalies/{anomaly_id}/acknowledge",
-                  "POST /v1/anomalies/{anomaly_id}/explain"},
+                  "POST /v1/anomalies/{anomaly_id}/explain", "POST /v1/rebuilds"},
 }
 # Bodies whose only field is an identifier (a user id, a ticket id): their examples have no words to write in Chinese.
 IDENTIFIER_ONLY = {"POST /v1/tickets/{ticket_id}/assign", "POST /v1/tickets/{ticket_id}/merge"}

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 import structlog
+from aiormq.abc import DeliveredMessage
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.schemas import Channel, QueueType
 
@@ -18,6 +19,11 @@ from services.kit.settings import ServiceSettings
 
 log = structlog.get_logger()
 CONTENT_TYPE = "application/cloudevents+json"
+ADDRESSED = "to."  # routing keys of messages sent to one queue by name: `to.<queue>`
+
+
+class Unroutable(Exception):
+    """The broker returned a message sent to a queue by name: no such queue."""
 
 
 class EventBus:
@@ -40,7 +46,7 @@ class EventBus:
     def queue(self, base_name: str, routing_keys: list[str]) -> RabbitQueue:
         name = self.settings.name(base_name)
         queue = RabbitQueue(
-            name, QueueType.QUORUM, durable=True, routing_key=routing_keys[0],
+            name, QueueType.QUORUM, durable=True, routing_key=routing_keys[0] if routing_keys else "",
             arguments={
                 "x-dead-letter-exchange": self.dead_letter_exchange.name,
                 "x-dead-letter-routing-key": name,
@@ -86,6 +92,33 @@ class EventBus:
             content_type=CONTENT_TYPE,
             message_type=envelope["type"],
         )
+
+    @staticmethod
+    def address(queue_name: str) -> str:
+        """The routing key that reaches the queue `queue_name` alone: the only key it is bound to when its
+        subscription is `direct` (kit/consumer.py), a key no event type has."""
+        return f"{ADDRESSED}{queue_name}"
+
+    async def send_to_queue(self, queue_name: str, envelope: dict[str, Any]) -> None:
+        """Send one envelope to the named queue alone and wait for the confirm: what answers one consumer (a
+        replay, kit/replay.py) without reaching every subscriber of the event type. On `ops.events` with the
+        queue's address as routing key rather than through the default exchange, so that a service needs no
+        permission beyond the shared exchanges (deploy/k8s/base/infra/rabbitmq-users.yaml), and the default
+        exchange, which writes into any queue, stays closed to it. Mandatory: with no queue bound to the address the
+        broker returns the message, and this raises `Unroutable`."""
+        confirmation = await self.broker.publish(
+            json.dumps(envelope, ensure_ascii=False).encode(),
+            exchange=self.exchange,
+            routing_key=self.address(queue_name),
+            persist=True,
+            mandatory=True,
+            message_id=envelope["id"],
+            correlation_id=envelope.get("correlationid"),
+            content_type=CONTENT_TYPE,
+            message_type=envelope["type"],
+        )
+        if isinstance(confirmation, DeliveredMessage):  # returned (the channel does not raise on returns)
+            raise Unroutable(f"no queue {queue_name!r}")
 
     async def dead_letter(self, queue_name: str, body: bytes, headers: dict[str, Any], error: BaseException,
                           attempts: int) -> None:

@@ -44,6 +44,10 @@ class Subscription:
     # Every process gets every event, on a queue of its own, whatever its role: what keeps an in-memory cache
     # fresh (kit/cache.py). A failure is logged and the event dropped; the cache's reload makes up for it.
     per_process: bool = False
+    # The queue is bound to its own address alone (`to.<queue>`): it takes only what is sent to it by name
+    # (EventBus.send_to_queue), such as the snapshots of a replay this service asked for (kit/replay.py).
+    # `event_types` then only document it.
+    direct: bool = False
 
 
 async def the_message(message: RabbitMessage) -> RabbitMessage:
@@ -57,7 +61,8 @@ def register(bus: EventBus, subscription: Subscription) -> None:
     if subscription.per_process:
         return _register_per_process(bus, subscription)
     settings = bus.settings
-    queue = bus.queue(subscription.queue, list(subscription.event_types))
+    keys = [bus.address(settings.name(subscription.queue))] if subscription.direct else list(subscription.event_types)
+    queue = bus.queue(subscription.queue, keys)
 
     @bus.broker.subscriber(queue, bus.exchange, ack_policy=AckPolicy.MANUAL, decoder=the_message,
                            title=subscription.queue, description=", ".join(subscription.event_types))

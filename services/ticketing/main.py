@@ -6,6 +6,7 @@ import structlog
 from fastapi import FastAPI
 
 from contracts.events import CatalogSyncRequested
+from services.kit import replay
 from services.kit.app import Runtime, ServiceSpec, create_app
 from services.kit.scheduler import PeriodicJob
 from services.kit.store import ensure_text_index
@@ -16,7 +17,7 @@ from services.ticketing.api.calendar import router as calendar_router
 from services.ticketing.events import handlers, merges, sla_config as sla_config_events
 from services.ticketing.events import webhooks as webhook_delivery
 from services.ticketing.settings import Settings
-from services.ticketing.store import listing, scheduled, sla_recalc
+from services.ticketing.store import listing, scheduled, sla_recalc, snapshots
 from services.ticketing.store import webhooks as webhook_store
 from services.ticketing.store.sla_config import CHANGED as SLA_CONFIG_CHANGED, SLA_CONFIG, sla_of
 from services.ticketing.store.collections import (
@@ -26,7 +27,7 @@ from services.ticketing.store.collections import (
     TICKETS,
     catalog_of,
     duplicates_of,
-    prepare,
+    prepare as prepare_collections,
 )
 
 log = structlog.get_logger()
@@ -67,13 +68,20 @@ async def load_duplicate_index(rt: Runtime) -> None:
         log.info("duplicates.index_loaded", tickets=count, seconds=round(time.monotonic() - started, 2))
 
 
+def prepare(rt: Runtime) -> None:
+    prepare_collections(rt)
+    # a consumer rebuilding a read model asks for every ticket's current state (kit/replay.py)
+    rt.extras["replays"] = replay.ReplaySender(rt, [snapshots.source(TICKETS)], page=rt.settings.replay_page,
+                                               pass_seconds=rt.settings.replay_pass_seconds)
+
+
 def jobs(rt: Runtime) -> list[PeriodicJob]:
     # tickets stored before the list's derived fields existed get them shortly after start (then it finds none)
     return [PeriodicJob("ticket-list-backfill", 60.0, lambda: listing.backfill(rt.store, TICKETS)),
             # open tickets follow a changed calendar or policy (store/sla_recalc.py)
             PeriodicJob("sla-recalculate", rt.settings.sla_recalculate_seconds,
                         lambda: sla_recalc.recalculate_open(rt.store, TICKETS, sla_of(rt).load)),
-            webhook_job(rt), *scheduled_jobs(rt)]
+            webhook_job(rt), *scheduled_jobs(rt), rt.extras["replays"].job()]
 
 
 def scheduled_jobs(rt: Runtime) -> list[PeriodicJob]:
@@ -113,12 +121,12 @@ def create(settings: Settings | None = None) -> FastAPI:
         description="Consultations 咨询, complaints 投诉, suggestions 建议 and faults 故障, handled in tiers "
                     "(front line → product manager → vendor) until the requester is satisfied.",
         routers=[router, flows.router, attachments.router, webhook_api.router, calendar_router],
-        indexes={**INDEXES, **webhook_store.INDEXES},
+        indexes={**INDEXES, **webhook_store.INDEXES, **replay.INDEXES},
         outbox_collections=[TICKETS, SLA_CONFIG],
         publishes=PUBLISHES,
         # a merge's second half is finished from ticketing's own ticket.merged (events/merges.py)
         subscriptions=lambda rt: [*handlers.subscriptions(rt), *merges.subscriptions(rt),
-                                  *sla_config_events.subscriptions(rt)],
+                                  *sla_config_events.subscriptions(rt), rt.extras["replays"].subscription()],
         prepare=prepare,
         jobs=jobs,
         on_start=on_start,

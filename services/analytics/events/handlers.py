@@ -17,7 +17,9 @@ log = structlog.get_logger()
 TICKETS_QUEUE = "analytics.tickets"
 # Every ticket event carries the ticket's state, so the read model hears them all: a pause, a hand-back or a
 # merge changes what the figures count as much as a resolution does.
-TICKET_EVENTS = tuple(t for t, model in EVENT_TYPES.items() if issubclass(model, TicketEvent))
+# (Not the snapshots of a rebuild: they come to the asker's own queue alone, events/rebuild.py.)
+TICKET_EVENTS = tuple(t for t, model in EVENT_TYPES.items()
+                      if issubclass(model, TicketEvent) and t != "ticket.snapshot")
 
 
 def subscriptions(rt: Runtime) -> list[Subscription]:

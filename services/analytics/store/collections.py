@@ -12,6 +12,7 @@ from services.analytics.store import counters
 
 TICKETS = "tickets"  # the per-ticket read model, `_id` = ticket id (domain/tickets.py)
 PRODUCTS = "products"  # the catalog's product names, from lifecycle's events (kit/catalog.py)
+REBUILDS = "rebuilds"  # the rebuilds asked of ticketing, with their progress (events/rebuild.py)
 
 INDEXES = {
     TICKETS: [
