@@ -5,8 +5,9 @@ each one (assign → resolve → satisfied feedback), and prints:
 - tickets/s accepted, closes/s achieved, and intake latency p50/p99 (POST /v1/tickets);
 - the p50/p99 delay from the `feedback` that closes a ticket to knowledge and to analytics having applied its
   ticket.closed: a poller reads each consumer's count of ticket.closed events applied on its /metrics (an event
-  is acknowledged after its store write, so the count moves when the close shows in the read model); the poll
-  interval bounds the resolution. At the end it checks that knowledge's candidates and analytics' summary count
+  is acknowledged after its store write, so the count moves when the close shows in the read model); and to the
+  metrics (`close → metrics`: analytics' summary of the product counting it, through the counters job); the
+  poll interval bounds the resolution. At the end it checks that knowledge's candidates and analytics' summary count
   every close;
 - as a baseline measured in the same run: GET /healthz latency at the same rate (the HTTP floor of the stack);
 - CPU ms per close of every process of the stack (from /proc, this script's own included) and store commands
@@ -144,14 +145,20 @@ async def main(args) -> int:
             return int(stackmetrics.total(values, "ops_events_consumed_total", type="ticket.closed", outcome="ok",
                                           queue=f"{service}.tickets"))
 
-        base = {name: await applied(name) for name in ("knowledge", "analytics")}
-        seen: dict[str, dict[int, float]] = {"knowledge": {}, "analytics": {}}  # count → when the poller saw it
+        async def in_metrics(_: str) -> int:
+            """Closes the summary counts (analytics' counters, one step after its read model)."""
+            _, figures = await http.get(f"{url['analytics']}/v1/metrics/summary", product_code=product)
+            return int(figures.get("closed", 0))
+
+        counts = {"knowledge": applied, "analytics": applied, "metrics": in_metrics}
+        base = {name: await counts[name](name) for name in counts}
+        seen: dict[str, dict[int, float]] = {name: {} for name in counts}  # count → when the poller saw it
         polling = True
 
         async def poller(name: str) -> None:
             last = 0
             while polling:
-                count = await applied(name) - base[name]
+                count = await counts[name](name) - base[name]
                 now = time.perf_counter()
                 for k in range(last + 1, count + 1):
                     seen[name][k] = now
@@ -219,7 +226,7 @@ async def main(args) -> int:
           f"{len(closes)} closes, first to last)")
     print(f"baseline /healthz  {ms(baseline)}")
     print(f"intake latency     {ms(intake)}")
-    for name in ("knowledge", "analytics"):
+    for name in ("knowledge", "analytics", "metrics"):
         missing = len(closes) - len(delays[name])
         print(f"close → {name:<10} {ms([max(d, 0.0) for d in delays[name]])}"
               + (f"   NOT SEEN: {missing}" if missing else ""))
