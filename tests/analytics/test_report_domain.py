@@ -135,8 +135,13 @@ def test_the_report_holds_every_table_in_order_and_round_trips_as_json():
     tickets = [t("ZX-1", "通讯录同步失败")]
     kcs = [{"product_code": "P1", "month": "2026-03", "closed": 4, "linked": 3, "link_rate": 0.75, "new": 1,
             "known": 3, "promoted": 1, "dismissed": 0}]
-    report = r.build_report("2026-03", tickets, kcs, generated_at=NOW, as_of=T0)
+    joined = [{"product_code": "P1", "city": "济南", "subscribers": 2000, "revenue_cny": "4000.00", "complaints": 3,
+               "complaints_per_1000": 1.5, "month": "2026-03"}]
+    report = r.build_report("2026-03", tickets, kcs, generated_at=NOW, as_of=T0, subscriptions=joined)
     assert [table.name for table in report.tables] == list(r.TABLES)
+    assert report.table("subscriptions").rows == [{"product_code": "P1", "city": "济南", "subscribers": 2000,
+                                                   "revenue_cny": "4000.00", "complaints": 3,
+                                                   "complaints_per_1000": 1.5}]
     assert report.complete and not report.kept and report.scope_label == "全省"
     assert report.table("kcs").rows == [{"product_code": "P1", "closed": 4, "linked": 3, "link_rate": 0.75,
                                          "new": 1, "known": 3, "promoted": 1, "dismissed": 0}]

@@ -100,7 +100,7 @@ async def test_a_products_month_as_json_from_tickets_and_kcs_events(client, rt, 
     assert body["complete"] is True and body["kept"] is True
     tables = {t["name"]: t for t in body["tables"]}
     assert list(tables) == ["overview", "city_timeliness", "volumes_by_kind", "volumes_by_channel", "top_questions",
-                            "concentrated_problems", "misunderstanding_complaints", "kcs"]
+                            "concentrated_problems", "misunderstanding_complaints", "kcs", "subscriptions"]
     assert tables["overview"]["rows"][0]["opened"] == 5 and tables["overview"]["rows"][0]["closed"] == 5
     cities = {row["city"]: row for row in tables["city_timeliness"]["rows"]}
     assert list(cities) == ["济南", "青岛"]
@@ -147,7 +147,7 @@ async def test_csv_and_xlsx_downloads(client, rt, analyst):
     assert response.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.spreadsheetml")
     assert response.headers["x-report-kept"] == "true" and response.headers["x-report-complete"] == "true"
     book = openpyxl.load_workbook(io.BytesIO(response.content))
-    assert book.sheetnames[0] == "说明" and "集中问题（转产品经理）" in book.sheetnames and len(book.sheetnames) == 9
+    assert book.sheetnames[0] == "说明" and "集中问题（转产品经理）" in book.sheetnames and len(book.sheetnames) == 10
     cover = {row[0]: row[1] for row in book["说明"].iter_rows(min_row=3, max_col=2, values_only=True) if row[0]}
     assert cover["月份"] == "2026-03" and cover["范围"] == f"产品 {code}" and cover["是否存档报告"].startswith("是")
     sheet = book["理解偏差类投诉（FAQ候选）"]

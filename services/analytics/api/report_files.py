@@ -96,6 +96,7 @@ def xlsx_bytes(report: Report) -> bytes:
     title = workbook.add_format({"bold": True, "font_size": 14})
     formats = {"rate": workbook.add_format({"num_format": "0.0%"}),
                "hours": workbook.add_format({"num_format": "0.00"}),
+               "number": workbook.add_format({"num_format": "0.00"}),
                "int": workbook.add_format({"num_format": "0"}), "text": None}
     names = sheet_names(report)
     _cover(workbook.add_worksheet(COVER), report, names, title, header)

@@ -48,15 +48,15 @@ MISUNDERSTANDING = "usage_misunderstanding"
 
 # The tables a report can hold, in the order it holds them (the values of `&table=`).
 TABLES = ("overview", "city_timeliness", "volumes_by_kind", "volumes_by_channel", "top_questions",
-          "concentrated_problems", "misunderstanding_complaints", "kcs")
+          "concentrated_problems", "misunderstanding_complaints", "kcs", "subscriptions")
 
-ColumnType = Literal["text", "int", "rate", "hours"]
+ColumnType = Literal["text", "int", "rate", "hours", "number"]
 
 
 class Column(BaseModel):
     key: str = Field(description="the row field")
     header: str = Field(description="表头 (Chinese)")
-    type: ColumnType = Field(description="text | int | rate (0–1, shown as %) | hours")
+    type: ColumnType = Field(description="text | int | rate (0–1, shown as %) | hours | number (two decimals)")
 
 
 class Chart(BaseModel):
@@ -335,9 +335,23 @@ def kcs_table(measures: Iterable[Mapping[str, Any]]) -> Table:
                                         title="新问题与已知问题"))
 
 
+def subscriptions_table(items: Iterable[Mapping[str, Any]]) -> Table:
+    """`items`: the month's cells of the subscriptions join (domain/subscriptions.py `figures`)."""
+    rows = [{"product_code": i["product_code"], "city": i["city"], "subscribers": i["subscribers"],
+             "revenue_cny": i["revenue_cny"], "complaints": i["complaints"],
+             "complaints_per_1000": i["complaints_per_1000"]} for i in items]
+    return Table(name="subscriptions", title="用户规模与投诉率",
+                 description="计费系统导入的用户数、收入与本月投诉量：每千用户投诉数（产品 × 地市）",
+                 columns=[_c("product_code", "产品编码", "text"), _c("city", "地市", "text"),
+                          _c("subscribers", "用户数"), _c("revenue_cny", "收入(元)", "text"),
+                          _c("complaints", "投诉量"), _c("complaints_per_1000", "每千用户投诉数", "number")],
+                 rows=rows, chart=Chart(kind="bar", category="city", values=["complaints_per_1000"],
+                                        title="每千用户投诉数"))
+
+
 def build_report(month: str, tickets: Sequence[Ticket], kcs: Iterable[Mapping[str, Any]] | None, *,
                  product_code: str | None = None, city: str | None = None, generated_at: datetime,
-                 as_of: datetime | None) -> Report:
+                 as_of: datetime | None, subscriptions: Iterable[Mapping[str, Any]] | None = None) -> Report:
     """The report of `month` over `tickets` (read-model documents already of the product/city asked, that could
     count in the month) and `kcs` (the month's KCS figures per product; None: no KCS table, e.g. for a city,
     since KCS is counted per product only)."""
@@ -348,6 +362,8 @@ def build_report(month: str, tickets: Sequence[Ticket], kcs: Iterable[Mapping[st
               misunderstanding_complaints_table(tickets, period)]
     if kcs is not None:
         tables.append(kcs_table(kcs))
+    if subscriptions is not None:
+        tables.append(subscriptions_table(subscriptions))
     return Report(month=month, product_code=product_code, city=city, period_start=period.start,
                   period_end=period.end, generated_at=generated_at, as_of=as_of,
                   complete=generated_at >= period.end, tables=tables)

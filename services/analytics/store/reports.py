@@ -23,6 +23,8 @@ import structlog
 from pymongo import IndexModel
 
 from services.analytics.domain.report import Report, build_report, counted_products, month_period, previous_month
+from services.analytics.domain.subscriptions import figures as subscription_figures
+from services.analytics.store import subscriptions
 from services.analytics.store.collections import SUMMARY_FIELDS, TICKETS, newest_event_time
 from services.kit.store import Store, eq
 
@@ -67,13 +69,27 @@ async def month_kcs(store: Store, month: str, *, product_code: str | None = None
     return await store[KCS].find(query).to_list()
 
 
+async def month_subscriptions(store: Store, month: str, *, product_code: str | None = None,
+                              city: str | None = None) -> list[dict[str, Any]]:
+    """The month's cells of the subscriptions join: subscribers and revenue as imported, complaints from the
+    counters, complaints per 1,000 subscribers (store/subscriptions.py)."""
+    try:
+        rows = await subscriptions.subscription_rows(store, [month], product_code, city)
+    except subscriptions.ReadConflict:
+        rows = await subscriptions.subscription_rows(store, [month], product_code, city)  # replaced meanwhile: once more
+    complaints = await subscriptions.complaints_by_product_city_month(store, [month], product_code, city)
+    return subscription_figures(rows, complaints, [month])["items"]
+
+
 async def assemble(store: Store, month: str, product_code: str | None = None, city: str | None = None, *,
                    now: datetime) -> Report:
     """The report of `month` from the read models as they are now (a city's report has no KCS table: KCS is
     counted per product only)."""
     tickets = await month_tickets(store, month, product_code=product_code, city=city)
     kcs = None if city else await month_kcs(store, month, product_code=product_code)
+    joined = await month_subscriptions(store, month, product_code=product_code, city=city)
     return build_report(month, tickets, kcs, product_code=product_code, city=city, generated_at=now,
+                        subscriptions=joined,
                         as_of=await newest_event_time(store[TICKETS]))
 
 
@@ -112,6 +128,7 @@ async def ensure_monthly_reports(store: Store, *, now: datetime) -> list[str]:
         return []
     tickets = await month_tickets(store, month)
     kcs = await month_kcs(store, month)
+    joined = await month_subscriptions(store, month)
     as_of = await newest_event_time(store[TICKETS])
     period = month_period(month)
     products = sorted(counted_products(tickets, period) | {m["product_code"] for m in kcs})
@@ -120,11 +137,13 @@ async def ensure_monthly_reports(store: Store, *, now: datetime) -> list[str]:
         if report_id(month, product) not in existing:
             report = build_report(month, [t for t in tickets if t.get("product_code") == product],
                                   [m for m in kcs if m["product_code"] == product], product_code=product,
-                                  generated_at=now, as_of=as_of)
+                                  generated_at=now, as_of=as_of,
+                                  subscriptions=[i for i in joined if i["product_code"] == product])
             await keep(store, report)
             made.append(report_id(month, product))
     if whole is None:
-        await keep(store, build_report(month, tickets, kcs, generated_at=now, as_of=as_of), products=products)
+        await keep(store, build_report(month, tickets, kcs, generated_at=now, as_of=as_of, subscriptions=joined),
+                   products=products)
         made.append(report_id(month, None))
     log.info("reports.kept", month=month, kept=made)
     return made
