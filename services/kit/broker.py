@@ -3,6 +3,7 @@ per consumer with dead-letter exchange `ops.dlx` and a `<queue>.dlq`, persistent
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -136,7 +137,7 @@ class EventBus:
                      "x-queue": queue_name},
         )
 
-    async def queue_depth(self, base_name: str) -> int | None:
+    async def queue_depth(self, base_name: str, timeout: float = 2.0) -> int | None:
         """Messages waiting (ready, not yet delivered) in one of this service's queues, or None when the broker
         cannot say: how far a consumer is behind, for an answer that reports its freshness."""
         binding = self.bindings.get(self.settings.name(base_name))
@@ -144,7 +145,8 @@ class EventBus:
             return None
         try:
             declared = await self.broker.declare_queue(binding[0])
-            return (await declared.declare()).message_count  # a fresh count: re-declaring is idempotent
+            # a fresh count: re-declaring is idempotent; bounded, so that a broker away stalls no caller
+            return (await asyncio.wait_for(declared.declare(), timeout)).message_count
         except Exception:  # noqa: BLE001 - freshness is reported as unknown, never fails the caller
             return None
 
