@@ -17,24 +17,11 @@ from services.analytics import jobs
 from services.analytics.domain.report import month_of
 from services.analytics.events.handlers import apply_ticket_event
 from services.analytics.events.kcs import apply_kcs_event
-from services.analytics.main import create
-from services.analytics.settings import Settings
 from services.analytics.store.reports import KCS, REPORTS, ensure_monthly_reports
 from tests.analytics.test_api import closed, opened, product
-from tests.support import eventually, publish, running, settings_for, token
+from tests.support import eventually, publish, token
 
 URL = "/v1/reports/monthly/{}"
-
-
-@pytest.fixture(scope="module")
-async def app(infra):
-    return create(settings_for(Settings, infra, "analytics"))
-
-
-@pytest.fixture(scope="module")
-async def client(app):
-    async with running(app) as client:
-        yield client
 
 
 @pytest.fixture

@@ -8,10 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from services.analytics.domain.report import month_of
-from services.analytics.main import create
-from services.analytics.settings import Settings
 from tests.analytics.test_reports import _closed
-from tests.support import running, settings_for, token, v1_routes
+from tests.support import running, token, v1_routes
 
 MONTH = "2026-03"
 
@@ -29,11 +27,6 @@ ROUTES = [Route("monthly_report", "GET", "/v1/reports/monthly/{month}",
 EVERY_ROLE = ("analyst", "admin", "agent", "complaint_handler", "product_manager", "account_manager",
               "ops_engineer", "vendor", "intake")
 CODE = "P-roles-" + datetime.now(UTC).strftime("%H%M%S%f")
-
-
-@pytest.fixture(scope="module")
-async def app(infra):
-    return create(settings_for(Settings, infra, "analytics"))
 
 
 @pytest.fixture(scope="module")
