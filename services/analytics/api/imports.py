@@ -29,6 +29,7 @@ from contracts.vocabulary import CITIES, Role
 from services.analytics.domain import subscriptions as domain
 from services.analytics.domain.period import LOCAL_ZONE
 from services.analytics.domain.subscriptions import ImportRejected, MAX_BYTES, month_span, previous_month
+from services.analytics.domain.scope import PROVINCE_WIDE, narrow
 from services.analytics.store import subscriptions as stored
 from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, require_roles
@@ -39,7 +40,6 @@ router = APIRouter(prefix="/v1", tags=["subscriptions"])
 
 IMPORTERS = (Role.analyst,)  # and admin (require_roles lets admin through)
 READERS = (Role.analyst, Role.product_manager, Role.account_manager)
-UNSCOPED = (Role.analyst, Role.admin)
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 RAW_TYPES = {"text/csv", "text/plain", XLSX_TYPE, "application/octet-stream"}
 DEFAULT_MONTHS = 12
@@ -242,22 +242,15 @@ def parse_month_param(value: str, field: str) -> str:
 
 
 def scope(principal: Principal, product_code: str | None, city: str | None):
-    """The product and city filters a principal may ask with: analysts and admins anything; a product manager
-    only the token's products, an account manager only the token's city (403 beyond)."""
-    if principal.has(*UNSCOPED):
-        return product_code, city
-    products: str | list[str] | None = product_code
-    if principal.has(Role.product_manager):
-        if product_code is not None and product_code not in principal.products:
-            raise Problem(403, "forbidden", "Forbidden", f"product_code: {product_code!r} is not one of your products")
-        products = product_code if product_code is not None else list(principal.products)
-    if principal.has(Role.account_manager):
-        if not principal.city:
-            raise Problem(403, "forbidden", "Forbidden", "An account manager's token names no city.")
-        if city is not None and city != principal.city:
-            raise Problem(403, "forbidden", "Forbidden", f"city: you see only {principal.city}")
-        city = principal.city
-    return products, city
+    """The product and city filters a principal may ask with, by the metrics' one rule (domain/scope.py): a
+    product manager only the token's products, an account manager only the token's city (403 beyond)."""
+    if principal.has(Role.account_manager) and not principal.has(*PROVINCE_WIDE) and not principal.city:
+        raise Problem(403, "forbidden", "Forbidden", "An account manager's token names no city.")
+    allowed = narrow(principal, {"product_code": product_code, "city": city})
+    products = allowed.get("product_code")
+    cities = allowed.get("city")
+    return (product_code if product_code is not None else sorted(products) if products is not None else None,
+            next(iter(cities)) if cities else None)
 
 
 @router.get("/metrics/subscriptions", response_model=SubscriptionMetrics, response_model_by_alias=True,
