@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pymongo import DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
@@ -29,15 +28,6 @@ INDEXES = {
 # What the metrics read of a ticket: the rest of the document stays in the store.
 SUMMARY_FIELDS = ("ticket_id", "status", "opened_at", "first_response_at", "resolved_at", "closed_at",
                   "responded_timely", "timely", "satisfied", "reopen_count", "tier_reached")
-
-
-def ticket_query(*, product_code: str | None, city: str | None, kind: str | None,
-                 opened_before: datetime | None) -> dict[str, Any]:
-    """Tickets matching the dimension filters that could count in a period ending at `opened_before`."""
-    query: dict[str, Any] = {k: v for k, v in (("product_code", product_code), ("city", city), ("kind", kind)) if v}
-    if opened_before is not None:
-        query["opened_at"] = {"$lt": opened_before}
-    return query
 
 
 async def newest_event_time(tickets: AsyncCollection) -> datetime | None:

@@ -24,7 +24,7 @@ are deleted and it is marked `abandoned`. Concurrent imports serialise on the po
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -32,7 +32,6 @@ import structlog
 from bson import ObjectId
 from pymongo import DESCENDING, IndexModel
 
-from services.analytics.domain.period import LOCAL_ZONE
 from services.analytics.domain.subscriptions import Parsed, month_key
 from services.analytics.store.metrics import monthly_sums
 from services.kit.store import REVISION, Store, eq, flat_and
@@ -196,17 +195,6 @@ def _product_filter(product_code: str | Collection[str] | None) -> dict[str, Any
     return {"product_code": {"$in": sorted(product_code)}}
 
 
-def month_bounds(months: Iterable[str]) -> tuple[datetime, datetime]:
-    """UTC start of the first month and end of the last, months being Asia/Shanghai calendar months."""
-    months = sorted(months)
-    first, last = months[0], months[-1]
-    start = datetime(int(first[:4]), int(first[5:7]), 1, tzinfo=LOCAL_ZONE)
-    year, month = int(last[:4]), int(last[5:7])
-    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    end = datetime(year, month, 1, tzinfo=LOCAL_ZONE)
-    return start.astimezone(UTC), end.astimezone(UTC)
-
-
 async def complaints_by_product_city_month(store: Store, months: Sequence[str],
                                            product_code: str | Collection[str] | None,
                                            city: str | None) -> dict[tuple[str, str, str], int]:
@@ -234,4 +222,4 @@ async def complaints_by_product_city_month(store: Store, months: Sequence[str],
 
 
 __all__ = ["INDEXES", "ReadConflict", "collect_garbage", "complaints_by_product_city_month", "current_months",
-           "import_rows", "imports_on_record", "month_bounds", "subscription_rows", "sweep"]
+           "import_rows", "imports_on_record", "subscription_rows", "sweep"]
