@@ -257,11 +257,23 @@ class ProductRegistered(EventData):
 
 
 class ProductStageChanged(EventData):
+    """A product or platform moved stage (sequence = its version). Beside the move, what its consumers need
+    without calling back: ticketing updates its catalog, knowledge opens the drafts of the trial-commercial pack
+    when a product enters trial. `at` is when the move really happened (a centre may enter its history late);
+    `override_reason` is set when an admin moved it past a gate that lacked something."""
+
     code: str
     from_stage: Stage
     to_stage: Stage
     note: str | None = None
     actor: str | None = None
+    at: datetime | None = None
+    name: str | None = None
+    kind: Literal["product", "platform"] = "product"
+    platform_code: str | None = None
+    product_managers: list[str] = []
+    vendor: str | None = None
+    override_reason: str | None = None
 
 
 class CatalogSyncRequested(EventData):

@@ -1,6 +1,7 @@
 from fastapi import FastAPI
 
 from services.kit.app import ServiceSpec, create_app
+from services.lifecycle.api import stages
 from services.lifecycle.api.routes import router
 from services.lifecycle.domain.catalog import REGISTERED
 from services.lifecycle.events import catalog, handlers
@@ -14,10 +15,10 @@ def create(settings: Settings | None = None) -> FastAPI:
         title="lifecycle — 产品生命周期",
         description="The catalog of platforms and products (平台和产品), their lifecycle stage, and each "
                     "product's optimisation backlog grown from closed tickets (产品优化).",
-        routers=[router],
+        routers=[router, stages.router],
         indexes=INDEXES,
         outbox_collections=[PLATFORMS, PRODUCTS],
-        publishes=[REGISTERED],
+        publishes=[REGISTERED, stages.STAGE_CHANGED],
         subscriptions=handlers.subscriptions,
         on_start=catalog.on_start,
     ))

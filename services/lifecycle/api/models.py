@@ -49,6 +49,8 @@ class CatalogEntry(BaseModel):
     vendor: str | None = None
     product_managers: list[str] = []
     sample: bool = Field(False, description="True for illustrative seed data not named in the source document")
+    budget_cny: int | None = Field(None, description="Budget (预算), CNY; ≥ 1,000,000 needs a decision meeting")
+    stage_entered_at: datetime | None = Field(None, description="When it entered its current stage")
     version: int
     created_at: datetime
     updated_at: datetime

@@ -139,11 +139,12 @@ def missing(facts: Facts, to: Stage, at: datetime) -> list[Missing]:
     return out
 
 
-def check_at(at: datetime, *, now: datetime, entered_at: datetime) -> str | None:
-    """Why a transition dated `at` cannot be recorded, or None: never in the future, never before the previous."""
+def check_at(at: datetime, *, now: datetime, entered_at: datetime | None) -> str | None:
+    """Why a transition dated `at` cannot be recorded, or None: never in the future, never before the previous
+    one (`entered_at`; None before the first, so that a centre can enter a product's history from its start)."""
     if at > now:
         return "must not be in the future"
-    if at < entered_at:
+    if entered_at is not None and at < entered_at:
         return f"must not be before the previous transition ({entered_at.isoformat()})"
     return None
 
