@@ -1,7 +1,7 @@
 from fastapi import FastAPI
 
 from services.kit.app import ServiceSpec, create_app
-from services.lifecycle.api import stages
+from services.lifecycle.api import stages, views
 from services.lifecycle.api.routes import router
 from services.lifecycle.domain.catalog import REGISTERED
 from services.lifecycle.events import catalog, handlers
@@ -15,7 +15,7 @@ def create(settings: Settings | None = None) -> FastAPI:
         title="lifecycle — 产品生命周期",
         description="The catalog of platforms and products (平台和产品), their lifecycle stage, and each "
                     "product's optimisation backlog grown from closed tickets (产品优化).",
-        routers=[router, stages.router],
+        routers=[router, stages.router, views.router],
         indexes=INDEXES,
         outbox_collections=[PLATFORMS, PRODUCTS],
         publishes=[REGISTERED, stages.STAGE_CHANGED],

@@ -15,8 +15,13 @@ async def put_in_stage(infra, code: str, stage: str, *, entered_at: datetime | N
     """Write the product's `stage` and `stage_entered_at` (and any other `fields`, e.g. vendor) directly."""
     client = AsyncMongoClient(infra.mongo_url, tz_aware=True)
     try:
-        await client[infra.db_name("lifecycle")]["products"].update_one(
-            {"_id": code}, {"$set": {"stage": stage, "stage_entered_at": entered_at or datetime.now(UTC), **fields}})
+        # Read and replaced whole: nx-27017's `$set` stores a datetime as text (services/kit/store.py).
+        products = client[infra.db_name("lifecycle")]["products"]
+        doc = await products.find_one({"_id": code})
+        entered_at = (entered_at or datetime.now(UTC)).astimezone(UTC)
+        doc |= {"stage": stage, "stage_entered_at": entered_at.replace(microsecond=entered_at.microsecond // 1000 * 1000),
+                **fields}
+        await products.replace_one({"_id": code}, doc)
     finally:
         await client.close()
 

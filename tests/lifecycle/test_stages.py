@@ -123,6 +123,15 @@ async def test_a_product_walks_from_demand_to_delivered_refused_at_every_gate_fi
         assert [s["to_stage"] for s in steps] == ["research", "review", "planning", "initiation", "development",
                                                  "testing", "trial", "trial_commercial", "commercial", "delivered"]
 
+        timeline = (await client.get(f"{base}/timeline", headers=token(infra, "agent"))).json()
+        entries = timeline["entries"]
+        assert [e["at"] for e in entries] == sorted(e["at"] for e in entries)
+        assert {e["kind"] for e in entries} >= {"registered", "transition", "document", "decision"}
+        assert sum(e["kind"] == "transition" for e in entries) == 10
+        assert any(e["summary"] == "评审决策：通过（总经理）" and e["by"] == "pm-walk" for e in entries)
+        assert any(e["kind"] == "document" and e["summary"].startswith("功能测试列表 v1") and e["by"] == "v7"
+                   for e in entries)
+
 
 async def test_transitions_are_dated_checked_and_overridden_only_by_an_admin(app, infra):
     pm = token(infra, "product_manager", sub="pm-dates")
@@ -187,3 +196,31 @@ async def test_who_may_drive_a_product(app, infra):
         assert response.status_code == 422 and response.json()["errors"][0]["field"] == "type"
         assert (await client.post("/v1/products/no_such/transitions", json={"to": "research"},
                                   headers=token(infra, "admin"))).status_code == 404
+
+
+async def test_the_portfolio_shows_stages_blocked_gates_and_trials_ending(app, infra):
+    from tests.lifecycle.stages import put_in_stage
+    async with running(app) as client:
+        blocked = await new_product(client, infra, pm="pm-port", stage="research")
+        now = datetime.now(UTC)
+        ending = await new_product(client, infra, pm="pm-port", stage="trial",
+                                   entered_at=now.replace(day=1, hour=4) - timedelta(days=50))
+        await put_in_stage(infra, ending, "trial", entered_at=(now.replace(day=1, hour=4) - timedelta(days=40)))
+        response = await client.get("/v1/portfolio", headers=token(infra, "analyst"))
+        assert response.status_code == 200, response.text
+        body = response.json()
+        stages = {s["stage"]: s for s in body["by_stage"]}
+        assert blocked in stages["research"]["codes"] and stages["research"]["stage_label"] == "初步调研"
+        assert sum(s["count"] for s in body["by_stage"]) >= 39
+        [mine] = [b for b in body["blocked"] if b["code"] == blocked]
+        assert mine["next_stage"] == "review" and mine["missing"] == [
+            {"code": "research_report", "label": "调研报告（未提交）"}]
+        [trial] = [t for t in body["trials_ending"] if t["code"] == ending]
+        assert trial["stage_label"] == "试用" and trial["overdue"] is False
+        assert not any(b["code"] == "mobile_office" for b in body["blocked"])  # delivered: daily operation
+        assert (await client.get("/v1/portfolio", headers=token(infra, "intake"))).status_code == 403
+        assert (await client.get("/v1/portfolio")).status_code == 401
+        only_video = (await client.get("/v1/portfolio", params={"platform_code": "video"},
+                                       headers=token(infra, "agent"))).json()
+        assert {c for s in only_video["by_stage"] for c in s["codes"]} >= {"video", "remote_eye"}
+        assert blocked not in {c for s in only_video["by_stage"] for c in s["codes"]}
