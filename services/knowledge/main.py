@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from services.kit.app import Runtime, ServiceSpec, create_app
 from services.knowledge.api import candidates, faq, kcs, search, trainings
 from services.knowledge.api.routes import router
-from services.knowledge.events import catalog, handlers
+from services.knowledge.events import catalog, handlers, packs
 from services.knowledge.settings import Settings
 from services.knowledge.store.collections import ARTICLES, CANDIDATES, INDEXES, KCS_MEASURES, STAMPED, TRAININGS
 from services.knowledge.store.search_index import LiveSearch
@@ -38,7 +38,7 @@ def create(settings: Settings | None = None) -> FastAPI:
         stamped_collections=STAMPED,
         publishes=["knowledge.article.published", "knowledge.article.archived", "knowledge.candidate.updated",
                    "knowledge.training.recorded", "knowledge.kcs.measured"],
-        subscriptions=lambda rt: [*handlers.subscriptions(rt), *catalog.subscriptions(rt)],
+        subscriptions=lambda rt: [*handlers.subscriptions(rt), *catalog.subscriptions(rt), *packs.subscriptions(rt)],
         prepare=prepare,
         on_start=on_start,
         on_stop=on_stop,

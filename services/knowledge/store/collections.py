@@ -14,6 +14,7 @@ SYNONYMS = "synonyms"   # one document, the search synonyms an admin edits (doma
 # Every write to these carries kit.store.CHANGED: how each API replica's search index learns what changed.
 STAMPED = (ARTICLES, CANDIDATES, PRODUCTS, SYNONYMS)
 CLOSURES = "closures"   # one small record per closed ticket that feeds knowledge (_id = ticket id): kit/once.py
+PACKS = "stage_packs"   # the trial-commercial pack opened per entry into trial: reserved article ids (events/packs.py)
 KCS_MEASURES = "kcs_measures"  # KCS figures per product and month (_id = "<product_code>:<YYYY-MM>")
 
 INDEXES = {
