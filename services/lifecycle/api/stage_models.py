@@ -91,11 +91,13 @@ class Decision(BaseModel):
 
 class ProductPatch(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"budget_cny": 1500000, "vendor": "vendor-07"}, {"product_managers": ["pm-06", "pm-02"]}]})
+        {"budget_cny": 1500000, "vendor": "vendor-07", "note": "立项预算经方案部确认"},
+        {"product_managers": ["pm-06", "pm-02"]}]})
 
     budget_cny: int | None = Field(None, ge=0, le=10_000_000_000, description="Budget (预算) in CNY")
     vendor: str | None = Field(None, min_length=1, max_length=60, description="The chosen vendor (厂家)")
     product_managers: list[str] | None = Field(None, min_length=1, max_length=20)
+    note: str | None = Field(None, max_length=500, description="Why (shown on the timeline)")
 
 
 class TransitionRequest(BaseModel):

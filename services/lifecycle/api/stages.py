@@ -147,13 +147,16 @@ async def list_decisions(code: str, principal: Caller, rt: Rt):
 async def patch_product(code: str, body: ProductPatch, principal: Caller, rt: Rt):
     collection, product = await load_entry(rt, code)
     require_manager(principal, product)
-    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    changes = body.model_dump(exclude_unset=True, exclude_none=True, exclude={"note"})
     if not changes:
         raise invalid("body", "give at least one of budget_cny, vendor, product_managers")
     if "product_managers" in changes and not principal.has(Role.admin) \
             and principal.sub not in changes["product_managers"] and code not in principal.products:
         raise invalid("product_managers", "would leave you out of your own product; ask an admin")
-    new = {**product, **changes, "version": product["version"] + 1, "updated_at": now_ms()}
+    now = now_ms()
+    edit = {"at": now, "by": principal.sub, "changes": changes, "note": body.note}
+    new = {**product, **changes, "version": product["version"] + 1, "updated_at": now,
+           "edits": [*product.get("edits", []), edit]}
     try:
         new = await rt.store.replace(collection, new, [registered_event(rt, new)])
     except ConcurrencyConflict as error:

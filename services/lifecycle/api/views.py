@@ -58,6 +58,12 @@ def transition_entries(product: dict[str, Any]) -> list[dict[str, Any]]:
                     "summary": summary, "id": f"{product['code']}:transition:{n}",
                     "detail": {k: step[k] for k in ("from_stage", "to_stage", "override_reason", "overridden")
                                if step.get(k)}})
+    labels = {"budget_cny": "预算", "vendor": "厂家", "product_managers": "产品经理"}
+    for n, edit in enumerate(product.get("edits", []), 1):
+        said = "，".join(f"{labels[k]}：{'、'.join(v) if isinstance(v, list) else v}" for k, v in edit["changes"].items())
+        out.append({"at": edit["at"], "kind": "edit", "kind_label": "信息变更", "by": edit["by"],
+                    "summary": said + (f"（{edit['note']}）" if edit.get("note") else ""),
+                    "id": f"{product['code']}:edit:{n}", "detail": edit["changes"]})
     return out
 
 
