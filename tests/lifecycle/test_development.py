@@ -79,6 +79,24 @@ async def test_every_route_needs_a_token(app, infra):
             assert response.status_code == 401, (method, path, response.text)
 
 
+async def test_staff_read_and_only_the_products_manager_or_an_admin_runs_the_tests(app, infra):
+    async with running(app) as client:
+        code = await new_product(client, infra, pm="pm-d9", vendor="vendor-d9", stage="testing")
+        base = f"/v1/products/{code}"
+        for path in ("dev-reports", "test-cases", "test-rounds", "issues"):
+            is_problem(await client.get(f"{base}/{path}", headers=token(infra, "intake")), 403)
+            for role in ("agent", "vendor", "analyst", "account_manager", "complaint_handler"):
+                assert (await client.get(f"{base}/{path}", headers=token(infra, role))).status_code == 200, (path, role)
+            is_problem(await client.get(f"/v1/products/no_such_product/{path}", headers=token(infra, "agent")), 404)
+        other_pm = token(infra, "product_manager", sub="pm-other", products=["cloud_fax"])
+        own_vendor = token(infra, "vendor", vendor="vendor-d9")
+        for path, payload in [("test-rounds", {}), ("issues", {"title": "x", "blocking": False})]:
+            for headers in (other_pm, own_vendor, token(infra, "ops_engineer")):
+                is_problem(await client.post(f"{base}/{path}", headers=headers, json=payload), 403)
+        scoped = token(infra, "product_manager", sub="pm-scoped", products=[code])
+        assert (await client.post(f"{base}/test-rounds", headers=scoped, json={})).status_code == 201
+
+
 async def test_the_vendor_files_one_report_a_day_while_it_builds(app, infra):
     async with running(app) as client:
         code = await new_product(client, infra, pm="pm-d1", vendor="vendor-d1", stage="development")
