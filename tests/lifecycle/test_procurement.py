@@ -140,6 +140,7 @@ async def test_steps_out_of_order_twice_or_misdated_are_refused_without_writing(
             (body(Step.tender_preparation, t0 - DAY), "at"),                         # before its predecessor
             (body(Step.tender_preparation, datetime.now(UTC) + DAY), "at"),          # in the future
             ({"step": "tender_preparation", "at": "2026-11-02T09:00:00"}, "at"),    # no time zone
+            ({"step": "tender_preparation", "at": "0001-01-01T00:00:00+08:00"}, "at"),
             ({"step": "tender_designing"}, "step"),
             ({"step": "tender_preparation", "colour": "red"}, "colour"),
             ({"step": "tender_preparation", "vendor": "vendor-9"}, "vendor"),        # only the winner names one

@@ -38,7 +38,10 @@ def moment(value: datetime | None, now: datetime, field: str = "at") -> datetime
     never in the future."""
     if value is None:
         return now
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError as error:  # 0001-01-01 east of UTC has no UTC instant
+        raise invalid(field, "out of range") from error
     value = value.replace(microsecond=value.microsecond // 1000 * 1000)
     if value > now:
         raise invalid(field, "must not be in the future")
