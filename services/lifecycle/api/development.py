@@ -22,7 +22,7 @@ from services.kit.auth import Principal, authenticate
 from services.kit.pagination import PageParams, page, page_params
 from services.kit.problems import Problem, invalid
 from services.lifecycle.api.access import load_entry, require_manager, require_manager_or_vendor, require_reader
-from services.lifecycle.api.procurement import moment, now_ms, require_stage
+from services.lifecycle.api.moments import moment, now_ms, require_stage
 from services.lifecycle.domain import development as d
 from services.lifecycle.domain.development import (
     RESULT_LABELS,

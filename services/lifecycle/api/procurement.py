@@ -4,7 +4,7 @@ Only an admin or the product's manager records them: the centre runs the tender,
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -15,49 +15,18 @@ from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, authenticate
 from services.kit.problems import Problem, invalid
 from services.lifecycle.api.access import load_entry, require_manager, require_reader
+from services.lifecycle.api.moments import moment, now_ms, require_stage
 from services.lifecycle.domain import procurement
-from services.lifecycle.domain.gates import label
 from services.lifecycle.domain.procurement import STEP_DOCUMENT_TYPES, STEP_LABELS, OutOfOrder, Step
 from services.lifecycle.events.catalog import registered_event
 from services.lifecycle.store import procurement as store
+from services.lifecycle.store.documents import file_document
 from services.lifecycle.store.procurement import PROCUREMENT
 
 router = APIRouter(prefix="/v1", tags=["procurement"])
 
 
 # --- helpers shared with api/development.py ----------------------------------------------------------------
-
-def now_ms() -> datetime:
-    """Now, as the store keeps it (milliseconds), so that what a route answers is what a later read returns."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-def moment(value: datetime | None, now: datetime, field: str = "at") -> datetime:
-    """When a record really happened: the request's (a centre entering its history dates it in the past) or now;
-    never in the future."""
-    if value is None:
-        return now
-    try:
-        value = value.astimezone(UTC)
-    except OverflowError as error:  # 0001-01-01 east of UTC has no UTC instant
-        raise invalid(field, "out of range") from error
-    value = value.replace(microsecond=value.microsecond // 1000 * 1000)
-    if value > now:
-        raise invalid(field, "must not be in the future")
-    return value
-
-
-def require_stage(product: dict, *stages: Stage) -> None:
-    """A record of one phase belongs to that phase: tendering after the contract, or a test round in
-    development, would date the product's history wrongly."""
-    if product["stage"] not in stages:
-        allowed = "、".join(f"{s.value} ({label(s)})" for s in stages)
-        raise Problem(409, "wrong-stage", "Not in this stage",
-                      f"{product['code']!r} is in stage {product['stage']} ({label(product['stage'])}); "
-                      f"this is recorded only in {allowed}.", stage=product["stage"],
-                      allowed_stages=[s.value for s in stages])
-
 
 # --- models --------------------------------------------------------------------------------------------------
 
@@ -162,7 +131,7 @@ async def record_step(code: str, body: ProcurementStepCreate, response: Response
         if step == Step.winner_confirmed:
             product = await _set_vendor(rt, collection, code, body.vendor, now) or product
         if body.document is not None and step in STEP_DOCUMENT_TYPES:
-            await store.file_document(
+            await file_document(
                 rt, code, {"type": STEP_DOCUMENT_TYPES[step], **body.document.model_dump(), "approved": True},
                 owner=principal.sub, at=at, recorded_at=now, approved_by=principal.sub)
     except Exception:

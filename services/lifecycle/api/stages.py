@@ -3,7 +3,6 @@ refused with 409 listing every missing item. Thin: load → check who → domain
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -20,6 +19,7 @@ from services.lifecycle.api.access import (
     forbidden, load_entry, require_manager, require_manager_or_vendor, require_reader,
 )
 from services.lifecycle.api.models import Product
+from services.lifecycle.api.moments import moment, now_ms
 from services.lifecycle.api.stage_models import (
     Decision, DecisionCreate, Document, DocumentCreate, DocumentPage, GateView, MissingItem, ProductPatch,
     Transition, TransitionRequest,
@@ -27,6 +27,7 @@ from services.lifecycle.api.stage_models import (
 from services.lifecycle.domain import access, documents, gates
 from services.lifecycle.events.catalog import registered_event
 from services.lifecycle.store.collections import DECISIONS, DOCUMENTS
+from services.lifecycle.store.documents import file_document
 from services.lifecycle.store.gates import entered_at, gather
 from services.lifecycle.store import records  # noqa: F401  (registers the timeline sources of these records)
 
@@ -39,20 +40,6 @@ Rt = Annotated[Runtime, Depends(runtime)]
 Caller = Annotated[Principal, Depends(authenticate)]
 
 
-def now_ms() -> datetime:
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)  # the store keeps milliseconds
-
-
-def when(at: datetime | None, now: datetime, field: str = "at") -> datetime:
-    if at is None:
-        return now
-    at = at.astimezone(UTC)
-    if at > now:
-        raise invalid(field, "must not be in the future")
-    return at.replace(microsecond=at.microsecond // 1000 * 1000)
-
-
 def decision_view(doc: dict[str, Any]) -> Decision:
     return Decision.model_validate({**doc, "id": doc["_id"], "kind_label": DECISION_LABELS[doc["kind"]],
                                     "outcome_label": OUTCOME_LABELS[doc["outcome"]]})
@@ -62,7 +49,7 @@ def decision_view(doc: dict[str, Any]) -> Decision:
 
 @router.post("/products/{code}/documents", response_model=Document, status_code=201,
              summary="File a gate document (typed, versioned); manager, admin, or the vendor for its own documents")
-async def file_document(code: str, body: DocumentCreate, response: Response, principal: Caller, rt: Rt):
+async def post_document(code: str, body: DocumentCreate, response: Response, principal: Caller, rt: Rt):
     _, product = await load_entry(rt, code)
     if not access.manages(principal, product):
         require_manager_or_vendor(principal, product)
@@ -71,20 +58,9 @@ async def file_document(code: str, body: DocumentCreate, response: Response, pri
         if body.approved:
             raise forbidden("A vendor's document is approved by the centre (信息化中心审核), not by the vendor.")
     now = now_ms()
-    at = when(body.at, now)
-    for _ in range(5):  # two filings of one type at once: the second takes the next version
-        newest = await rt.store[DOCUMENTS].find({"product_code": code, "type": body.type}, {"version": 1}) \
-            .sort("version", -1).limit(1).to_list()
-        version = newest[0]["version"] + 1 if newest else 1
-        doc = documents.new_document(code, body.model_dump(), version=version, owner=principal.sub, at=at,
-                                     recorded_at=now, approved_by=principal.sub)
-        try:
-            await rt.store[DOCUMENTS].insert_one(doc)
-            break
-        except DuplicateKeyError:
-            continue
-    else:
-        raise Problem(409, "conflict", "Conflict", "Documents of this type were filed concurrently; try again.")
+    at = moment(body.at, now)
+    doc = await file_document(rt, code, body.model_dump(), owner=principal.sub, at=at, recorded_at=now,
+                              approved_by=principal.sub)
     response.headers["Location"] = f"/v1/products/{code}/documents/{doc['_id']}"
     return Document.of(doc)
 
@@ -124,7 +100,7 @@ async def record_decision(code: str, body: DecisionCreate, principal: Caller, rt
     require_manager(principal, product)
     now = now_ms()
     doc = {"_id": f"{code}:{body.kind}:{now.strftime('%Y%m%d%H%M%S%f')}:{principal.sub}", "product_code": code,
-           **body.model_dump(exclude={"at"}), "by": principal.sub, "at": when(body.at, now), "recorded_at": now}
+           **body.model_dump(exclude={"at"}), "by": principal.sub, "at": moment(body.at, now), "recorded_at": now}
     try:
         await rt.store[DECISIONS].insert_one(doc)
     except DuplicateKeyError as error:
@@ -192,7 +168,7 @@ async def transition(code: str, body: TransitionRequest, principal: Caller, rt: 
         raise invalid("note", "say why the product is retired (下线原因)")
     current = Stage(product["stage"])
     now = now_ms()
-    at = when(body.at, now)
+    at = moment(body.at, now)
     if problem := gates.check_at(at, now=now, entered_at=product.get("stage_entered_at")):
         raise invalid("at", problem)
     try:
