@@ -77,7 +77,8 @@ def interval_label(every: str | None, interval_days: int | None) -> str:
 OUTCOME_LABELS = {"normal": "正常", "abnormal": "异常"}
 
 
-def result_errors(checklist: Sequence[Mapping[str, Any]], results: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+def result_errors(checklist: Sequence[Mapping[str, Any]],
+                  results: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
     """(field, message) for every way `results` fails to answer each checklist item exactly once: an inspection
     that skips an item is not the inspection the plan asked for."""
     items = [c["item"] for c in checklist]
@@ -134,7 +135,8 @@ def windows_overlap(a: Mapping[str, datetime], b: Mapping[str, datetime]) -> boo
     return a["start"] < b["end"] and b["start"] < a["end"]
 
 
-def overlapping(window: Mapping[str, datetime], others: Iterable[Mapping[str, Any]], *, skip: str | None = None) -> list[str]:
+def overlapping(window: Mapping[str, datetime], others: Iterable[Mapping[str, Any]], *,
+                skip: str | None = None) -> list[str]:
     """The ids of the other changes holding the target whose windows overlap `window`."""
     return [o["_id"] for o in others
             if o["_id"] != skip and o["state"] in HOLDING and windows_overlap(window, o["window"])]
