@@ -45,7 +45,8 @@ def field_of(response) -> list[str]:
 
 
 ROUTES = [("POST", "/v1/maintenance/inspection-plans"), ("GET", "/v1/maintenance/inspection-plans"),
-          ("GET", "/v1/maintenance/inspection-plans/IP-x"), ("POST", "/v1/maintenance/inspections"),
+          ("GET", "/v1/maintenance/inspection-plans/IP-x"), ("POST", "/v1/maintenance/inspection-plans/IP-x/stop"),
+          ("POST", "/v1/maintenance/inspections"),
           ("GET", "/v1/maintenance/inspections"), ("GET", "/v1/maintenance/inspections/IN-x"),
           ("POST", "/v1/maintenance/changes"), ("GET", "/v1/maintenance/changes"),
           ("GET", "/v1/maintenance/changes/CH-x"), ("POST", "/v1/maintenance/changes/CH-x/approve"),
@@ -79,7 +80,8 @@ async def test_roles_that_do_not_maintain_are_refused_on_every_write(app, infra,
                   (f"/v1/maintenance/changes/{change['id']}/approve", {}),
                   (f"/v1/maintenance/changes/{change['id']}/start", {}),
                   (f"/v1/maintenance/changes/{change['id']}/complete", {"outcome": "success"}),
-                  (f"/v1/maintenance/changes/{change['id']}/cancel", {"reason": "改期"})]
+                  (f"/v1/maintenance/changes/{change['id']}/cancel", {"reason": "改期"}),
+                  (f"/v1/maintenance/inspection-plans/{plan['id']}/stop", {"reason": "下线"})]
         for path, body in writes:
             response = await client.post(path, json=body, headers=headers)
             assert response.status_code == 403, (path, response.text)
@@ -108,6 +110,9 @@ async def test_a_product_manager_maintains_only_their_own_products(app, infra):
         response = await client.post("/v1/maintenance/inspections", json={"plan_id": plan["id"], "results": results},
                                      headers=pm)
         assert response.status_code == 403
+        stop = await client.post(f"/v1/maintenance/inspection-plans/{plan['id']}/stop", json={"reason": "下线"},
+                                 headers=pm)
+        assert stop.status_code == 403
         for action, body in (("approve", {}), ("start", {}), ("complete", {"outcome": "success"}),
                              ("cancel", {"reason": "不需要"})):
             response = await client.post(f"/v1/maintenance/changes/{change['id']}/{action}", json=body, headers=pm)
@@ -143,6 +148,9 @@ async def test_an_inspection_plan_is_due_then_done_then_due_again(app, infra):
         after = (await client.get(f"/v1/maintenance/inspection-plans/{plan['id']}", headers=ops(infra))).json()
         assert after["overdue"] is False and after["next_due"] > yesterday
         assert code not in await overdue_inspections(app.state.runtime, datetime.now(UTC))
+        from services.lifecycle.store.timeline import timeline
+        entries = await timeline(app.state.runtime, code)
+        assert [e["summary"] for e in entries if e["kind"] == "inspection"] == ["巡检《移动办公日常巡检》 正常"]
         not_overdue = (await client.get("/v1/maintenance/inspection-plans", params={"target": code, "overdue": "false"},
                                         headers=ops(infra))).json()["items"]
         assert [p["id"] for p in not_overdue] == [plan["id"]]
@@ -369,3 +377,29 @@ async def test_fault_statistics_per_product_and_platform_from_ticket_events(app,
         assert {"cloud", "video", "card", "school"} <= {p["code"] for p in everything["platforms"]}
         assert (await client.get("/v1/maintenance/faults", params={"target": "nope"}, headers=headers)).status_code == 404
         assert (await client.get("/v1/maintenance/faults", params={"from": "某天"}, headers=headers)).status_code == 422
+
+
+async def test_a_stopped_plan_is_due_no_more_and_takes_no_inspections(app, infra):
+    async with running(app) as client:
+        code = await new_product(client, infra, pm="pm-s1")
+        long_ago = (NOW - timedelta(days=30)).date().isoformat()
+        plan = (await client.post("/v1/maintenance/inspection-plans", json=plan_body(code, starts_on=long_ago),
+                                  headers=ops(infra))).json()
+        assert plan["overdue"] is True and plan["active"] is True
+        path = f"/v1/maintenance/inspection-plans/{plan['id']}/stop"
+        assert field_of(await client.post(path, json={"reason": " "}, headers=ops(infra))) == ["reason"]
+        stopped = await client.post(path, json={"reason": "产品已下线"}, headers=token(infra, "product_manager", sub="pm-s1"))
+        assert stopped.status_code == 200, stopped.text
+        body = stopped.json()
+        assert (body["active"], body["overdue"], body["next_due"], body["stopped_by"]) == (False, False, None, "pm-s1")
+        assert (await client.post(path, json={"reason": "再停"}, headers=ops(infra))).status_code == 409
+        assert code not in await overdue_inspections(app.state.runtime, datetime.now(UTC))
+        results = [{"item": "CPU使用率", "ok": True}, {"item": "磁盘空间", "ok": True}]
+        refused = await client.post("/v1/maintenance/inspections", json={"plan_id": plan["id"], "results": results},
+                                    headers=ops(infra))
+        assert refused.status_code == 409 and refused.json()["type"] == "/problems/plan-stopped"
+        assert (await client.post("/v1/maintenance/inspection-plans/IP-none/stop", json={"reason": "x"},
+                                  headers=ops(infra))).status_code == 404
+        from services.lifecycle.store.timeline import timeline
+        entries = await timeline(app.state.runtime, code)
+        assert any(e["kind"] == "inspection_plan" and "已停止" in e["summary"] for e in entries)

@@ -94,6 +94,17 @@ class InspectionPlanCreate(BaseModel):
         return self
 
 
+class InspectionPlanStop(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "产品已下线，停止巡检"}]})
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+    @field_validator("reason")
+    @classmethod
+    def not_blank(cls, value: str | None) -> str | None:
+        return _text(value)
+
+
 class InspectionResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -259,6 +270,8 @@ def _plan_out(doc: dict[str, Any]) -> dict[str, Any]:
             "interval_days": doc.get("interval_days"),
             "interval_label": rules.interval_label(doc.get("every"), doc.get("interval_days")),
             "starts_on": doc["starts_on"], "at": doc["at"], "by": doc["by"],
+            "active": doc.get("stopped_at") is None, "stopped_at": doc.get("stopped_at"),
+            "stopped_by": doc.get("stopped_by"), "stop_reason": doc.get("stop_reason"),
             "last_inspection_at": doc.get("last_inspection_at"), "next_due": doc.get("next_due"),
             "overdue": doc.get("overdue")}
 
@@ -293,7 +306,7 @@ async def create_inspection_plan(body: InspectionPlanCreate, response: Response,
            "checklist": [i.model_dump() for i in body.checklist], "every": body.every,
            "interval_days": body.interval_days,
            "starts_on": (body.starts_on or rules.local_day(now)).isoformat(),
-           "at": to_milliseconds(now), "by": principal.sub}
+           "at": to_milliseconds(now), "by": principal.sub, "stopped_at": None}
     doc = await rt.store.insert(INSPECTION_PLANS, doc)
     response.headers["Location"] = f"/v1/maintenance/inspection-plans/{doc['_id']}"
     return _plan_out(await store.plan_status(rt, doc, now))
@@ -320,10 +333,31 @@ async def list_inspection_plans(target: str | None = Query(None, description="On
 
 @router.get("/inspection-plans/{plan_id}", summary="One inspection plan")
 async def get_inspection_plan(plan_id: str, _: Principal = Depends(reader), rt: Runtime = Depends(runtime)):
+    return _plan_out(await store.plan_status(rt, await _load_plan(rt, plan_id), datetime.now(UTC)))
+
+
+@router.post("/inspection-plans/{plan_id}/stop",
+             summary="Stop a plan (the target retired, the check moved elsewhere); its inspections stay on record")
+async def stop_inspection_plan(plan_id: str, body: InspectionPlanStop, principal: Principal = Depends(writer),
+                               rt: Runtime = Depends(runtime)):
+    doc = await _load_plan(rt, plan_id)
+    _require_maintainer(principal, (await load_entry(rt, doc["product_code"]))[1])
+    if doc.get("stopped_at") is not None:
+        raise Problem(409, "plan-stopped", "Plan stopped", f"The plan {plan_id!r} was stopped already.")
+    now = datetime.now(UTC)
+    changed = {**doc, "stopped_at": to_milliseconds(now), "stopped_by": principal.sub, "stop_reason": body.reason}
+    try:
+        changed = await rt.store.replace(INSPECTION_PLANS, changed)
+    except ConcurrencyConflict as error:
+        raise Problem(409, "plan-conflict", "Changed meanwhile", "The plan changed meanwhile; read it again.") from error
+    return _plan_out(await store.plan_status(rt, changed, now))
+
+
+async def _load_plan(rt: Runtime, plan_id: str) -> dict[str, Any]:
     doc = await rt.store[INSPECTION_PLANS].find_one({"_id": plan_id})
     if doc is None:
         raise Problem(404, "plan-not-found", "Inspection plan not found", f"No inspection plan {plan_id!r}.")
-    return _plan_out(await store.plan_status(rt, doc, datetime.now(UTC)))
+    return doc
 
 
 # --- inspections ---------------------------------------------------------------------------------------------
@@ -338,6 +372,9 @@ async def record_inspection(body: InspectionCreate, response: Response,
         raise invalid("plan_id", f"no inspection plan {body.plan_id!r}")
     entry = await _target(rt, plan["product_code"], "plan_id")
     _require_maintainer(principal, entry)
+    if plan.get("stopped_at") is not None:
+        raise Problem(409, "plan-stopped", "Plan stopped", f"The plan {plan['_id']!r} is stopped: it takes no more "
+                      "inspections.")
     results = [r.model_dump() for r in body.results]
     errors = rules.result_errors(plan["checklist"], results)
     if errors:

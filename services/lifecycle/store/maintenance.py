@@ -34,7 +34,7 @@ INDEXES = {
 
 def _plan_summary(doc: dict[str, Any]) -> str:
     return f"巡检计划《{doc['name']}》 {maintenance.interval_label(doc.get('every'), doc.get('interval_days'))}，" \
-           f"{len(doc['checklist'])}项检查"
+           f"{len(doc['checklist'])}项检查" + ("（已停止）" if doc.get("stopped_at") else "")
 
 
 def _inspection_summary(doc: dict[str, Any]) -> str:
@@ -61,6 +61,8 @@ async def last_inspection_at(rt: Runtime, plan_id: str) -> datetime | None:
 async def plan_status(rt: Runtime, plan: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The plan with its derived `last_inspection_at`, `next_due` and `overdue`."""
     last = await last_inspection_at(rt, plan["_id"])
+    if plan.get("stopped_at") is not None:  # a stopped plan is due no more (the target retired, the check moved)
+        return {**plan, "last_inspection_at": last, "next_due": None, "overdue": False}
     # `starts_on` is stored as ISO text: a BSON document holds no bare date
     due = maintenance.next_due(plan.get("every"), plan.get("interval_days"), date.fromisoformat(plan["starts_on"]),
                                last)
@@ -71,7 +73,7 @@ async def overdue_inspections(rt: Runtime, now: datetime) -> dict[str, list[dict
     """Target code → its plans whose inspection is overdue, as {plan_id, name, next_due} (for the portfolio view).
     Targets with nothing overdue are left out."""
     found: dict[str, list[dict]] = {}
-    for plan in await rt.store[INSPECTION_PLANS].find({}).sort("_id", 1).to_list():
+    for plan in await rt.store[INSPECTION_PLANS].find({"stopped_at": None}).sort("_id", 1).to_list():
         status = await plan_status(rt, plan, now)
         if status["overdue"]:
             found.setdefault(plan["product_code"], []).append(
