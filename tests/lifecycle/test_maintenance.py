@@ -237,7 +237,11 @@ async def test_a_change_is_planned_approved_carried_out_and_on_the_timeline(app,
         again = await client.post(f"/v1/maintenance/changes/{cid}/approve", json={},
                                   headers=token(infra, "admin", sub="admin-1"))
         assert again.status_code == 409 and again.json()["type"] == "/problems/illegal-transition"
-        started = await client.post(f"/v1/maintenance/changes/{cid}/start", json={"note": "开始"}, headers=ops(infra, "ops-2"))
+        before = (NOW - timedelta(days=1)).isoformat()
+        assert field_of(await client.post(f"/v1/maintenance/changes/{cid}/start", json={"at": before},
+                                          headers=ops(infra))) == ["at"]
+        started = await client.post(f"/v1/maintenance/changes/{cid}/start", json={"note": "开始"},
+                                    headers=ops(infra, "ops-2"))
         assert started.status_code == 200 and started.json()["state"] == "in_progress"
         assert (await client.post(f"/v1/maintenance/changes/{cid}/cancel", json={"reason": "晚了"},
                                   headers=ops(infra))).status_code == 409

@@ -480,6 +480,8 @@ async def _transition(rt: Runtime, principal: Principal, change_id: str, action:
         raise Problem(409, "illegal-transition", "Illegal transition", str(error), state=doc["state"]) from error
     now = datetime.now(UTC)
     when = _when(at, "at", now)
+    if when < doc["history"][-1]["at"]:
+        raise invalid("at", "must not be before the change's previous step")
     if action == "approve":
         clashes = rules.overlapping(doc["window"], await store.holding_changes(rt, doc["product_code"]),
                                     skip=doc["_id"])
