@@ -16,7 +16,7 @@ from services.kit.auth import Principal, authenticate
 from services.lifecycle.api.access import load_entry, require_reader
 from services.lifecycle.api.stage_models import MissingItem
 from services.lifecycle.domain import gates
-from services.lifecycle.store import maintenance_hooks
+from services.lifecycle.store import maintenance
 from services.lifecycle.store.collections import PLATFORMS, PRODUCTS
 from services.lifecycle.store.gates import entered_at, gather_many
 from services.lifecycle.store.timeline import timeline
@@ -154,6 +154,6 @@ async def portfolio(principal: Caller, rt: Rt,
                                       stage_label=gates.label(stage), entered_at=entered_at(entry),
                                       earliest_end=ends, overdue=ends < first_of_month))
     overdue = [OverdueInspection(target=target, **plan)
-               for target, plans in (await maintenance_hooks.overdue_inspections(rt, now)).items()
+               for target, plans in (await maintenance.overdue_inspections(rt, now)).items()
                if any(target == e["code"] for e in entries) for plan in plans]
     return Portfolio(as_of=now, by_stage=by_stage, blocked=blocked, trials_ending=ending, overdue_inspections=overdue)

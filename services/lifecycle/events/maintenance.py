@@ -1,0 +1,40 @@
+"""Fault tickets → lifecycle's own fault read model (`faults`, one document per ticket), from which the maintenance
+view counts faults per product and platform without calling ticketing.
+
+Every ticket event carries the ticket's whole state, so the handler keeps the newest by `sequence`: a repeated
+event or an older one arriving late changes nothing, and any one event alone rebuilds the document."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from contracts.events import EVENT_TYPES, Envelope
+from contracts.vocabulary import Kind
+from services.kit.app import Runtime
+from services.kit.consumer import Subscription
+from services.lifecycle.domain import maintenance
+from services.lifecycle.store.maintenance import FAULTS
+
+FAULTS_QUEUE = "lifecycle.faults"
+# reopened too: a fault whose restore the requester refused is open again
+FAULT_EVENTS = ("ticket.opened", "ticket.resolved", "ticket.reopened", "ticket.closed")
+
+
+def subscriptions(rt: Runtime) -> list[Subscription]:
+    async def on_ticket(envelope: Envelope) -> None:
+        await record_fault(rt, envelope)
+
+    return [Subscription(FAULTS_QUEUE, FAULT_EVENTS, on_ticket)]
+
+
+async def record_fault(rt: Runtime, envelope: Envelope) -> None:
+    ticket = envelope.payload(EVENT_TYPES[envelope.type])
+    if ticket.kind != Kind.fault:
+        return
+    state = ticket.model_dump()
+
+    def decide(current):
+        doc = maintenance.fault_record(current, state, sequence=envelope.sequence, recorded_at=datetime.now(UTC))
+        return None if doc is None else (doc, [])
+
+    await rt.store.change(FAULTS, ticket.ticket_id, decide)
