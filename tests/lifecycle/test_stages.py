@@ -206,6 +206,10 @@ async def test_the_portfolio_shows_stages_blocked_gates_and_trials_ending(app, i
         ending = await new_product(client, infra, pm="pm-port", stage="trial",
                                    entered_at=now.replace(day=1, hour=4) - timedelta(days=50))
         await put_in_stage(infra, ending, "trial", entered_at=(now.replace(day=1, hour=4) - timedelta(days=40)))
+        plan = await client.post("/v1/maintenance/inspection-plans", headers=token(infra, "ops_engineer"), json={
+            "target": blocked, "name": "周巡检", "every": "weekly", "checklist": [{"item": "服务进程"}],
+            "starts_on": (now - timedelta(days=3)).date().isoformat()})
+        assert plan.status_code == 201, plan.text
         response = await client.get("/v1/portfolio", headers=token(infra, "analyst"))
         assert response.status_code == 200, response.text
         body = response.json()
@@ -218,6 +222,8 @@ async def test_the_portfolio_shows_stages_blocked_gates_and_trials_ending(app, i
         [trial] = [t for t in body["trials_ending"] if t["code"] == ending]
         assert trial["stage_label"] == "试用" and trial["overdue"] is False
         assert not any(b["code"] == "mobile_office" for b in body["blocked"])  # delivered: daily operation
+        [overdue] = [o for o in body["overdue_inspections"] if o["target"] == blocked]
+        assert overdue["name"] == "周巡检" and overdue["plan_id"] == plan.json()["id"]
         assert (await client.get("/v1/portfolio", headers=token(infra, "intake"))).status_code == 403
         assert (await client.get("/v1/portfolio")).status_code == 401
         only_video = (await client.get("/v1/portfolio", params={"platform_code": "video"},
