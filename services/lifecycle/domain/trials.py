@@ -22,8 +22,9 @@ CONCLUSION_LABELS = {"ready": "可进入下一阶段", "not_ready": "尚不具�
 # The gate document an evaluation files, per stage (SPEC §3 gates trial→trial_commercial→commercial).
 EVALUATION_DOCUMENT = {Stage.trial.value: "trial_evaluation",
                        Stage.trial_commercial.value: "trial_commercial_evaluation"}
-# Planning may start one stage early: the pilots and the tariff of a trial are chosen while testing ends, those of
-# trial-commercial while the trial runs (source §3.1: the pack for 试商用 is prepared during 试用).
+# Planning may start one stage early. Source §3.1 step 1: once development is done the product manager finds
+# cities and willing customers for the trial (so while testing ends); step 6 试商用准备 prepares trial-commercial
+# (notice, materials, training of the cities) before it begins, i.e. during the trial.
 PLANNED_FROM = {Stage.trial.value: Stage.testing.value, Stage.trial_commercial.value: Stage.trial.value}
 FEEDBACK_KINDS = frozenset({Kind.suggestion, Kind.complaint})
 FEEDBACK_STATE_LABELS = {"open": "处理中", "closed": "已关闭"}
