@@ -283,6 +283,19 @@ class CatalogSyncRequested(EventData):
     requested_by: str
 
 
+class BacklogItemShipped(EventData):
+    """An optimisation backlog item (产品优化) shipped in a release: the loop 建议收集 → 产品优化 closes, and
+    ticketing tells the channel of each ticket that raised it (`ticket_ids`). `sequence` is the item's version in
+    the loop (the length of its history); `item_id` with `release` identifies the shipment."""
+
+    product_code: str
+    item_id: str
+    title: str
+    release: str
+    shipped_at: datetime
+    ticket_ids: list[str]
+
+
 # --- knowledge -------------------------------------------------------------------------------------------
 
 
@@ -424,6 +437,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "lifecycle.product.registered": ProductRegistered,
     "lifecycle.product.stage_changed": ProductStageChanged,
     "catalog.sync_requested": CatalogSyncRequested,
+    "lifecycle.backlog_item.shipped": BacklogItemShipped,
     "knowledge.article.published": ArticlePublished,
     "knowledge.article.archived": ArticleArchived,
     "knowledge.candidate.updated": CandidateUpdated,

@@ -14,7 +14,7 @@ from services.ticketing.api import attachments, flows
 from services.ticketing.api import webhooks as webhook_api
 from services.ticketing.api.routes import router
 from services.ticketing.api.calendar import router as calendar_router
-from services.ticketing.events import handlers, merges, sla_config as sla_config_events
+from services.ticketing.events import handlers, improvements, merges, sla_config as sla_config_events
 from services.ticketing.events import webhooks as webhook_delivery
 from services.ticketing.settings import Settings
 from services.ticketing.store import listing, scheduled, sla_recalc, snapshots
@@ -126,7 +126,9 @@ def create(settings: Settings | None = None) -> FastAPI:
         publishes=PUBLISHES,
         # a merge's second half is finished from ticketing's own ticket.merged (events/merges.py)
         subscriptions=lambda rt: [*handlers.subscriptions(rt), *merges.subscriptions(rt),
-                                  *sla_config_events.subscriptions(rt), rt.extras["replays"].subscription()],
+                                  *sla_config_events.subscriptions(rt), rt.extras["replays"].subscription(),
+                                  # lifecycle's shipped optimisations told to the tickets' channels
+                                  improvements.subscription(rt)],
         prepare=prepare,
         jobs=jobs,
         on_start=on_start,

@@ -64,3 +64,69 @@ def add_ticket(item: dict | None, ticket: TicketClosed, *, seen_at: datetime) ->
             "causes": sorted(causes),
             "first_seen": min(item["first_seen"], seen_at),
             "last_seen": max(item["last_seen"], seen_at)}
+
+
+# --- the closed loop (建议收集 → 产品优化 → 告知): prioritised, planned into vendor work, shipped, told ---------------
+
+STATES: tuple[str, ...] = ("new", "prioritised", "planned", "done", "declined")
+STATE_LABELS = {"new": "待评估", "prioritised": "已定优先级", "planned": "已排期", "done": "已上线", "declined": "不采纳"}
+PRIORITIES: tuple[str, ...] = ("P1", "P2", "P3", "P4")
+PRIORITY_LABELS = {"P1": "紧急", "P2": "高", "P3": "中", "P4": "低"}
+ACTION_LABELS = {"prioritise": "定优先级", "plan": "排入厂家开发", "done": "随版本上线", "decline": "不采纳"}
+# Which states each action may start from. A declined item may be reconsidered (prioritised again); a shipped one
+# is finished: a ticket closed about it afterwards still counts in the item (`ticket_ids`) but is not among
+# `told_ticket_ids`, the tickets whose requesters were told of the release.
+ALLOWED_FROM = {
+    "prioritise": frozenset({"new", "prioritised", "planned", "declined"}),
+    "plan": frozenset({"prioritised", "planned"}),
+    "done": frozenset({"planned"}),
+    "decline": frozenset({"new", "prioritised", "planned"}),
+}
+TO_STATE = {"plan": "planned", "done": "done", "decline": "declined"}
+
+
+class NotAllowed(ValueError):
+    """The action does not apply to the item in its current state (a 409 for the route)."""
+
+    def __init__(self, action: str, state: str):
+        allowed = ", ".join(sorted(ALLOWED_FROM[action]))
+        super().__init__(f"{action} is not possible while the item is {state!r} ({STATE_LABELS[state]}); "
+                         f"it needs one of: {allowed}")
+        self.action, self.state = action, state
+
+
+def state_of(item: dict) -> str:
+    """Items grown before the loop existed carry no state: they are new."""
+    return item.get("state") or "new"
+
+
+def act(item: dict, action: str, *, by: str, at: datetime, note: str | None = None, **fields) -> dict:
+    """The item after `action` (prioritise / plan / done / decline) with its fields, its history growing by one
+    entry, or NotAllowed. Re-prioritising a planned item keeps it planned (the plan still stands)."""
+    state = state_of(item)
+    if state not in ALLOWED_FROM[action]:
+        raise NotAllowed(action, state)
+    to_state = TO_STATE.get(action) or ("prioritised" if state in ("new", "declined") else state)
+    entry = {"at": at, "by": by, "action": action, "action_label": ACTION_LABELS[action], "from_state": state,
+             "to_state": to_state, "note": note, **fields}
+    new = {**item, **fields, "state": to_state, "state_changed_at": at,
+           "history": [*item.get("history", []), entry]}
+    new["declined_reason"] = fields.get("reason") if action == "decline" else None
+    return new
+
+
+def loop_sequence(item: dict) -> int:
+    """The item's version in the loop (its history's length): the `sequence` of the events it publishes."""
+    return len(item.get("history", []))
+
+
+def loop_counts(items: list[dict]) -> dict:
+    """Counts by state, and the tickets raised vs told of a shipped release (the loop closed for them)."""
+    by_state = {s: 0 for s in STATES}
+    raised = told = 0
+    for item in items:
+        by_state[state_of(item)] += 1
+        raised += len(item.get("ticket_ids", []))
+        if state_of(item) == "done":
+            told += len(item.get("told_ticket_ids", item.get("ticket_ids", [])))
+    return {"by_state": by_state, "tickets_raised": raised, "tickets_told": told}

@@ -27,7 +27,8 @@ that got a newer state of a ticket may drop an older one arriving later (deliver
 are sent in the order the events were consumed, but events may be consumed out of order after a retry). Per type,
 `data` adds: `ticket.progress_noted` → `note` {`body`} (`body` when the event carries it), `ticket.pending` →
 `needed`, `ticket.resolved` → `answer`, `ticket.reopened` → `reopen_count` and the requester's `comment`,
-`ticket.closed` → `close_reason`, `satisfied`, `score`.
+`ticket.closed` → `close_reason`, `satisfied`, `score`; `ticket.improvement_shipped` → `improvement` {`item_id`,
+`title`, `release`, `shipped_at`} (the optimisation the ticket asked for, shipped in `release`).
 
 Signing (Standard Webhooks 1.0, symmetric): headers `webhook-id` (the delivery's message id, the same on every
 retry: the receiver's idempotency key), `webhook-timestamp` (unix seconds of this attempt) and `webhook-signature`
@@ -61,7 +62,11 @@ REQUESTER_EVENTS: tuple[str, ...] = (
     "ticket.resolved",
     "ticket.reopened",
     "ticket.closed",
+    # not a ticketing event: lifecycle's `lifecycle.backlog_item.shipped` relayed per ticket that raised the
+    # item (events/improvements.py): the requester's suggestion or complaint shipped in a release (产品优化已上线)
+    "ticket.improvement_shipped",
 )
+IMPROVEMENT_SHIPPED = "ticket.improvement_shipped"
 
 # A delivery id is derived from (webhook, event): the same event consumed twice makes the same delivery.
 _DELIVERY_NAMESPACE = uuid.UUID("6f1d3c8e-4b7a-4c2e-9a51-0c8e2f4d7b19")
@@ -149,6 +154,9 @@ def callback_body(event_type: str, time: datetime | str, sequence: int, data: Ma
     elif event_type == "ticket.reopened":
         content["reopen_count"] = data.get("reopen_count")
         content["comment"] = data.get("comment")
+    elif event_type == IMPROVEMENT_SHIPPED:
+        improvement = data.get("improvement") or {}
+        content["improvement"] = {k: improvement.get(k) for k in ("item_id", "title", "release", "shipped_at")}
     elif event_type == "ticket.closed":
         content["close_reason"] = data.get("close_reason")
         content["satisfied"] = data.get("satisfied")
