@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo import AsyncMongoClient
 
+from contracts.events import TrainingRecorded
+from services.lifecycle.domain import trials
 from services.lifecycle.main import create
 from services.lifecycle.settings import Settings
 from tests.lifecycle.stages import new_product
@@ -27,8 +29,9 @@ def day(n: int) -> str:
 async def record_training(infra, code: str, cities: list[str], held_on: str) -> None:
     client = AsyncMongoClient(infra.mongo_url, tz_aware=True)
     try:
-        await client[infra.db_name("lifecycle")]["trainings"].insert_one(
-            {"_id": f"tr-{code}", "product_code": code, "cities": cities, "held_on": held_on, "attendance": 20})
+        event = TrainingRecorded(training_id=f"tr-{code}", product_code=code, cities=cities, held_on=held_on,
+                                 attendance=20)
+        await client[infra.db_name("lifecycle")]["trainings"].insert_one(trials.training_record(event))
     finally:
         await client.close()
 

@@ -256,7 +256,7 @@ class RoundReport(BaseModel):
                                    "result_label": RESULT_LABELS[Result(doc["result"])]})
 
 
-class OptimisationPlanCreate(Strict):
+class RoundOptimisationPlanCreate(Strict):
     """The optimisation plan (优化方案) the centre and the subsidiary draw from a round's issues. Recording it does
     not move the product: the transition testing → development does (no gate)."""
 
@@ -271,7 +271,7 @@ class OptimisationPlanCreate(Strict):
 
 
 
-class OptimisationPlan(BaseModel):
+class RoundOptimisationPlan(BaseModel):
     id: str
     round: int
     summary: str
@@ -281,7 +281,7 @@ class OptimisationPlan(BaseModel):
     by: str
 
     @classmethod
-    def of(cls, doc: dict) -> OptimisationPlan:
+    def of(cls, doc: dict) -> RoundOptimisationPlan:
         return cls.model_validate({**doc, "id": doc["_id"]})
 
 
@@ -293,7 +293,7 @@ class TestRound(BaseModel):
     at: datetime = Field(description="When testing began")
     by: str
     reports: list[RoundReport] = []
-    optimisation_plan: OptimisationPlan | None = None
+    optimisation_plan: RoundOptimisationPlan | None = None
 
 
 class TestRounds(BaseModel):
@@ -315,7 +315,7 @@ async def _rounds(rt: Runtime, code: str, only: int | None = None) -> list[TestR
     plans = {p["round"]: p for p in await rt.store[OPTIMISATION_PLANS].find(query).to_list(None)}
     return [TestRound.model_validate({
         **r, "id": r["_id"], "reports": [RoundReport.of(x) for x in reports if x["round"] == r["round"]],
-        "optimisation_plan": OptimisationPlan.of(plans[r["round"]]) if r["round"] in plans else None}) for r in rounds]
+        "optimisation_plan": RoundOptimisationPlan.of(plans[r["round"]]) if r["round"] in plans else None}) for r in rounds]
 
 
 @router.post("/products/{code}/test-rounds", response_model=TestRound, status_code=201,
@@ -380,7 +380,7 @@ async def add_round_report(code: str, n: int, body: RoundReportCreate, principal
 
 @router.post("/products/{code}/test-rounds/{n}/optimisation-plan", response_model=TestRound, status_code=201,
              summary="Record the round's optimisation plan (优化方案); admin or the product's manager")
-async def add_optimisation_plan(code: str, n: int, body: OptimisationPlanCreate,
+async def add_optimisation_plan(code: str, n: int, body: RoundOptimisationPlanCreate,
                                 principal: Principal = Depends(authenticate), rt: Runtime = Depends(runtime)):
     _, product = await load_entry(rt, code)
     require_manager(principal, product)

@@ -19,7 +19,8 @@ from services.kit.store import public
 from services.lifecycle.api.access import load_entry, require_manager, require_reader
 from services.lifecycle.domain import trials
 from services.lifecycle.store.collections import BACKLOG, TRAININGS, TRIALS
-from services.lifecycle.store.trials import TRIAL_FEEDBACK, feedback_counts, file_document, stage_since
+from services.lifecycle.store.gates import entered_at
+from services.lifecycle.store.trials import TRIAL_FEEDBACK, feedback_counts, file_document
 
 router = APIRouter(prefix="/v1", tags=["trials"])
 
@@ -120,7 +121,7 @@ class EvaluationCreate(BaseModel):
         return _when(value)
 
 
-class OptimisationPlanCreate(BaseModel):
+class TrialOptimisationPlanCreate(BaseModel):
     """The optimisation plan (优化方案) the evaluation leads to, naming the backlog items it takes up."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
@@ -232,7 +233,7 @@ async def _view(rt: Runtime, product: dict[str, Any], stage: str) -> TrialView:
     code = product["code"]
     doc = await rt.store[TRIALS].find_one({"_id": trials.trial_id(code, stage)}) or {}
     current = product["stage"] == stage
-    since = stage_since(product).date() if current else None
+    since = entered_at(product).date() if current else None
     sessions = [public(t) for t in await rt.store[TRAININGS].find({"product_code": code}).sort("held_on", 1).to_list()]
     training = trials.training_view(doc.get("pilot_cities", []), sessions, since)
     training["sessions"] = [{k: v for k, v in t.items() if k not in ("_id", "by")} | {"id": t["_id"]}
@@ -315,7 +316,7 @@ async def post_evaluation(body: EvaluationCreate, code: str, stage: TrialStage =
 
 @router.post("/products/{code}/trials/{stage}/optimisation-plan", response_model=TrialView,
              summary="Record the optimisation plan (优化方案) naming the backlog items it takes up; product manager")
-async def post_optimisation_plan(body: OptimisationPlanCreate, code: str, stage: TrialStage = STAGE,
+async def post_optimisation_plan(body: TrialOptimisationPlanCreate, code: str, stage: TrialStage = STAGE,
                                  principal: Principal = Depends(authenticate), rt: Runtime = Depends(runtime)):
     product = await _writable(rt, code, principal)
     if body.backlog_item_ids:

@@ -13,7 +13,8 @@ from services.kit.app import Runtime
 from services.kit.consumer import Subscription
 from services.lifecycle.domain import trials
 from services.lifecycle.store.collections import PRODUCTS, TRAININGS
-from services.lifecycle.store.trials import TRIAL_FEEDBACK, stage_since
+from services.lifecycle.store.gates import entered_at
+from services.lifecycle.store.trials import TRIAL_FEEDBACK
 
 FEEDBACK_QUEUE = "lifecycle.trial_feedback"
 TRAININGS_QUEUE = "lifecycle.trainings"
@@ -39,7 +40,7 @@ async def record_feedback(rt: Runtime, envelope: Envelope) -> None:
     stage = current["stage"] if current else None
     if stage is None:
         product = await rt.store[PRODUCTS].find_one({"_id": ticket.product_code})
-        stage = trials.feedback_stage(ticket, product, stage_since(product) if product else None)
+        stage = trials.feedback_stage(ticket, product, entered_at(product) if product else None)
         if stage is None:
             return
 

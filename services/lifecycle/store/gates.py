@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 from typing import Any
 
 from contracts.vocabulary import Stage
@@ -10,6 +11,8 @@ from services.kit.app import Runtime
 from services.lifecycle.domain import documents
 from services.lifecycle.domain.gates import Facts
 from services.lifecycle.store.collections import DECISIONS, DOCUMENTS, ISSUES, TRAININGS, TRIALS
+
+LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
 
 
 def entered_at(product: dict[str, Any]) -> datetime:
@@ -38,7 +41,7 @@ async def gather_many(rt: Runtime, products: list[dict[str, Any]]) -> dict[str, 
     out: dict[str, Facts] = {}
     for product in products:
         code, stage, records = product["code"], Stage(product["stage"]), by_code[product["code"]]
-        since = entered_at(product).date().isoformat()
+        since = entered_at(product).astimezone(LOCAL_ZONE).date().isoformat()  # held_on is a Beijing date
         trained = {city for t in records["trainings"] if str(t["held_on"]) >= since for city in t["cities"]}
         out[code] = Facts(stage=stage, entered_at=entered_at(product),
                           documents=documents.newest_by_type(records["docs"]),

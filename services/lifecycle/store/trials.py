@@ -7,13 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
-from pymongo.errors import DuplicateKeyError
 
 from services.kit.app import Runtime
-from services.kit.problems import Problem
-from services.lifecycle.domain import documents, trials
-from services.lifecycle.store.collections import DOCUMENTS, TRAININGS, TRIALS
-from services.lifecycle.store.gates import entered_at
+from services.lifecycle.domain import trials
+from services.lifecycle.store import documents as documents_store
+from services.lifecycle.store.collections import TRAININGS, TRIALS
 from services.lifecycle.store.timeline import Source, register
 
 TRIAL_FEEDBACK = "trial_feedback"  # _id = ticket id: a suggestion or complaint raised during a trial stage
@@ -46,33 +44,13 @@ register(
 )
 
 
-def stage_since(product: dict[str, Any]) -> datetime:
-    """When the product entered its stage (store/gates.entered_at), as an instant even where the store handed
-    back a `$set` date as its ISO text."""
-    value = entered_at(product)
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 async def file_document(rt: Runtime, code: str, *, doc_type: str, title: str, ref: str, approved: bool, by: str,
                         at: datetime) -> dict[str, Any]:
-    """File a gate document as the next version of its type (the gate reads the newest), so that what a trial
-    route records is also what the stage's gate sees. Two filings racing for one version: the loser takes the
-    next."""
-    for _ in range(5):
-        newest = await rt.store[DOCUMENTS].find({"product_code": code, "type": doc_type}, {"version": 1}) \
-            .sort("version", -1).limit(1).to_list()
-        version = (newest[0]["version"] + 1) if newest else 1
-        doc = documents.new_document(code, {"type": doc_type, "title": title, "ref": ref, "approved": approved},
-                                     version=version, owner=by, at=at, recorded_at=datetime.now(UTC),
-                                     approved_by=by)
-        try:
-            await rt.store.insert(DOCUMENTS, doc)
-            return doc
-        except DuplicateKeyError:
-            continue
-    raise Problem(409, "conflict", "Conflict", f"Could not file the next {doc_type} of {code!r}; try again.")
+    """File a gate document as the next version of its type, so that what a trial route records is also what
+    the stage's gate sees."""
+    return await documents_store.file_document(
+        rt, code, {"type": doc_type, "title": title, "ref": ref, "approved": approved}, owner=by,
+        at=at.astimezone(UTC), recorded_at=datetime.now(UTC), approved_by=by)
 
 
 async def feedback_counts(rt: Runtime, code: str, stage: str) -> dict[str, int]:
