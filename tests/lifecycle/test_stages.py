@@ -190,7 +190,15 @@ async def test_who_may_drive_a_product(app, infra):
         scoped = token(infra, "product_manager", sub="pm-scope", products=[code])
         assert (await client.patch(base, json={"budget_cny": 10}, headers=scoped)).status_code == 200
         intake = token(infra, "intake")
-        for path in (f"{base}/documents", f"{base}/decisions", f"{base}/transitions", f"{base}/gate"):
+        filed = await client.post(f"{base}/documents", json={**doc, "type": "om_manual"}, headers=vendor)
+        assert filed.status_code == 201 and filed.json()["approved"] is False
+        approve = f"{base}/documents/{filed.json()['id']}/approve"
+        for who, headers in others.items():
+            assert (await client.post(approve, headers=headers)).status_code == 403, who
+        assert (await client.post(approve)).status_code == 401
+        assert (await client.post(approve, headers=scoped)).json()["approved"] is True
+        for path in (f"{base}/documents", f"{base}/decisions", f"{base}/transitions", f"{base}/gate",
+                     f"{base}/timeline"):
             assert (await client.get(path, headers=intake)).status_code == 403, path
             assert (await client.get(path)).status_code == 401, path
             assert (await client.get(path, headers=token(infra, "agent"))).status_code == 200, path
