@@ -4,11 +4,11 @@ the product's manager (or an admin) writes. Thin: parse → domain/trials → st
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from contracts.vocabulary import CITIES, Industry
 from services.kit.app import Runtime, runtime
@@ -17,8 +17,9 @@ from services.kit.pagination import PageParams, page, page_params
 from services.kit.problems import invalid
 from services.kit.store import public
 from services.lifecycle.api.access import load_entry, require_manager, require_reader
+from services.lifecycle.api.moments import moment, now_ms
 from services.lifecycle.domain import trials
-from services.lifecycle.store.collections import BACKLOG, TRAININGS, TRIALS
+from services.lifecycle.store.collections import BACKLOG, DOCUMENTS, TRAININGS, TRIALS
 from services.lifecycle.store.gates import entered_at
 from services.lifecycle.store.trials import TRIAL_FEEDBACK, feedback_counts, file_document
 
@@ -26,18 +27,6 @@ router = APIRouter(prefix="/v1", tags=["trials"])
 
 TrialStage = Literal["trial", "trial_commercial"]
 STAGE = Path(description="`trial` 试用 or `trial_commercial` 试商用")
-SKEW = timedelta(minutes=5)  # a client's clock a little ahead is not "the future"
-
-
-def _when(value: datetime | None) -> datetime | None:
-    """`at` is when it really happened: optional (default now), never in the future."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    if value > datetime.now(UTC) + SKEW:
-        raise ValueError("must not be in the future")
-    return value
 
 
 def _city(value: str) -> str:
@@ -91,12 +80,8 @@ class TariffPut(BaseModel):
     name: str = Field(min_length=1, max_length=200, description="Tariff name (资费名称)")
     ref: str = Field(min_length=1, max_length=500, description="Where the tariff table is (文件引用)")
     agreed_with: Literal["信息化推进室"] = Field(trials.PROMOTION_OFFICE, description="Agreed with (协商部门)")
-    at: datetime | None = Field(None, description="When it was agreed; default now, never in the future")
+    at: AwareDatetime | None = Field(None, description="When it was agreed; default now, never in the future")
 
-    @field_validator("at")
-    @classmethod
-    def not_in_future(cls, value: datetime | None) -> datetime | None:
-        return _when(value)
 
 
 class EvaluationCreate(BaseModel):
@@ -113,12 +98,8 @@ class EvaluationCreate(BaseModel):
     evidence: list[str] = Field(min_length=1, max_length=50, description="References of the evidence (佐证材料)")
     title: str | None = Field(None, max_length=200, description="Document title; default from the stage")
     ref: str = Field(min_length=1, max_length=500, description="Where the evaluation document is")
-    at: datetime | None = Field(None, description="When it was concluded; default now, never in the future")
+    at: AwareDatetime | None = Field(None, description="When it was concluded; default now, never in the future")
 
-    @field_validator("at")
-    @classmethod
-    def not_in_future(cls, value: datetime | None) -> datetime | None:
-        return _when(value)
 
 
 class TrialOptimisationPlanCreate(BaseModel):
@@ -131,12 +112,8 @@ class TrialOptimisationPlanCreate(BaseModel):
     summary: str = Field(min_length=1, max_length=4000, description="The plan (优化方案)")
     backlog_item_ids: list[str] = Field([], max_length=200, description="Backlog items of this product it takes up")
     ref: str | None = Field(None, max_length=500, description="A plan document; filed as `optimisation_plan`")
-    at: datetime | None = Field(None, description="When it was made; default now, never in the future")
+    at: AwareDatetime | None = Field(None, description="When it was made; default now, never in the future")
 
-    @field_validator("at")
-    @classmethod
-    def not_in_future(cls, value: datetime | None) -> datetime | None:
-        return _when(value)
 
 
 class Case(BaseModel):
@@ -176,12 +153,8 @@ class SummaryCreate(BaseModel):
                                                        description="Industry solutions (行业解决方案)")
     title: str | None = Field(None, max_length=200)
     ref: str = Field(min_length=1, max_length=500, description="Where the summary document is")
-    at: datetime | None = Field(None, description="When it was written; default now, never in the future")
+    at: AwareDatetime | None = Field(None, description="When it was written; default now, never in the future")
 
-    @field_validator("at")
-    @classmethod
-    def not_in_future(cls, value: datetime | None) -> datetime | None:
-        return _when(value)
 
 
 class Trainings(BaseModel):
@@ -256,6 +229,18 @@ async def _change(rt: Runtime, product: dict[str, Any], stage: str, principal: P
     return await _view(rt, product, stage)
 
 
+async def _change_with_document(rt: Runtime, product: dict[str, Any], stage: str, principal: Principal, key: str,
+                                record: dict[str, Any], document: dict[str, Any]) -> TrialView:
+    """File the gate document, then the trial record that names it; a record that cannot be written takes its
+    document back, so that the gate never sees a document the trial does not show."""
+    filed = await file_document(rt, product["code"], **document)
+    try:
+        return await _change(rt, product, stage, principal, **{key: {**record, "document_id": filed["_id"]}})
+    except BaseException:
+        await rt.store[DOCUMENTS].delete_one({"_id": filed["_id"]})
+        raise
+
+
 async def _writable(rt: Runtime, code: str, principal: Principal) -> dict[str, Any]:
     _, product = await load_entry(rt, code)
     require_manager(principal, product)
@@ -289,12 +274,10 @@ async def put_tariff(body: TariffPut, code: str, stage: TrialStage = STAGE,
                      principal: Principal = Depends(authenticate), rt: Runtime = Depends(runtime)):
     product = await _writable(rt, code, principal)
     trials.check_plannable(product, stage)
-    at = body.at or datetime.now(UTC)
-    document = await file_document(rt, code, doc_type="tariff_table", title=body.name, ref=body.ref, approved=True,
-                                   by=principal.sub, at=at)
-    tariff = {"name": body.name, "ref": body.ref, "agreed_with": body.agreed_with, "at": at,
-              "document_id": document["_id"]}
-    return await _change(rt, product, stage, principal, tariff=tariff)
+    at = moment(body.at, now_ms())
+    tariff = {"name": body.name, "ref": body.ref, "agreed_with": body.agreed_with, "at": at}
+    return await _change_with_document(rt, product, stage, principal, "tariff", tariff, dict(
+        doc_type="tariff_table", title=body.name, ref=body.ref, approved=True, by=principal.sub, at=at))
 
 
 @router.post("/products/{code}/trials/{stage}/evaluation", response_model=TrialView,
@@ -303,15 +286,13 @@ async def post_evaluation(body: EvaluationCreate, code: str, stage: TrialStage =
                           principal: Principal = Depends(authenticate), rt: Runtime = Depends(runtime)):
     product = await _writable(rt, code, principal)
     trials.check_in_stage(product, stage, "The evaluation")
-    at = body.at or datetime.now(UTC)
+    at = moment(body.at, now_ms())
     doc_type = trials.EVALUATION_DOCUMENT[stage]
     title = body.title or f"{product['name']}{trials.TRIAL_LABELS[stage]}评估"
-    document = await file_document(rt, code, doc_type=doc_type, title=title, ref=body.ref,
-                                   approved=body.conclusion == "ready", by=principal.sub, at=at)
     evaluation = {"conclusion": body.conclusion, "conclusion_label": trials.CONCLUSION_LABELS[body.conclusion],
-                  "summary": body.summary, "evidence": body.evidence, "ref": body.ref, "at": at,
-                  "by": principal.sub, "document_id": document["_id"]}
-    return await _change(rt, product, stage, principal, evaluation=evaluation)
+                  "summary": body.summary, "evidence": body.evidence, "ref": body.ref, "at": at, "by": principal.sub}
+    return await _change_with_document(rt, product, stage, principal, "evaluation", evaluation, dict(
+        doc_type=doc_type, title=title, ref=body.ref, approved=body.conclusion == "ready", by=principal.sub, at=at))
 
 
 @router.post("/products/{code}/trials/{stage}/optimisation-plan", response_model=TrialView,
@@ -326,15 +307,14 @@ async def post_optimisation_plan(body: TrialOptimisationPlanCreate, code: str, s
             if item not in known:
                 raise invalid(f"backlog_item_ids.{n}", f"no backlog item {item!r} of {code!r}")
     trials.check_in_stage(product, stage, "The optimisation plan")
-    at = body.at or datetime.now(UTC)
-    document_id = None
-    if body.ref:
-        document_id = (await file_document(rt, code, doc_type="optimisation_plan",
-                                           title=f"{product['name']}{trials.TRIAL_LABELS[stage]}优化方案",
-                                           ref=body.ref, approved=True, by=principal.sub, at=at))["_id"]
+    at = moment(body.at, now_ms())
     plan = {"summary": body.summary, "backlog_item_ids": body.backlog_item_ids, "ref": body.ref, "at": at,
-            "by": principal.sub, "document_id": document_id}
-    return await _change(rt, product, stage, principal, optimisation_plan=plan)
+            "by": principal.sub}
+    if not body.ref:
+        return await _change(rt, product, stage, principal, optimisation_plan={**plan, "document_id": None})
+    return await _change_with_document(rt, product, stage, principal, "optimisation_plan", plan, dict(
+        doc_type="optimisation_plan", title=f"{product['name']}{trials.TRIAL_LABELS[stage]}优化方案", ref=body.ref,
+        approved=True, by=principal.sub, at=at))
 
 
 @router.post("/products/{code}/trials/trial_commercial/summary", response_model=TrialView,
@@ -344,13 +324,13 @@ async def post_summary(body: SummaryCreate, code: str, principal: Principal = De
     stage = "trial_commercial"
     product = await _writable(rt, code, principal)
     trials.check_in_stage(product, stage, "The summary")
-    at = body.at or datetime.now(UTC)
-    document = await file_document(rt, code, doc_type="summary", title=body.title or f"{product['name']}试商用总结",
-                                   ref=body.ref, approved=True, by=principal.sub, at=at)
+    at = moment(body.at, now_ms())
     summary = {"cases": [c.model_dump(mode="json") for c in body.cases],
                "industry_solutions": [s.model_dump(mode="json") for s in body.industry_solutions],
-               "ref": body.ref, "at": at, "by": principal.sub, "document_id": document["_id"]}
-    return await _change(rt, product, stage, principal, summary=summary)
+               "ref": body.ref, "at": at, "by": principal.sub}
+    return await _change_with_document(rt, product, stage, principal, "summary", summary, dict(
+        doc_type="summary", title=body.title or f"{product['name']}试商用总结", ref=body.ref, approved=True,
+        by=principal.sub, at=at))
 
 
 @router.get("/products/{code}/trials/{stage}/feedback", response_model=FeedbackPage,
