@@ -51,6 +51,10 @@ def _decode(cursor: str) -> list[Any]:
         raise Problem(400, "bad-cursor", "Invalid cursor", "Pass back the next_cursor of the previous page.") from error
 
 
+# For a listing that merges several sources and so cannot use `page`: its cursor is opaque all the same.
+encode_cursor, decode_cursor = _encode, _decode
+
+
 async def page(collection: AsyncCollection, query: dict[str, Any], params: PageParams,
                sort: list[tuple[str, int]]) -> tuple[list[dict], str | None]:
     """One page of `collection` matching `query`, ordered by `sort` (its last key must be unique, e.g. `_id`)."""

@@ -128,6 +128,17 @@ async def test_a_product_walks_from_demand_to_delivered_refused_at_every_gate_fi
 
         timeline = (await client.get(f"{base}/timeline", headers=token(infra, "agent"))).json()
         entries = timeline["entries"]
+        assert timeline["next_cursor"] is None
+        paged, cursor = [], None
+        while True:  # pages of 3 give the same entries in the same order, none twice
+            page = (await client.get(f"{base}/timeline", headers=pm,
+                                     params={"limit": 3, **({"cursor": cursor} if cursor else {})})).json()
+            paged += page["entries"]
+            if not (cursor := page["next_cursor"]):
+                break
+        assert [(e["kind"], e["id"]) for e in paged] == [(e["kind"], e["id"]) for e in entries]
+        bad = await client.get(f"{base}/timeline", headers=pm, params={"cursor": "WzFd"})
+        assert bad.status_code == 400 and bad.json()["type"] == "/problems/bad-cursor"
         assert [e["at"] for e in entries] == sorted(e["at"] for e in entries)
         assert {e["kind"] for e in entries} >= {"registered", "transition", "document", "decision"}
         assert sum(e["kind"] == "transition" for e in entries) == 10

@@ -43,6 +43,7 @@ class Timeline(BaseModel):
     stage: Stage
     stage_label: str
     entries: list[TimelineEntry]
+    next_cursor: str | None = None
 
 
 def transition_entries(product: dict[str, Any]) -> list[dict[str, Any]]:
@@ -69,13 +70,14 @@ def transition_entries(product: dict[str, Any]) -> list[dict[str, Any]]:
 
 @router.get("/products/{code}/timeline", response_model=Timeline,
             summary="Every stage, document, decision and step of a product, dated, with who (oldest first)")
-async def product_timeline(code: str, principal: Caller, rt: Rt):
+async def product_timeline(code: str, principal: Caller, rt: Rt,
+                           limit: int = Query(200, ge=1, le=1000, description="Entries per page (oldest first)"),
+                           cursor: str | None = Query(None, description="The next_cursor of the previous page")):
     require_reader(principal)
     _, product = await load_entry(rt, code)
-    entries = transition_entries(product) + await timeline(rt, code)
-    entries.sort(key=lambda e: e["at"])
+    entries, cursor = await timeline(rt, code, transition_entries(product), limit=limit, cursor=cursor)
     return Timeline(code=code, name=product["name"], stage=product["stage"],
-                    stage_label=gates.label(product["stage"]), entries=entries)
+                    stage_label=gates.label(product["stage"]), entries=entries, next_cursor=cursor)
 
 
 class Blocked(BaseModel):

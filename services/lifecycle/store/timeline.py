@@ -7,10 +7,13 @@ past); `entry` turns one into {at, kind, kind_label, by, summary, id, detail}.""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from dataclasses import dataclass
 from typing import Any
 
 from services.kit.app import Runtime
+from services.kit.pagination import decode_cursor, encode_cursor
+from services.kit.problems import Problem
 
 
 @dataclass(frozen=True)
@@ -40,11 +43,35 @@ def entry(source: Source, doc: dict[str, Any]) -> dict[str, Any]:
             "detail": source.detail(doc) if source.detail else {}}
 
 
-async def timeline(rt: Runtime, code: str, *, limit: int = 2000) -> list[dict[str, Any]]:
-    """Every record of the product, oldest first (ties in the order of SOURCES)."""
-    entries: list[dict[str, Any]] = []
+def _key(e: dict[str, Any]) -> tuple:
+    return (e["at"], e["_order"], e["id"])
+
+
+async def timeline(rt: Runtime, code: str, head: list[dict[str, Any]], *, limit: int,
+                   cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the product's records, oldest first: `head` (entries the caller holds, e.g. the transitions
+    kept in the product's own document) merged with every registered source. Ties at one instant go in the order
+    of SOURCES, then by id. The cursor is (the instant of the next entry, how many entries at that instant were
+    already sent): each source is read from that instant on, only as far as this page can reach."""
+    values = decode_cursor(cursor) if cursor else [None, 0]
+    if len(values) != 2 or (cursor and not isinstance(values[0], datetime)) or not isinstance(values[1], int) \
+            or values[1] < 0:
+        raise Problem(400, "bad-cursor", "Invalid cursor", "Pass back the next_cursor of the previous page.")
+    since, skip = values
+    wanted = skip + limit + 1
+    entries = [{**e, "_order": -1} for e in head if since is None or e["at"] >= since]
     for order, source in enumerate(SOURCES):
-        docs = await rt.store[source.collection].find({"product_code": code}).sort(source.at_field, 1).to_list(limit)
+        query: dict[str, Any] = {"product_code": code}
+        if since is not None:
+            query[source.at_field] = {"$gte": since}
+        docs = await rt.store[source.collection].find(query).sort([(source.at_field, 1), ("_id", 1)]).to_list(wanted)
         entries += [{**entry(source, d), "_order": order} for d in docs]
-    entries.sort(key=lambda e: (e["at"], e["_order"]))
-    return [{k: v for k, v in e.items() if k != "_order"} for e in entries][:limit]
+    entries.sort(key=_key)
+    entries = entries[skip:]
+    page, more = entries[:limit], len(entries) > limit
+    next_cursor = None
+    if more:
+        at = entries[limit]["at"]
+        same = sum(1 for e in page if e["at"] == at) + (skip if since == at else 0)
+        next_cursor = encode_cursor([at, same])
+    return [{k: v for k, v in e.items() if k != "_order"} for e in page], next_cursor
