@@ -12,11 +12,13 @@ SEED_ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help .venv run test bench bench-intake bench-consumers bench-relay seed seed-knowledge bench-search bench-relevance bench-knowledge-search bench-candidates bench-analytics token clean-data
+.PHONY: help .venv run test console console-test bench bench-intake bench-consumers bench-relay seed seed-knowledge bench-search bench-relevance bench-knowledge-search bench-candidates bench-analytics token clean-data
 
 help:
 	@echo "make run         start RabbitMQ (if down), nx-27017 (unless OPS_MONGO_URL is set) and the four services"
 	@echo "make test        run the test suite (pytest; extra args in PYTEST_ARGS)"
+	@echo "make console     build the staff console (npm ci + vite build into console/dist; make run does it)"
+	@echo "make console-test  the console's component tests (Vitest)"
 	@echo "make bench       run bench/close_loop.py against a running 'make run' (args in BENCH_ARGS)"
 	@echo "make bench-intake  intake at saturation and where its time goes, against a running 'make run' (bench/intake.py)"
 	@echo "make bench-consumers  events/s of one and two worker replicas (bench/consumers.py; args in BENCH_ARGS)"
@@ -47,8 +49,24 @@ $(STAMP): pyproject.toml | $(PY)
 # One simple command, so that make runs it without a shell: run.py is make's own child, gets make's
 # SIGTERM directly, and notices when make dies (see its docstring). `exec` or `cd ... &&` would put a shell
 # in between for nothing.
-run: $(STAMP)
+run: $(STAMP) console
 	$(PY) scripts/run.py
+
+# The staff console (console/): npm ci from the lock file, then a Vite build into console/dist, which the gateway
+# of `make run` serves at http://127.0.0.1:8000/. Rebuilt when its sources change.
+CONSOLE_SRC := $(shell find console/src -type f 2>/dev/null) console/index.html console/vite.config.ts console/package.json
+console/node_modules/.installed: console/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed to build the console (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	cd console && npm ci --no-audit --no-fund >&2
+	@touch $@
+
+console/dist/index.html: console/node_modules/.installed $(CONSOLE_SRC)
+	cd console && npx vite build --logLevel warn >&2
+
+console: console/dist/index.html
+
+console-test: console/node_modules/.installed
+	cd console && npx vitest run
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests $(PYTEST_ARGS)

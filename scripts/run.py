@@ -51,6 +51,7 @@ import devstack  # noqa: E402
 from services.kit.settings import DEV_AUTH_SECRET, ServiceSettings  # noqa: E402  (the services' own defaults)
 
 SERVICES = {"ticketing": 8001, "lifecycle": 8002, "knowledge": 8003, "analytics": 8004}
+CONSOLE_PORT = 8000  # the console and the four APIs under one origin (scripts/gateway.py); OPS_CONSOLE_PORT moves it
 READY_TIMEOUT = 60.0
 NX_STOP_TIMEOUT = 15.0
 # After uvicorn's grace for open requests (OPS_SHUTDOWN_GRACE_SECONDS), a service still stops its consumers
@@ -260,10 +261,10 @@ class Stack:
         self.pumps: list[threading.Thread] = []
         self.service_stop_timeout = 0.0
 
-    def start_service(self, name: str, env: dict[str, str]) -> subprocess.Popen:
+    def start_service(self, name: str, env: dict[str, str], command: list[str] | None = None) -> subprocess.Popen:
         # From the main thread: the parent-death signal follows the thread that forks the child.
         proc = subprocess.Popen(
-            devstack.dying_with_parent([sys.executable, "-m", f"services.{name}"]),
+            devstack.dying_with_parent(command or [sys.executable, "-m", f"services.{name}"]),
             cwd=str(REPO),
             env=env,
             stdin=subprocess.DEVNULL,
@@ -297,12 +298,14 @@ def start_and_supervise(stack: Stack, signals: StopSignals) -> None:
     amqp_url = os.environ.get("OPS_AMQP_URL") or devstack.DEFAULT_AMQP_URL
     mongo_url = os.environ.get("OPS_MONGO_URL")
     ports = {name: service_port(name) for name in SERVICES}
+    console_port = _int_env("OPS_CONSOLE_PORT", CONSOLE_PORT)
     host = os.environ.get("OPS_HOST") or ServiceSettings.model_fields["host"].default
     stack.service_stop_timeout = service_stop_timeout()
     signals.check()
 
     # ---- ports, before anything starts
     planned = [(name, host, port, f"set OPS_{name.upper()}_PORT to a free port") for name, port in ports.items()]
+    planned.append(("console", "127.0.0.1", console_port, "set OPS_CONSOLE_PORT to a free port"))
     if not mongo_url:
         nx_port = _int_env("OPS_NX_PORT", 27017)
         planned.append(("nx-27017", "127.0.0.1", nx_port,
@@ -336,8 +339,13 @@ def start_and_supervise(stack: Stack, signals: StopSignals) -> None:
         signals.check()
         proc = stack.start_service(name, dict(base_env, OPS_PORT=str(ports[name])))
         say(f"started {name} (pid {proc.pid}) on port {ports[name]}")
+    signals.check()
+    urls = {f"OPS_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    proc = stack.start_service("console", dict(base_env, OPS_CONSOLE_PORT=str(console_port), **urls),
+                               [sys.executable, str(SCRIPTS / "gateway.py")])
+    say(f"started console gateway (pid {proc.pid}) on port {console_port}")
 
-    # ---- readiness: all four concurrently, one common deadline
+    # ---- readiness: the four services and the gateway concurrently, one common deadline
     deadline = time.monotonic() + READY_TIMEOUT
     pending = dict(stack.services)
     last: dict[str, str] = {}
@@ -349,7 +357,8 @@ def start_and_supervise(stack: Stack, signals: StopSignals) -> None:
                 raise devstack.DevStackError(
                     f"service {name} exited with code {proc.returncode} before it was ready (see its output above)"
                 )
-            url = f"http://127.0.0.1:{ports[name]}/readyz"
+            url = (f"http://127.0.0.1:{console_port}/healthz" if name == "console"
+                   else f"http://127.0.0.1:{ports[name]}/readyz")
             status, detail = devstack.probe_http(url, timeout=2.0)
             if status == 200:
                 del pending[name]
@@ -362,7 +371,7 @@ def start_and_supervise(stack: Stack, signals: StopSignals) -> None:
         if pending:
             signals.sleep(0.3)
 
-    say(banner(ports, amqp_url, mongo_url, mongo_note))
+    say(banner(ports, amqp_url, mongo_url, mongo_note, console_port))
 
     # ---- supervise
     while True:
@@ -376,8 +385,10 @@ def start_and_supervise(stack: Stack, signals: StopSignals) -> None:
         signals.sleep(0.5)
 
 
-def banner(ports: dict[str, int], amqp_url: str, mongo_url: str, mongo_note: str) -> str:
-    lines = ["", "Ops Support stack is running:"]
+def banner(ports: dict[str, int], amqp_url: str, mongo_url: str, mongo_note: str,
+           console_port: int = CONSOLE_PORT) -> str:
+    lines = ["", "Ops Support stack is running:",
+             f"  console    http://127.0.0.1:{console_port}/   (the staff console; APIs under /api/<service>/)"]
     for name in SERVICES:
         base = f"http://127.0.0.1:{ports[name]}"
         lines.append(f"  {name:<10} {base}   docs {base}/docs")

@@ -1,0 +1,68 @@
+// Who is signed in: the claims of the bearer token the console holds (decoded only to show the user and choose the
+// pages; the services verify it on every request).
+import { createContext, useContext, useEffect, useState, type ReactNode } from "react";
+import { getToken, setToken } from "./api";
+
+export interface Claims {
+  sub: string;
+  name?: string;
+  roles: string[];
+  city?: string;
+  products?: string[];
+  vendor?: string;
+  exp?: number;
+}
+
+export function decodeClaims(token: string | null): Claims | null {
+  if (!token) return null;
+  try {
+    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const json = decodeURIComponent(
+      atob(part.padEnd(part.length + ((4 - (part.length % 4)) % 4), "="))
+        .split("")
+        .map((c) => "%" + c.charCodeAt(0).toString(16).padStart(2, "0"))
+        .join(""),
+    );
+    const claims = JSON.parse(json) as Claims;
+    if (claims.exp && claims.exp * 1000 < Date.now()) return null;
+    return claims;
+  } catch {
+    return null;
+  }
+}
+
+interface AuthState {
+  user: Claims | null;
+  signIn: (token: string) => void;
+  signOut: () => void;
+  has: (...roles: string[]) => boolean;
+}
+
+const AuthContext = createContext<AuthState>({ user: null, signIn: () => {}, signOut: () => {}, has: () => false });
+
+export function AuthProvider({ children }: { children: ReactNode }) {
+  const [user, setUser] = useState<Claims | null>(() => decodeClaims(getToken()));
+  useEffect(() => {
+    const expired = () => {
+      setToken(null);
+      setUser(null);
+    };
+    window.addEventListener("ops:unauthorized", expired);
+    return () => window.removeEventListener("ops:unauthorized", expired);
+  }, []);
+  const state: AuthState = {
+    user,
+    signIn: (token) => {
+      setToken(token);
+      setUser(decodeClaims(token));
+    },
+    signOut: () => {
+      setToken(null);
+      setUser(null);
+    },
+    has: (...roles) => !!user && (user.roles.includes("admin") || roles.some((r) => user.roles.includes(r))),
+  };
+  return <AuthContext.Provider value={state}>{children}</AuthContext.Provider>;
+}
+
+export const useAuth = () => useContext(AuthContext);
