@@ -422,3 +422,22 @@ async def test_a_stopped_plan_is_due_no_more_and_takes_no_inspections(app, infra
         from services.lifecycle.store.timeline import timeline
         entries = await timeline(app.state.runtime, code)
         assert any(e["kind"] == "inspection_plan" and "已停止" in e["summary"] for e in entries)
+
+
+async def test_restore_time_leaves_out_the_time_the_ticket_waited_for_the_requester(app, infra):
+    t0 = datetime(2026, 10, 7, 8, tzinfo=UTC)
+    async with running(app) as client:
+        code = await new_product(client, infra, pm="pm-f3")
+        ticket_id = f"GZ{uuid.uuid4().hex[:10]}"
+        # 6 h from opening to restore, of which 2.5 h pending (待补充) for the requester's reply: 3.5 h, within 4 h
+        await publish(infra, fault_event(TicketResolved, "ticket.resolved", ticket_id, code, sequence=7,
+                                         status="resolved", opened_at=t0, resolved_at=t0 + timedelta(hours=6),
+                                         answer="已恢复", paused_seconds=9000))
+        headers = token(infra, "analyst")
+
+        async def settled():
+            body = (await client.get("/v1/maintenance/faults", params={"target": code}, headers=headers)).json()
+            return body["products"][0] if body["products"] and body["products"][0]["restored"] == 1 else None
+
+        row = await eventually(settled, what="the fault read model caught up with the resolve")
+        assert row["mean_restore_hours"] == 3.5 and row["restored_within_sla"] == 1 and row["within_sla_rate"] == 1

@@ -172,6 +172,8 @@ def fault_record(current: Mapping[str, Any] | None, ticket: Mapping[str, Any], *
         "status": ticket["status"],
         "opened_at": ticket["opened_at"],
         "resolved_at": ticket.get("resolved_at") if restored else None,
+        # wall time the ticket waited for the requester (待补充) up to this event: not the O&M team's restore time
+        "paused_seconds": float(ticket.get("paused_seconds") or 0),
         "duplicate": merged,  # closed into another ticket: the same fault, counted once there
         "sequence": sequence,
         "recorded_at": recorded_at,
@@ -179,9 +181,12 @@ def fault_record(current: Mapping[str, Any] | None, ticket: Mapping[str, Any], *
 
 
 def restore_hours(fault: Mapping[str, Any]) -> float | None:
+    """Opening to restore, wall clock, less the time the ticket was pending (待补充: waiting for the requester to
+    supply what was needed), which the ticket events carry as `paused_seconds`."""
     if fault.get("resolved_at") is None:
         return None
-    return max(0.0, (fault["resolved_at"] - fault["opened_at"]).total_seconds() / 3600)
+    seconds = (fault["resolved_at"] - fault["opened_at"]).total_seconds() - (fault.get("paused_seconds") or 0)
+    return max(0.0, seconds / 3600)
 
 
 def p90(values: Sequence[float]) -> float | None:
