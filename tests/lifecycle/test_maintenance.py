@@ -441,3 +441,45 @@ async def test_restore_time_leaves_out_the_time_the_ticket_waited_for_the_reques
 
         row = await eventually(settled, what="the fault read model caught up with the resolve")
         assert row["mean_restore_hours"] == 3.5 and row["restored_within_sla"] == 1 and row["within_sla_rate"] == 1
+
+
+async def test_the_overdue_filter_pages_with_a_cursor_and_a_bounded_scan(app, infra, monkeypatch):
+    async with running(app) as client:
+        code = await new_product(client, infra, pm="pm-o1")
+        long_ago = (NOW - timedelta(days=5)).date().isoformat()
+        later = (NOW + timedelta(days=5)).date().isoformat()
+        made = []
+        for i in range(7):  # overdue, overdue, not, overdue, not, overdue, overdue
+            starts_on = later if i in (2, 4) else long_ago
+            plan = (await client.post("/v1/maintenance/inspection-plans", headers=ops(infra),
+                                      json=plan_body(code, starts_on=starts_on, name=f"巡检{i}"))).json()
+            made.append(plan)
+        want = {True: sorted(p["id"] for p in made if p["overdue"]), False: sorted(p["id"] for p in made
+                                                                                  if not p["overdue"])}
+        assert len(want[True]) == 5
+
+        async def walk(overdue: str, limit: int) -> list[list[str]]:
+            pages, cursor = [], None
+            while True:
+                params = {"target": code, "overdue": overdue, "limit": limit, **({"cursor": cursor} if cursor else {})}
+                response = await client.get("/v1/maintenance/inspection-plans", params=params, headers=ops(infra))
+                assert response.status_code == 200, response.text
+                body = response.json()
+                assert len(body["items"]) <= limit
+                pages.append([p["id"] for p in body["items"]])
+                cursor = body["next_cursor"]
+                if cursor is None:
+                    return pages
+
+        pages = await walk("true", 2)
+        assert [len(p) for p in pages] == [2, 2, 1] and sum(pages, []) == want[True]
+        assert sum(await walk("false", 1), []) == want[False]
+        assert await walk("true", 5) == [want[True]]  # exactly a page: no cursor to an empty page
+        # a page reads at most OVERDUE_SCAN_LIMIT plans: it may come back short, and the cursor goes on
+        from services.lifecycle.api import maintenance as api
+        monkeypatch.setattr(api, "OVERDUE_SCAN_LIMIT", 3)
+        pages = await walk("true", 5)
+        assert len(pages) > 1 and all(len(p) <= 3 for p in pages) and sum(pages, []) == want[True]
+        bad = await client.get("/v1/maintenance/inspection-plans", params={"overdue": "true", "cursor": "x!"},
+                               headers=ops(infra))
+        assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")

@@ -3,6 +3,8 @@ their approval, and fault statistics per product and platform. Thin: parse → d
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -474,11 +476,53 @@ async def list_inspection_plans(target: str | None = Query(None, description="On
     if overdue is None:
         docs, cursor = await page(rt.store[INSPECTION_PLANS], query, params, [("_id", 1)])
         items = [await store.plan_status(rt, d, now) for d in docs]
-    else:  # derived: filtered after the status is known, over all the plans asked for
-        docs, cursor = await rt.store[INSPECTION_PLANS].find(query).sort("_id", 1).to_list(5000), None
-        items = [s for d in docs if (s := await store.plan_status(rt, d, now))["overdue"] == overdue]
-        items = items[:params.limit]
+    else:
+        items, cursor = await _plans_by_overdue(rt, query, overdue, params, now)
     return {"items": [_plan_out(d) for d in items], "next_cursor": cursor}
+
+
+# `overdue` is derived (from each plan's latest inspection), so no query selects on it: plans are read in `_id`
+# order from the cursor and filtered as their status becomes known. A page reads at most this many plans, so a
+# page is bounded whatever the share of overdue plans; when the bound is hit first the page is short (even empty)
+# and its cursor continues after the last plan read.
+OVERDUE_SCAN_LIMIT = 1000
+
+
+def _plan_cursor(plan_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": plan_id}).encode()).decode().rstrip("=")
+
+
+def _after_plan(cursor: str) -> str:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except ValueError as error:
+        raise Problem(400, "bad-cursor", "Invalid cursor", "Pass back the next_cursor of the previous page.") from error
+    if not isinstance(raw, dict) or not isinstance(raw.get("after"), str):
+        raise Problem(400, "bad-cursor", "Invalid cursor", "The cursor belongs to another listing.")
+    return raw["after"]
+
+
+async def _plans_by_overdue(rt: Runtime, query: dict[str, Any], overdue: bool, params: PageParams,
+                            now: datetime) -> tuple[list[dict[str, Any]], str | None]:
+    after = _after_plan(params.cursor) if params.cursor else None
+    found: list[dict[str, Any]] = []
+    scanned, last = 0, after
+    while scanned < OVERDUE_SCAN_LIMIT:
+        batch = min(OVERDUE_SCAN_LIMIT - scanned, max(params.limit + 1, 50))
+        docs = await rt.store[INSPECTION_PLANS].find(
+            flat_and(query, {"_id": {"$gt": last}} if last is not None else None)).sort("_id", 1) \
+            .limit(batch).to_list()
+        for doc in docs:
+            scanned, last = scanned + 1, doc["_id"]
+            status = await store.plan_status(rt, doc, now)
+            if status["overdue"] != overdue:
+                continue
+            if len(found) == params.limit:  # one more exists: the page ends at the last one kept
+                return found, _plan_cursor(found[-1]["_id"])
+            found.append(status)
+        if len(docs) < batch:
+            return found, None  # every plan read
+    return found, _plan_cursor(last)  # the scan bound: continue after the last plan read
 
 
 @router.get("/inspection-plans/{plan_id}", response_model=InspectionPlan, summary="One inspection plan")
