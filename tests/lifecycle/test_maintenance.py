@@ -3,6 +3,7 @@ inspection plans and inspections, changes and their approval, fault statistics f
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -483,3 +484,29 @@ async def test_the_overdue_filter_pages_with_a_cursor_and_a_bounded_scan(app, in
         bad = await client.get("/v1/maintenance/inspection-plans", params={"overdue": "true", "cursor": "x!"},
                                headers=ops(infra))
         assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_two_overlapping_changes_approved_at_the_same_instant_do_not_both_pass(app, infra):
+    async with running(app) as client:
+        code = await new_product(client, infra, pm="pm-r1")
+        approvers = [token(infra, "product_manager", sub="pm-r1"), token(infra, "admin", sub="admin-r1")]
+        for round_ in range(4):
+            start = NOW + timedelta(days=60 + round_)
+            pair = [(await client.post("/v1/maintenance/changes", headers=ops(infra),
+                                       json=change_body(code, start + timedelta(minutes=30 * i)))).json()["id"]
+                    for i in range(2)]
+            answers = await asyncio.gather(*(client.post(f"/v1/maintenance/changes/{cid}/approve", json={},
+                                                         headers=headers) for cid, headers in zip(pair, approvers)))
+            assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+            [refused] = [a for a in answers if a.status_code == 409]
+            assert refused.json()["type"] == "/problems/window-overlap"
+            states = [(await client.get(f"/v1/maintenance/changes/{cid}", headers=ops(infra))).json()["state"]
+                      for cid in pair]
+            assert sorted(states) == ["approved", "planned"]
+        # three at once on one window: still exactly one holds it
+        start = NOW + timedelta(days=70)
+        three = [(await client.post("/v1/maintenance/changes", headers=ops(infra),
+                                    json=change_body(code, start))).json()["id"] for _ in range(3)]
+        answers = await asyncio.gather(*(client.post(f"/v1/maintenance/changes/{cid}/approve", json={},
+                                                     headers=approvers[i % 2]) for i, cid in enumerate(three)))
+        assert sorted(a.status_code for a in answers) == [200, 409, 409], [a.text for a in answers]

@@ -3,9 +3,13 @@ their approval, and fault statistics per product and platform. Thin: parse → d
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import random
+import time
 import uuid
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
@@ -16,6 +20,7 @@ from contracts.vocabulary import Role
 from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, authenticate, require_roles
 from services.kit.clock import to_milliseconds
+from services.kit.lease import Lease
 from services.kit.pagination import PageParams, page, page_params
 from services.kit.problems import Problem, invalid
 from services.kit.store import ConcurrencyConflict, eq, flat_and, public
@@ -677,23 +682,50 @@ async def _transition(rt: Runtime, principal: Principal, change_id: str, action:
     when = _when(at, "at", now)
     if when < doc["history"][-1]["at"]:
         raise invalid("at", "must not be before the change's previous step")
-    if action == "approve":
+    changed = {**doc, **fields, "state": state,
+               "history": [*doc["history"], {"action": action, "state": state, "at": when, "by": principal.sub,
+                                             "note": note}]}
+    if action != "approve":
+        return _change_out(await _write_change(rt, changed))
+    async with _approval_guard(rt, doc["product_code"]):
+        # checked and written while no other approval of the target runs: two overlapping changes approved at the
+        # same instant would otherwise both see the window free
         clashes = rules.overlapping(doc["window"], await store.holding_changes(rt, doc["product_code"]),
                                     skip=doc["_id"])
         if clashes:
             raise Problem(409, "window-overlap", "Window overlaps another change",
                           f"The window overlaps the approved change(s) {', '.join(clashes)} on {entry['code']!r}.",
                           overlapping=clashes)
-        fields["approved_by"] = principal.sub
-    changed = {**doc, **fields, "state": state,
-               "history": [*doc["history"], {"action": action, "state": state, "at": when, "by": principal.sub,
-                                             "note": note}]}
+        return _change_out(await _write_change(rt, {**changed, "approved_by": principal.sub}))
+
+
+async def _write_change(rt: Runtime, changed: dict[str, Any]) -> dict[str, Any]:
     try:
-        changed = await rt.store.replace(CHANGES, changed)
+        return await rt.store.replace(CHANGES, changed)
     except ConcurrencyConflict as error:
         raise Problem(409, "change-conflict", "Changed meanwhile",
                       "The change was changed by someone else meanwhile; read it again.") from error
-    return _change_out(changed)
+
+
+# An approval holds its target's guard (a lease in the store, kit/lease.py) from reading the held windows to
+# writing the approval. Held for milliseconds; it expires by itself should its holder die meanwhile.
+APPROVAL_GUARD_SECONDS = 15.0
+APPROVAL_WAIT_SECONDS = 5.0
+
+
+@asynccontextmanager
+async def _approval_guard(rt: Runtime, code: str):
+    lease = Lease(rt.store, f"change-approval:{code}", APPROVAL_GUARD_SECONDS)
+    deadline = time.monotonic() + APPROVAL_WAIT_SECONDS
+    while not await lease.acquire():
+        if time.monotonic() > deadline:
+            raise Problem(409, "approval-busy", "Another approval is under way",
+                          f"Another change of {code!r} is being approved; try again.")
+        await asyncio.sleep(0.01 + random.random() * 0.04)
+    try:
+        yield
+    finally:
+        await lease.release()
 
 
 @router.post("/changes/{change_id}/approve", response_model=Change,
