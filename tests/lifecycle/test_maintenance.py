@@ -510,3 +510,26 @@ async def test_two_overlapping_changes_approved_at_the_same_instant_do_not_both_
         answers = await asyncio.gather(*(client.post(f"/v1/maintenance/changes/{cid}/approve", json={},
                                                      headers=approvers[i % 2]) for i, cid in enumerate(three)))
         assert sorted(a.status_code for a in answers) == [200, 409, 409], [a.text for a in answers]
+
+
+async def test_a_fault_ticket_reclassified_to_another_kind_is_counted_no_more(app, infra):
+    t0 = datetime(2026, 10, 9, 8, tzinfo=UTC)
+    async with running(app) as client:
+        code = await new_product(client, infra, pm="pm-f4")
+        kept, moved = (f"GZ{uuid.uuid4().hex[:10]}" for _ in range(2))
+        texts = {"title": "无法登录", "description": "客户端报错"}
+        await publish(infra, fault_event(TicketOpened, "ticket.opened", kept, code, sequence=1, opened_at=t0, **texts),
+                      fault_event(TicketOpened, "ticket.opened", moved, code, sequence=1, opened_at=t0, **texts))
+        headers = token(infra, "analyst")
+
+        async def total(n):
+            body = (await client.get("/v1/maintenance/faults", params={"target": code}, headers=headers)).json()
+            return body["products"][0] if body["products"] and body["products"][0]["total"] == n else None
+
+        await eventually(lambda: total(2), what="both faults recorded")
+        # the second turns out a consultation (咨询): its next event says so
+        await publish(infra, fault_event(TicketResolved, "ticket.resolved", moved, code, sequence=3, kind="consultation",
+                                         status="resolved", opened_at=t0, resolved_at=t0 + timedelta(hours=1),
+                                         answer="已解答"))
+        row = await eventually(lambda: total(1), what="the reclassified ticket left the fault figures")
+        assert row["open"] == 1 and row["restored"] == 0

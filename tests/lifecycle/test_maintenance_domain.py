@@ -153,3 +153,16 @@ def test_time_pending_for_the_requester_is_not_restore_time():
     # a record written before pauses were kept counts wall clock; a pause never makes it negative
     assert m.restore_hours({"opened_at": T, "resolved_at": T + timedelta(hours=2)}) == 2
     assert m.restore_hours({"opened_at": T, "resolved_at": T + timedelta(hours=1), "paused_seconds": 7200}) == 0
+
+
+def test_a_fault_reclassified_to_another_kind_is_counted_no_more():
+    opened = m.fault_record(None, ticket(), sequence=1, recorded_at=T)
+    assert opened["reclassified"] is False and m.fault_figures([opened])["total"] == 1
+    moved = m.fault_record(opened, ticket("in_progress", kind="consultation"), sequence=3, recorded_at=T)
+    assert moved["reclassified"] is True and moved["kind"] == "consultation"
+    assert m.fault_figures([moved])["total"] == 0
+    assert m.fault_record(moved, ticket(), sequence=2, recorded_at=T) is None  # older: still reclassified
+    back = m.fault_record(moved, ticket("resolved", resolved_at=T + timedelta(hours=1)), sequence=4, recorded_at=T)
+    assert back["reclassified"] is False and m.fault_figures([back])["restored"] == 1
+    # never a fault: nothing recorded
+    assert m.fault_record(None, ticket(kind="complaint"), sequence=5, recorded_at=T) is None
