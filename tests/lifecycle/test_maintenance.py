@@ -3,6 +3,7 @@ inspection plans and inspections, changes and their approval, fault statistics f
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -65,6 +66,21 @@ async def test_every_route_needs_a_token_and_intake_reads_nothing(app, infra):
             assert response.headers["content-type"].startswith("application/problem+json")
             if method == "GET":
                 assert (await client.get(path, headers=token(infra, "intake"))).status_code == 403, path
+
+
+def test_every_route_documents_its_answer(app):
+    """Every route names a response model, so OpenAPI describes its answer, labels included."""
+    spec = app.openapi()
+    schemas = spec["components"]["schemas"]
+    for method, path in ROUTES:
+        path = path.replace("IP-x", "{plan_id}").replace("IN-x", "{inspection_id}").replace("CH-x", "{change_id}")
+        operation = spec["paths"][path][method.lower()]
+        ok = next(r for code, r in operation["responses"].items() if code.startswith("2"))
+        ref = ok["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+        assert schemas[ref]["properties"], (method, path)
+    assert {"state_label", "type_label", "outcome_label"} <= set(schemas["Change"]["properties"])
+    assert "overlapping" in schemas["ChangeCreated"]["properties"]
+    assert "from" in schemas["FaultStatistics"]["properties"]
 
 
 @pytest.mark.parametrize("role", ["agent", "vendor", "analyst", "account_manager", "complaint_handler"])
@@ -370,7 +386,7 @@ async def test_fault_statistics_per_product_and_platform_from_ticket_events(app,
         [cloud] = body["platforms"]
         assert cloud["code"] == "cloud" and {a, b} <= set(cloud["products"])
         assert cloud["total"] >= 4 and cloud["by_severity"]["1"] >= 2
-        assert body["sla_hours"] == {"1": 4, "2": 8, "3": 48}
+        assert body["sla_hours"] == {"1": 4, "2": 8, "3": 48} and body["from"] is None and body["to"] is None
 
         only_a = (await client.get("/v1/maintenance/faults", params={"target": a}, headers=headers)).json()
         assert [p["code"] for p in only_a["products"]] == [a] and only_a["platforms"] == []
@@ -407,3 +423,113 @@ async def test_a_stopped_plan_is_due_no_more_and_takes_no_inspections(app, infra
         from services.lifecycle.store.timeline import timeline
         entries = await timeline(app.state.runtime, code)
         assert any(e["kind"] == "inspection_plan" and "已停止" in e["summary"] for e in entries)
+
+
+async def test_restore_time_leaves_out_the_time_the_ticket_waited_for_the_requester(app, infra):
+    t0 = datetime(2026, 10, 7, 8, tzinfo=UTC)
+    async with running(app) as client:
+        code = await new_product(client, infra, pm="pm-f3")
+        ticket_id = f"GZ{uuid.uuid4().hex[:10]}"
+        # 6 h from opening to restore, of which 2.5 h pending (待补充) for the requester's reply: 3.5 h, within 4 h
+        await publish(infra, fault_event(TicketResolved, "ticket.resolved", ticket_id, code, sequence=7,
+                                         status="resolved", opened_at=t0, resolved_at=t0 + timedelta(hours=6),
+                                         answer="已恢复", paused_seconds=9000))
+        headers = token(infra, "analyst")
+
+        async def settled():
+            body = (await client.get("/v1/maintenance/faults", params={"target": code}, headers=headers)).json()
+            return body["products"][0] if body["products"] and body["products"][0]["restored"] == 1 else None
+
+        row = await eventually(settled, what="the fault read model caught up with the resolve")
+        assert row["mean_restore_hours"] == 3.5 and row["restored_within_sla"] == 1 and row["within_sla_rate"] == 1
+
+
+async def test_the_overdue_filter_pages_with_a_cursor_and_a_bounded_scan(app, infra, monkeypatch):
+    async with running(app) as client:
+        code = await new_product(client, infra, pm="pm-o1")
+        long_ago = (NOW - timedelta(days=5)).date().isoformat()
+        later = (NOW + timedelta(days=5)).date().isoformat()
+        made = []
+        for i in range(7):  # overdue, overdue, not, overdue, not, overdue, overdue
+            starts_on = later if i in (2, 4) else long_ago
+            plan = (await client.post("/v1/maintenance/inspection-plans", headers=ops(infra),
+                                      json=plan_body(code, starts_on=starts_on, name=f"巡检{i}"))).json()
+            made.append(plan)
+        want = {True: sorted(p["id"] for p in made if p["overdue"]), False: sorted(p["id"] for p in made
+                                                                                  if not p["overdue"])}
+        assert len(want[True]) == 5
+
+        async def walk(overdue: str, limit: int) -> list[list[str]]:
+            pages, cursor = [], None
+            while True:
+                params = {"target": code, "overdue": overdue, "limit": limit, **({"cursor": cursor} if cursor else {})}
+                response = await client.get("/v1/maintenance/inspection-plans", params=params, headers=ops(infra))
+                assert response.status_code == 200, response.text
+                body = response.json()
+                assert len(body["items"]) <= limit
+                pages.append([p["id"] for p in body["items"]])
+                cursor = body["next_cursor"]
+                if cursor is None:
+                    return pages
+
+        pages = await walk("true", 2)
+        assert [len(p) for p in pages] == [2, 2, 1] and sum(pages, []) == want[True]
+        assert sum(await walk("false", 1), []) == want[False]
+        assert await walk("true", 5) == [want[True]]  # exactly a page: no cursor to an empty page
+        # a page reads at most OVERDUE_SCAN_LIMIT plans: it may come back short, and the cursor goes on
+        from services.lifecycle.api import maintenance as api
+        monkeypatch.setattr(api, "OVERDUE_SCAN_LIMIT", 3)
+        pages = await walk("true", 5)
+        assert len(pages) > 1 and all(len(p) <= 3 for p in pages) and sum(pages, []) == want[True]
+        bad = await client.get("/v1/maintenance/inspection-plans", params={"overdue": "true", "cursor": "x!"},
+                               headers=ops(infra))
+        assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_two_overlapping_changes_approved_at_the_same_instant_do_not_both_pass(app, infra):
+    async with running(app) as client:
+        code = await new_product(client, infra, pm="pm-r1")
+        approvers = [token(infra, "product_manager", sub="pm-r1"), token(infra, "admin", sub="admin-r1")]
+        for round_ in range(4):
+            start = NOW + timedelta(days=60 + round_)
+            pair = [(await client.post("/v1/maintenance/changes", headers=ops(infra),
+                                       json=change_body(code, start + timedelta(minutes=30 * i)))).json()["id"]
+                    for i in range(2)]
+            answers = await asyncio.gather(*(client.post(f"/v1/maintenance/changes/{cid}/approve", json={},
+                                                         headers=headers) for cid, headers in zip(pair, approvers)))
+            assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+            [refused] = [a for a in answers if a.status_code == 409]
+            assert refused.json()["type"] == "/problems/window-overlap"
+            states = [(await client.get(f"/v1/maintenance/changes/{cid}", headers=ops(infra))).json()["state"]
+                      for cid in pair]
+            assert sorted(states) == ["approved", "planned"]
+        # three at once on one window: still exactly one holds it
+        start = NOW + timedelta(days=70)
+        three = [(await client.post("/v1/maintenance/changes", headers=ops(infra),
+                                    json=change_body(code, start))).json()["id"] for _ in range(3)]
+        answers = await asyncio.gather(*(client.post(f"/v1/maintenance/changes/{cid}/approve", json={},
+                                                     headers=approvers[i % 2]) for i, cid in enumerate(three)))
+        assert sorted(a.status_code for a in answers) == [200, 409, 409], [a.text for a in answers]
+
+
+async def test_a_fault_ticket_reclassified_to_another_kind_is_counted_no_more(app, infra):
+    t0 = datetime(2026, 10, 9, 8, tzinfo=UTC)
+    async with running(app) as client:
+        code = await new_product(client, infra, pm="pm-f4")
+        kept, moved = (f"GZ{uuid.uuid4().hex[:10]}" for _ in range(2))
+        texts = {"title": "无法登录", "description": "客户端报错"}
+        await publish(infra, fault_event(TicketOpened, "ticket.opened", kept, code, sequence=1, opened_at=t0, **texts),
+                      fault_event(TicketOpened, "ticket.opened", moved, code, sequence=1, opened_at=t0, **texts))
+        headers = token(infra, "analyst")
+
+        async def total(n):
+            body = (await client.get("/v1/maintenance/faults", params={"target": code}, headers=headers)).json()
+            return body["products"][0] if body["products"] and body["products"][0]["total"] == n else None
+
+        await eventually(lambda: total(2), what="both faults recorded")
+        # the second turns out a consultation (咨询): its next event says so
+        await publish(infra, fault_event(TicketResolved, "ticket.resolved", moved, code, sequence=3, kind="consultation",
+                                         status="resolved", opened_at=t0, resolved_at=t0 + timedelta(hours=1),
+                                         answer="已解答"))
+        row = await eventually(lambda: total(1), what="the reclassified ticket left the fault figures")
+        assert row["open"] == 1 and row["restored"] == 0

@@ -3,7 +3,13 @@ their approval, and fault statistics per product and platform. Thin: parse → d
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
+import random
+import time
 import uuid
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
@@ -14,6 +20,7 @@ from contracts.vocabulary import Role
 from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, authenticate, require_roles
 from services.kit.clock import to_milliseconds
+from services.kit.lease import Lease
 from services.kit.pagination import PageParams, page, page_params
 from services.kit.problems import Problem, invalid
 from services.kit.store import ConcurrencyConflict, eq, flat_and, public
@@ -227,6 +234,155 @@ class ChangeCancel(BaseModel):
         return _text(value)
 
 
+# --- answers -------------------------------------------------------------------------------------------------
+
+
+class ChecklistEntry(BaseModel):
+    item: str
+    expected: str | None = None
+
+
+class InspectionPlan(BaseModel):
+    """A plan with what is derived from its inspections at every read (`last_inspection_at`, `next_due`,
+    `overdue`)."""
+
+    id: str
+    target: str = Field(description="Code of the platform or product inspected")
+    product_code: str = Field(description="The same as `target`: the lifecycle records' common key")
+    name: str
+    checklist: list[ChecklistEntry]
+    every: Literal["daily", "weekly", "monthly"] | None = None
+    interval_days: int | None = None
+    interval_label: str = Field(description="The rhythm in words (每日, 每周, 每月, 每3天)", examples=["每日"])
+    starts_on: date
+    at: datetime
+    by: str
+    active: bool = Field(description="False once stopped")
+    stopped_at: datetime | None = None
+    stopped_by: str | None = None
+    stop_reason: str | None = None
+    last_inspection_at: datetime | None = None
+    next_due: date | None = Field(None, description="The Beijing day the next inspection is due; null once stopped")
+    overdue: bool
+
+
+class InspectionPlanPage(BaseModel):
+    items: list[InspectionPlan]
+    next_cursor: str | None = None
+
+
+class InspectionResultEntry(BaseModel):
+    item: str
+    ok: bool
+    value: str | None = None
+    note: str | None = None
+
+
+class InspectionFollowUp(BaseModel):
+    ticket_id: str | None = None
+    note: str | None = None
+
+
+class Inspection(BaseModel):
+    id: str
+    target: str
+    product_code: str
+    plan_id: str
+    plan_name: str
+    at: datetime
+    by: str
+    results: list[InspectionResultEntry]
+    outcome: Literal["normal", "abnormal"]
+    outcome_label: str = Field(description="正常 or 异常", examples=["异常"])
+    summary: str | None = None
+    follow_up: InspectionFollowUp | None = None
+    recorded_at: datetime
+
+
+class InspectionPage(BaseModel):
+    items: list[Inspection]
+    next_cursor: str | None = None
+
+
+class ChangeWindowOut(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class ChangeStep(BaseModel):
+    action: Literal["plan", "approve", "start", "complete", "cancel"]
+    state: Literal["planned", "approved", "in_progress", "done", "cancelled"]
+    at: datetime
+    by: str
+    note: str | None = None
+
+
+class Change(BaseModel):
+    id: str
+    target: str
+    product_code: str
+    type: Literal["upgrade", "cutover", "config", "other"]
+    type_label: str = Field(description="版本升级, 割接, 配置变更, 其他变更", examples=["版本升级"])
+    title: str
+    window: ChangeWindowOut
+    rollback_plan: str
+    impact: str | None = None
+    version: str | None = None
+    state: Literal["planned", "approved", "in_progress", "done", "cancelled"]
+    state_label: str = Field(description="待审批, 已批准, 实施中, 已完成, 已取消", examples=["已批准"])
+    outcome: Literal["success", "rolled_back", "failed"] | None = None
+    outcome_label: str | None = Field(None, description="成功, 已回退, 失败; null until done", examples=["已回退"])
+    notes: str | None = None
+    at: datetime = Field(description="When it was requested")
+    by: str
+    requested_by: str
+    approved_by: str | None = None
+    history: list[ChangeStep]
+
+
+class ChangeCreated(Change):
+    overlapping: list[str] = Field(description="Changes holding an overlapping window on the target (a warning: "
+                                               "approving this one is refused while they hold it)")
+
+
+class ChangePage(BaseModel):
+    items: list[Change]
+    next_cursor: str | None = None
+
+
+class FaultFigures(BaseModel):
+    total: int
+    by_severity: dict[str, int] = Field(description='Faults by severity, "1" to "3"')
+    open: int
+    restored: int
+    mean_restore_hours: float | None = None
+    p90_restore_hours: float | None = None
+    restored_within_sla: int
+    within_sla_rate: float | None = Field(None, description="Over the restored faults; null when none")
+
+
+class FaultProductRow(FaultFigures):
+    code: str
+    name: str | None = None
+    platform_code: str | None = None
+
+
+class FaultPlatformRow(FaultFigures):
+    code: str
+    name: str | None = None
+    products: list[str] = Field(description="The product codes whose faults are pooled here")
+
+
+class FaultStatistics(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: datetime | None = Field(None, alias="from")
+    to: datetime | None = None
+    sla_hours: dict[str, int] = Field(description="Restore target in hours by severity (SPEC §3)")
+    products: list[FaultProductRow]
+    platforms: list[FaultPlatformRow]
+
+
 # --- helpers -------------------------------------------------------------------------------------------------
 
 
@@ -278,13 +434,13 @@ def _plan_out(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _inspection_out(doc: dict[str, Any]) -> dict[str, Any]:
     doc = public(doc)
-    return {"id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"},
+    return {"id": doc["_id"], "target": doc["product_code"], **{k: v for k, v in doc.items() if k != "_id"},
             "outcome_label": rules.OUTCOME_LABELS[doc["outcome"]]}
 
 
 def _change_out(doc: dict[str, Any], overlapping: list[str] | None = None) -> dict[str, Any]:
     doc = public(doc)
-    out = {"id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"},
+    out = {"id": doc["_id"], "target": doc["product_code"], **{k: v for k, v in doc.items() if k != "_id"},
            "type_label": rules.CHANGE_TYPE_LABELS[doc["type"]], "state_label": rules.CHANGE_STATE_LABELS[doc["state"]],
            "outcome_label": rules.CHANGE_OUTCOME_LABELS.get(doc.get("outcome"))}
     if overlapping is not None:
@@ -295,7 +451,7 @@ def _change_out(doc: dict[str, Any], overlapping: list[str] | None = None) -> di
 # --- inspection plans ----------------------------------------------------------------------------------------
 
 
-@router.post("/inspection-plans", status_code=201,
+@router.post("/inspection-plans", status_code=201, response_model=InspectionPlan,
              summary="Plan a recurring inspection (巡检计划); ops engineer, admin or the target's product manager")
 async def create_inspection_plan(body: InspectionPlanCreate, response: Response,
                                  principal: Principal = Depends(writer), rt: Runtime = Depends(runtime)):
@@ -312,7 +468,8 @@ async def create_inspection_plan(body: InspectionPlanCreate, response: Response,
     return _plan_out(await store.plan_status(rt, doc, now))
 
 
-@router.get("/inspection-plans", summary="Inspection plans, each with its next due day and whether it is overdue")
+@router.get("/inspection-plans", response_model=InspectionPlanPage,
+            summary="Inspection plans, each with its next due day and whether it is overdue")
 async def list_inspection_plans(target: str | None = Query(None, description="Only this platform's or product's"),
                                 overdue: bool | None = Query(None, description="Only the overdue (true) or not"),
                                 params: PageParams = Depends(page_params), _: Principal = Depends(reader),
@@ -324,19 +481,61 @@ async def list_inspection_plans(target: str | None = Query(None, description="On
     if overdue is None:
         docs, cursor = await page(rt.store[INSPECTION_PLANS], query, params, [("_id", 1)])
         items = [await store.plan_status(rt, d, now) for d in docs]
-    else:  # derived: filtered after the status is known, over all the plans asked for
-        docs, cursor = await rt.store[INSPECTION_PLANS].find(query).sort("_id", 1).to_list(5000), None
-        items = [s for d in docs if (s := await store.plan_status(rt, d, now))["overdue"] == overdue]
-        items = items[:params.limit]
+    else:
+        items, cursor = await _plans_by_overdue(rt, query, overdue, params, now)
     return {"items": [_plan_out(d) for d in items], "next_cursor": cursor}
 
 
-@router.get("/inspection-plans/{plan_id}", summary="One inspection plan")
+# `overdue` is derived (from each plan's latest inspection), so no query selects on it: plans are read in `_id`
+# order from the cursor and filtered as their status becomes known. A page reads at most this many plans, so a
+# page is bounded whatever the share of overdue plans; when the bound is hit first the page is short (even empty)
+# and its cursor continues after the last plan read.
+OVERDUE_SCAN_LIMIT = 1000
+
+
+def _plan_cursor(plan_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": plan_id}).encode()).decode().rstrip("=")
+
+
+def _after_plan(cursor: str) -> str:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except ValueError as error:
+        raise Problem(400, "bad-cursor", "Invalid cursor", "Pass back the next_cursor of the previous page.") from error
+    if not isinstance(raw, dict) or not isinstance(raw.get("after"), str):
+        raise Problem(400, "bad-cursor", "Invalid cursor", "The cursor belongs to another listing.")
+    return raw["after"]
+
+
+async def _plans_by_overdue(rt: Runtime, query: dict[str, Any], overdue: bool, params: PageParams,
+                            now: datetime) -> tuple[list[dict[str, Any]], str | None]:
+    after = _after_plan(params.cursor) if params.cursor else None
+    found: list[dict[str, Any]] = []
+    scanned, last = 0, after
+    while scanned < OVERDUE_SCAN_LIMIT:
+        batch = min(OVERDUE_SCAN_LIMIT - scanned, max(params.limit + 1, 50))
+        docs = await rt.store[INSPECTION_PLANS].find(
+            flat_and(query, {"_id": {"$gt": last}} if last is not None else None)).sort("_id", 1) \
+            .limit(batch).to_list()
+        for doc in docs:
+            scanned, last = scanned + 1, doc["_id"]
+            status = await store.plan_status(rt, doc, now)
+            if status["overdue"] != overdue:
+                continue
+            if len(found) == params.limit:  # one more exists: the page ends at the last one kept
+                return found, _plan_cursor(found[-1]["_id"])
+            found.append(status)
+        if len(docs) < batch:
+            return found, None  # every plan read
+    return found, _plan_cursor(last)  # the scan bound: continue after the last plan read
+
+
+@router.get("/inspection-plans/{plan_id}", response_model=InspectionPlan, summary="One inspection plan")
 async def get_inspection_plan(plan_id: str, _: Principal = Depends(reader), rt: Runtime = Depends(runtime)):
     return _plan_out(await store.plan_status(rt, await _load_plan(rt, plan_id), datetime.now(UTC)))
 
 
-@router.post("/inspection-plans/{plan_id}/stop",
+@router.post("/inspection-plans/{plan_id}/stop", response_model=InspectionPlan,
              summary="Stop a plan (the target retired, the check moved elsewhere); its inspections stay on record")
 async def stop_inspection_plan(plan_id: str, body: InspectionPlanStop, principal: Principal = Depends(writer),
                                rt: Runtime = Depends(runtime)):
@@ -363,7 +562,7 @@ async def _load_plan(rt: Runtime, plan_id: str) -> dict[str, Any]:
 # --- inspections ---------------------------------------------------------------------------------------------
 
 
-@router.post("/inspections", status_code=201,
+@router.post("/inspections", status_code=201, response_model=Inspection,
              summary="Record an inspection's results (巡检记录); ops engineer, admin or the target's product manager")
 async def record_inspection(body: InspectionCreate, response: Response,
                             principal: Principal = Depends(writer), rt: Runtime = Depends(runtime)):
@@ -393,7 +592,7 @@ async def record_inspection(body: InspectionCreate, response: Response,
     return _inspection_out(doc)
 
 
-@router.get("/inspections", summary="Inspections, newest first")
+@router.get("/inspections", response_model=InspectionPage, summary="Inspections, newest first")
 async def list_inspections(target: str | None = Query(None), plan_id: str | None = Query(None),
                            outcome: Literal["normal", "abnormal"] | None = Query(None),
                            params: PageParams = Depends(page_params), _: Principal = Depends(reader),
@@ -404,7 +603,7 @@ async def list_inspections(target: str | None = Query(None), plan_id: str | None
     return {"items": [_inspection_out(d) for d in docs], "next_cursor": cursor}
 
 
-@router.get("/inspections/{inspection_id}", summary="One inspection")
+@router.get("/inspections/{inspection_id}", response_model=Inspection, summary="One inspection")
 async def get_inspection(inspection_id: str, _: Principal = Depends(reader), rt: Runtime = Depends(runtime)):
     doc = await rt.store[INSPECTIONS].find_one({"_id": inspection_id})
     if doc is None:
@@ -415,7 +614,7 @@ async def get_inspection(inspection_id: str, _: Principal = Depends(reader), rt:
 # --- changes -------------------------------------------------------------------------------------------------
 
 
-@router.post("/changes", status_code=201,
+@router.post("/changes", status_code=201, response_model=ChangeCreated,
              summary="Plan a change (变更: 版本升级/割接); ops engineer, admin or the target's product manager")
 async def create_change(body: ChangeCreate, response: Response, principal: Principal = Depends(writer),
                         rt: Runtime = Depends(runtime)):
@@ -436,7 +635,8 @@ async def create_change(body: ChangeCreate, response: Response, principal: Princ
     return _change_out(doc, rules.overlapping(window, await store.holding_changes(rt, entry["code"])))
 
 
-@router.get("/changes", summary="Changes, newest request first; `from`/`to` keep those whose window meets the range")
+@router.get("/changes", response_model=ChangePage,
+            summary="Changes, newest request first; `from`/`to` keep those whose window meets the range")
 async def list_changes(target: str | None = Query(None),
                        state: Literal["planned", "approved", "in_progress", "done", "cancelled"] | None = Query(None),
                        from_: datetime | None = Query(None, alias="from"), to: datetime | None = Query(None),
@@ -458,7 +658,7 @@ async def _load_change(rt: Runtime, change_id: str) -> dict[str, Any]:
     return doc
 
 
-@router.get("/changes/{change_id}", summary="One change with its history")
+@router.get("/changes/{change_id}", response_model=Change, summary="One change with its history")
 async def get_change(change_id: str, _: Principal = Depends(reader), rt: Runtime = Depends(runtime)):
     return _change_out(await _load_change(rt, change_id))
 
@@ -482,46 +682,74 @@ async def _transition(rt: Runtime, principal: Principal, change_id: str, action:
     when = _when(at, "at", now)
     if when < doc["history"][-1]["at"]:
         raise invalid("at", "must not be before the change's previous step")
-    if action == "approve":
+    changed = {**doc, **fields, "state": state,
+               "history": [*doc["history"], {"action": action, "state": state, "at": when, "by": principal.sub,
+                                             "note": note}]}
+    if action != "approve":
+        return _change_out(await _write_change(rt, changed))
+    async with _approval_guard(rt, doc["product_code"]):
+        # checked and written while no other approval of the target runs: two overlapping changes approved at the
+        # same instant would otherwise both see the window free
         clashes = rules.overlapping(doc["window"], await store.holding_changes(rt, doc["product_code"]),
                                     skip=doc["_id"])
         if clashes:
             raise Problem(409, "window-overlap", "Window overlaps another change",
                           f"The window overlaps the approved change(s) {', '.join(clashes)} on {entry['code']!r}.",
                           overlapping=clashes)
-        fields["approved_by"] = principal.sub
-    changed = {**doc, **fields, "state": state,
-               "history": [*doc["history"], {"action": action, "state": state, "at": when, "by": principal.sub,
-                                             "note": note}]}
+        return _change_out(await _write_change(rt, {**changed, "approved_by": principal.sub}))
+
+
+async def _write_change(rt: Runtime, changed: dict[str, Any]) -> dict[str, Any]:
     try:
-        changed = await rt.store.replace(CHANGES, changed)
+        return await rt.store.replace(CHANGES, changed)
     except ConcurrencyConflict as error:
         raise Problem(409, "change-conflict", "Changed meanwhile",
                       "The change was changed by someone else meanwhile; read it again.") from error
-    return _change_out(changed)
 
 
-@router.post("/changes/{change_id}/approve",
+# An approval holds its target's guard (a lease in the store, kit/lease.py) from reading the held windows to
+# writing the approval. Held for milliseconds; it expires by itself should its holder die meanwhile.
+APPROVAL_GUARD_SECONDS = 15.0
+APPROVAL_WAIT_SECONDS = 5.0
+
+
+@asynccontextmanager
+async def _approval_guard(rt: Runtime, code: str):
+    lease = Lease(rt.store, f"change-approval:{code}", APPROVAL_GUARD_SECONDS)
+    deadline = time.monotonic() + APPROVAL_WAIT_SECONDS
+    while not await lease.acquire():
+        if time.monotonic() > deadline:
+            raise Problem(409, "approval-busy", "Another approval is under way",
+                          f"Another change of {code!r} is being approved; try again.")
+        await asyncio.sleep(0.01 + random.random() * 0.04)
+    try:
+        yield
+    finally:
+        await lease.release()
+
+
+@router.post("/changes/{change_id}/approve", response_model=Change,
              summary="Approve a planned change (审批); admin or the target's product manager, not the requester")
 async def approve_change(change_id: str, body: ChangeApprove, principal: Principal = Depends(writer),
                          rt: Runtime = Depends(runtime)):
     return await _transition(rt, principal, change_id, "approve", note=body.note)
 
 
-@router.post("/changes/{change_id}/start", summary="Work on an approved change began (实施)")
+@router.post("/changes/{change_id}/start", response_model=Change, summary="Work on an approved change began (实施)")
 async def start_change(change_id: str, body: ChangeStart, principal: Principal = Depends(writer),
                        rt: Runtime = Depends(runtime)):
     return await _transition(rt, principal, change_id, "start", at=body.at, note=body.note)
 
 
-@router.post("/changes/{change_id}/complete", summary="A change ended: success, rolled back (回退) or failed")
+@router.post("/changes/{change_id}/complete", response_model=Change,
+             summary="A change ended: success, rolled back (回退) or failed")
 async def complete_change(change_id: str, body: ChangeComplete, principal: Principal = Depends(writer),
                           rt: Runtime = Depends(runtime)):
     return await _transition(rt, principal, change_id, "complete", at=body.at, note=body.notes,
                              outcome=body.outcome, notes=body.notes)
 
 
-@router.post("/changes/{change_id}/cancel", summary="Cancel a change not yet begun")
+@router.post("/changes/{change_id}/cancel", response_model=Change, summary="Cancel a change not yet begun")
 async def cancel_change(change_id: str, body: ChangeCancel, principal: Principal = Depends(writer),
                         rt: Runtime = Depends(runtime)):
     return await _transition(rt, principal, change_id, "cancel", note=body.reason)
@@ -530,7 +758,8 @@ async def cancel_change(change_id: str, body: ChangeCancel, principal: Principal
 # --- fault statistics ----------------------------------------------------------------------------------------
 
 
-@router.get("/faults", summary="Fault statistics per product and platform (故障统计), from the fault tickets")
+@router.get("/faults", response_model=FaultStatistics,
+            summary="Fault statistics per product and platform (故障统计), from the fault tickets")
 async def fault_statistics(target: str | None = Query(None, description="A product, or a platform and its products"),
                            from_: datetime | None = Query(None, alias="from", description="Opened at or after"),
                            to: datetime | None = Query(None, description="Opened before"),

@@ -159,8 +159,15 @@ RESTORED_STATUSES = frozenset({"resolved", "closed"})
 def fault_record(current: Mapping[str, Any] | None, ticket: Mapping[str, Any], *, sequence: int,
                  recorded_at: datetime) -> dict[str, Any] | None:
     """The fault's read-model document after a ticket event (None: nothing to change). Every ticket event carries
-    the whole state, so the newest sequence wins and an older event arriving late changes nothing."""
+    the whole state, so the newest sequence wins and an older event arriving late changes nothing.
+
+    Every ticket event also carries the ticket's `kind`: a fault ticket whose newer event names another kind was
+    reclassified, and its document stays, marked `reclassified` and counted nowhere (a still newer event naming
+    `fault` again counts it again). A ticket never seen as a fault is not recorded at all."""
     if current is not None and current.get("sequence", 0) >= sequence:
+        return None
+    kind = str(ticket.get("kind") or "fault")
+    if kind != "fault" and current is None:
         return None
     merged = ticket.get("close_reason") == "merged"
     restored = ticket["status"] in RESTORED_STATUSES and ticket.get("resolved_at") is not None
@@ -172,16 +179,23 @@ def fault_record(current: Mapping[str, Any] | None, ticket: Mapping[str, Any], *
         "status": ticket["status"],
         "opened_at": ticket["opened_at"],
         "resolved_at": ticket.get("resolved_at") if restored else None,
+        # wall time the ticket waited for the requester (待补充) up to this event: not the O&M team's restore time
+        "paused_seconds": float(ticket.get("paused_seconds") or 0),
         "duplicate": merged,  # closed into another ticket: the same fault, counted once there
+        "kind": kind,
+        "reclassified": kind != "fault",  # no longer a fault: not counted
         "sequence": sequence,
         "recorded_at": recorded_at,
     }
 
 
 def restore_hours(fault: Mapping[str, Any]) -> float | None:
+    """Opening to restore, wall clock, less the time the ticket was pending (待补充: waiting for the requester to
+    supply what was needed), which the ticket events carry as `paused_seconds`."""
     if fault.get("resolved_at") is None:
         return None
-    return max(0.0, (fault["resolved_at"] - fault["opened_at"]).total_seconds() / 3600)
+    seconds = (fault["resolved_at"] - fault["opened_at"]).total_seconds() - (fault.get("paused_seconds") or 0)
+    return max(0.0, seconds / 3600)
 
 
 def p90(values: Sequence[float]) -> float | None:
@@ -194,8 +208,8 @@ def p90(values: Sequence[float]) -> float | None:
 
 def fault_figures(faults: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Counts by severity, open and restored, mean and p90 hours to restore, and how many were restored within
-    their severity's target (the rate over those restored)."""
-    counted = [f for f in faults if not f.get("duplicate")]
+    their severity's target (the rate over those restored). Duplicates and reclassified tickets are not counted."""
+    counted = [f for f in faults if not f.get("duplicate") and not f.get("reclassified")]
     by_severity = {str(s): sum(1 for f in counted if f["severity"] == s) for s in SEVERITIES}
     hours = [(f["severity"], h) for f in counted if (h := restore_hours(f)) is not None]
     within = sum(1 for severity, h in hours if h <= RESTORE_SLA_HOURS.get(severity, RESTORE_SLA_HOURS[3]))

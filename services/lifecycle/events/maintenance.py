@@ -2,7 +2,9 @@
 view counts faults per product and platform without calling ticketing.
 
 Every ticket event carries the ticket's whole state, so the handler keeps the newest by `sequence`: a repeated
-event or an older one arriving late changes nothing, and any one event alone rebuilds the document."""
+event or an older one arriving late changes nothing, and any one event alone rebuilds the document. Events of
+the other kinds are read too: a newer one about a recorded fault means the ticket was reclassified, and the
+fault is then counted no more (domain/maintenance.fault_record)."""
 
 from __future__ import annotations
 
@@ -29,8 +31,8 @@ def subscriptions(rt: Runtime) -> list[Subscription]:
 
 async def record_fault(rt: Runtime, envelope: Envelope) -> None:
     ticket = envelope.payload(EVENT_TYPES[envelope.type])
-    if ticket.kind != Kind.fault:
-        return
+    if ticket.kind != Kind.fault and envelope.type == "ticket.opened":
+        return  # a ticket opened as another kind has no fault document to drop (a later event names its kind)
     state = ticket.model_dump()
 
     def decide(current):
