@@ -165,7 +165,7 @@ async def test_an_inspection_plan_is_due_then_done_then_due_again(app, infra):
         assert after["overdue"] is False and after["next_due"] > yesterday
         assert code not in await overdue_inspections(app.state.runtime, datetime.now(UTC))
         from services.lifecycle.store.timeline import timeline
-        entries = await timeline(app.state.runtime, code)
+        entries = (await timeline(app.state.runtime, code, [], limit=1000))[0]
         assert [e["summary"] for e in entries if e["kind"] == "inspection"] == ["巡检《移动办公日常巡检》 正常"]
         not_overdue = (await client.get("/v1/maintenance/inspection-plans", params={"target": code, "overdue": "false"},
                                         headers=ops(infra))).json()["items"]
@@ -272,7 +272,7 @@ async def test_a_change_is_planned_approved_carried_out_and_on_the_timeline(app,
         assert [h["by"] for h in body["history"]] == ["ops-1", "pm-c1", "ops-2", "ops-1"]
 
         from services.lifecycle.store.timeline import timeline
-        entries = await timeline(app.state.runtime, code)
+        entries = (await timeline(app.state.runtime, code, [], limit=1000))[0]
         assert any(e["kind"] == "change" and e["kind_label"] == "变更" and "已回退" in e["summary"] and e["id"] == cid
                    for e in entries)
 
@@ -421,7 +421,7 @@ async def test_a_stopped_plan_is_due_no_more_and_takes_no_inspections(app, infra
         assert (await client.post("/v1/maintenance/inspection-plans/IP-none/stop", json={"reason": "x"},
                                   headers=ops(infra))).status_code == 404
         from services.lifecycle.store.timeline import timeline
-        entries = await timeline(app.state.runtime, code)
+        entries = (await timeline(app.state.runtime, code, [], limit=1000))[0]
         assert any(e["kind"] == "inspection_plan" and "已停止" in e["summary"] for e in entries)
 
 
