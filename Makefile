@@ -12,7 +12,7 @@ SEED_ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help .venv run test console console-test bench bench-intake bench-consumers bench-relay seed seed-knowledge bench-search bench-relevance bench-knowledge-search bench-candidates bench-analytics token clean-data
+.PHONY: help .venv run test console console-test FORCE bench bench-intake bench-consumers bench-relay seed seed-knowledge bench-search bench-relevance bench-knowledge-search bench-candidates bench-analytics token clean-data
 
 help:
 	@echo "make run         start RabbitMQ (if down), nx-27017 (unless OPS_MONGO_URL is set) and the four services"
@@ -55,10 +55,13 @@ run: $(STAMP) console
 # The staff console (console/): npm ci from the lock file, then a Vite build into console/dist, which the gateway
 # of `make run` serves at http://127.0.0.1:8000/. Rebuilt when its sources change.
 CONSOLE_SRC := $(shell find console/src -type f 2>/dev/null) console/index.html console/vite.config.ts console/package.json
-console/node_modules/.installed: console/package-lock.json
+# Installed again only when the lock file's content changed (a copy is kept beside the install), not its time:
+# a fresh checkout's lock file is always newer than an install that is still right.
+console/node_modules/.installed: FORCE
 	@command -v npm >/dev/null || { echo "npm is needed to build the console (Debian: apt-get install nodejs npm)" >&2; exit 1; }
-	cd console && npm ci --no-audit --no-fund >&2
-	@touch $@
+	@cmp -s console/package-lock.json $@ || { (cd console && npm ci --no-audit --no-fund >&2) && cp console/package-lock.json $@; }
+
+FORCE:
 
 console/dist/index.html: console/node_modules/.installed $(CONSOLE_SRC)
 	cd console && npx vite build --logLevel warn >&2
