@@ -1,11 +1,16 @@
 // The tickets pages: routes under /tickets (see App.tsx). Built in pages/tickets/ only.
-import { Result } from "antd";
 import { Route, Routes } from "react-router-dom";
+import NewTicket from "./NewTicket";
+import Queue from "./Queue";
+import TicketPage from "./TicketPage";
 
 export default function TicketsPages() {
   return (
     <Routes>
-      <Route path="*" element={<Result status="info" title="tickets" subTitle="建设中" />} />
+      <Route index element={<Queue />} />
+      <Route path="new" element={<NewTicket />} />
+      <Route path=":id" element={<TicketPage />} />
+      <Route path="*" element={<Queue />} />
     </Routes>
   );
 }
