@@ -59,7 +59,7 @@ export default function SignIn() {
         {error && <Alert type="error" showIcon message={error} style={{ marginBottom: 16 }} />}
         <Form layout="vertical" onFinish={submit} initialValues={{ role: "agent", sub: "agent-01" }}>
           <Form.Item name="role" label="角色" rules={[{ required: true }]}>
-            <Select options={ROLES} aria-label="角色" />
+            <Select options={ROLES} aria-label="角色" data-testid="signin-role" />
           </Form.Item>
           <Form.Item name="sub" label="工号" rules={[{ required: true, message: "请输入工号" }]}>
             <Input aria-label="工号" />
