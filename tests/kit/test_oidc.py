@@ -222,3 +222,28 @@ def test_role_map_is_read_from_json_in_the_environment(monkeypatch):
     settings = ServiceSettings()
     assert settings.oidc_role_map == {"ops-agents": "agent", "ops-pm": ["product_manager"]}
     assert settings.oidc_issuer == "https://sso.example/realms/ops"
+
+
+# --- the gateway (scripts/gateway.py): development sign-in off, the console told to use OIDC ------------------
+
+async def gateway_answers(env: dict[str, str]) -> tuple[int, dict, dict]:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from scripts.gateway import create_app as gateway
+    async with TestClient(TestServer(gateway(services={}, env=env))) as client:
+        token = await client.post("/dev/token", json={"sub": "agent-01", "roles": ["agent"]})
+        config = await client.get("/console-config.json")
+        return token.status, await token.json(), await config.json()
+
+
+async def test_gateway_dev_token_is_404_and_the_config_names_the_issuer_when_oidc_is_on():
+    status, body, config = await gateway_answers({"OPS_OIDC_ISSUER": "https://sso.example/realms/ops",
+                                                  "OPS_OIDC_CLIENT_ID": "ops-console"})
+    assert status == 404 and "OIDC" in body["detail"]
+    assert config == {"issuer": "https://sso.example/realms/ops", "client_id": "ops-console",
+                      "redirect_path": "/signin/callback", "scope": "openid profile"}
+
+
+async def test_gateway_without_an_issuer_keeps_the_development_sign_in():
+    status, body, config = await gateway_answers({})
+    assert status == 200 and body["token"] and config == {}
