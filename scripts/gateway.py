@@ -14,6 +14,7 @@ accept only the issuer's tokens). Without one, `/console-config.json` is `{}` (t
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -73,9 +74,19 @@ def console_config(env: dict[str, str] | None = None) -> dict[str, str]:
     issuer = env.get("OPS_OIDC_ISSUER", "").strip()
     if not issuer:
         return {}
-    return {"issuer": issuer, "client_id": env.get("OPS_OIDC_CLIENT_ID", "ops-console"),
-            "redirect_path": env.get("OPS_OIDC_REDIRECT_PATH", "/signin/callback"),
-            "scope": env.get("OPS_OIDC_SCOPE", "openid profile")}
+    config = {"issuer": issuer, "client_id": env.get("OPS_OIDC_CLIENT_ID", "ops-console"),
+              "redirect_path": env.get("OPS_OIDC_REDIRECT_PATH", "/signin/callback"),
+              "scope": env.get("OPS_OIDC_SCOPE", "openid profile")}
+    # The services' claim mapping, so that the console shows the same roles the services grant.
+    for name in ("roles", "name", "city", "products", "vendor"):
+        if env.get(f"OPS_OIDC_{name.upper()}_CLAIM"):
+            config[f"{name}_claim"] = env[f"OPS_OIDC_{name.upper()}_CLAIM"]
+    if env.get("OPS_OIDC_ROLE_MAP"):
+        try:
+            config["role_map"] = json.loads(env["OPS_OIDC_ROLE_MAP"])
+        except ValueError:
+            pass  # the services refuse to start with it; the console then shows no roles
+    return config
 
 
 async def config(request: web.Request) -> web.Response:

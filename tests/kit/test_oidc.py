@@ -244,6 +244,13 @@ async def test_gateway_dev_token_is_404_and_the_config_names_the_issuer_when_oid
                       "redirect_path": "/signin/callback", "scope": "openid profile"}
 
 
+def test_gateway_config_carries_the_claim_mapping():
+    from scripts.gateway import console_config
+    config = console_config({"OPS_OIDC_ISSUER": "https://sso", "OPS_OIDC_ROLES_CLAIM": "realm_access.roles",
+                             "OPS_OIDC_ROLE_MAP": '{"ops-agents": "agent"}'})
+    assert config["roles_claim"] == "realm_access.roles" and config["role_map"] == {"ops-agents": "agent"}
+
+
 async def test_gateway_without_an_issuer_keeps_the_development_sign_in():
     status, body, config = await gateway_answers({})
     assert status == 200 and body["token"] and config == {}
