@@ -138,7 +138,7 @@ def principal_from_claims(claims: dict, settings: ServiceSettings) -> Principal:
                      roles=map_roles(_strings(claim(claims, settings.oidc_roles_claim)), settings.oidc_role_map),
                      city=text(settings.oidc_city_claim),
                      products=_strings(claim(claims, settings.oidc_products_claim)),
-                     vendor=text(settings.oidc_vendor_claim))
+                     vendor=text(settings.oidc_vendor_claim), channel=text(settings.oidc_channel_claim))
 
 
 class OidcVerifier:

@@ -46,6 +46,8 @@ class ServiceSettings(BaseSettings):
     oidc_city_claim: str = "city"
     oidc_products_claim: str = "products"
     oidc_vendor_claim: str = "vendor"
+    # Intake channels (role intake) then use client-credentials tokens of the same issuer, with this claim.
+    oidc_channel_claim: str = "channel"
     # JSON: the IdP's group or role → one of our roles (or a list of them), e.g. {"ops-agents": "agent"}.
     # Values that are our role names already pass as they are; any other value is dropped.
     oidc_role_map: dict[str, str | list[str]] = {}

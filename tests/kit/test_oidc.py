@@ -213,7 +213,10 @@ def test_principal_from_mapped_claims():
                                                  "vendor": None}}, settings)
     assert principal.sub == "u1" and principal.name == "张三" and principal.roles == ["account_manager"]
     assert principal.city == "济南" and principal.products == ["mobile_office", "cloud_meeting"]
-    assert principal.vendor is None
+    assert principal.vendor is None and principal.channel is None
+    machine = principal_from_claims({"sub": "service-account-crm", "realm_access": {"roles": ["intake"]},
+                                     "channel": "crm"}, settings)
+    assert machine.roles == ["intake"] and machine.channel == "crm"
 
 
 def test_role_map_is_read_from_json_in_the_environment(monkeypatch):
