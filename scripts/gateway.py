@@ -6,11 +6,15 @@ Why a process of its own rather than a static mount in one service: the four ser
 production (APIs only, behind the Ingress), and the console never talks to another origin, so it needs no CORS.
 
 Environment: `OPS_CONSOLE_PORT` (default 8000), `OPS_<SERVICE>_URL` (default http://127.0.0.1:<its port>),
-`OPS_CONSOLE_DIST` (default console/dist), `OPS_AUTH_SECRET` (the services' secret; the development one unless set).
+`OPS_CONSOLE_DIST` (default console/dist), `OPS_AUTH_SECRET` (the services' secret; the development one unless set),
+`OPS_OIDC_ISSUER` and `OPS_OIDC_CLIENT_ID` (+ optional `OPS_OIDC_SCOPE`, `OPS_OIDC_REDIRECT_PATH`): with an issuer,
+`/console-config.json` tells the console to sign in with OIDC and `POST /dev/token` answers 404 (the services then
+accept only the issuer's tokens). Without one, `/console-config.json` is `{}` (the development sign-in page).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -64,8 +68,35 @@ async def proxy(request: web.Request) -> web.StreamResponse:
         return problem(502, "Service unavailable", f"The {service} service does not answer; is it running?")
 
 
+def console_config(env: dict[str, str] | None = None) -> dict[str, str]:
+    """What the console reads at /console-config.json (nginx serves the same in the console image)."""
+    env = os.environ if env is None else env
+    issuer = env.get("OPS_OIDC_ISSUER", "").strip()
+    if not issuer:
+        return {}
+    config = {"issuer": issuer, "client_id": env.get("OPS_OIDC_CLIENT_ID", "ops-console"),
+              "redirect_path": env.get("OPS_OIDC_REDIRECT_PATH", "/signin/callback"),
+              "scope": env.get("OPS_OIDC_SCOPE", "openid profile")}
+    # The services' claim mapping, so that the console shows the same roles the services grant.
+    for name in ("roles", "name", "city", "products", "vendor"):
+        if env.get(f"OPS_OIDC_{name.upper()}_CLAIM"):
+            config[f"{name}_claim"] = env[f"OPS_OIDC_{name.upper()}_CLAIM"]
+    if env.get("OPS_OIDC_ROLE_MAP"):
+        try:
+            config["role_map"] = json.loads(env["OPS_OIDC_ROLE_MAP"])
+        except ValueError:
+            pass  # the services refuse to start with it; the console then shows no roles
+    return config
+
+
+async def config(request: web.Request) -> web.Response:
+    return web.json_response(request.app["config"], headers={"Cache-Control": "no-cache"})
+
+
 async def dev_token(request: web.Request) -> web.Response:
     secret = request.app["secret"]
+    if request.app["config"].get("issuer"):
+        return problem(404, "Not found", "Development sign-in is off: the services accept only OIDC tokens.")
     if secret != DEV_AUTH_SECRET:
         return problem(404, "Not found", "Development sign-in is off: the services use a production secret.")
     try:
@@ -100,11 +131,12 @@ async def healthz(_: web.Request) -> web.Response:
 
 
 def create_app(*, dist: Path | None = None, services: dict[str, str] | None = None,
-               secret: str | None = None) -> web.Application:
+               secret: str | None = None, env: dict[str, str] | None = None) -> web.Application:
     app = web.Application(client_max_size=64 * 1024 * 1024)  # attachments pass through
     app["dist"] = dist or Path(os.environ.get("OPS_CONSOLE_DIST", REPO / "console" / "dist"))
     app["services"] = services or service_urls()
     app["secret"] = secret if secret is not None else os.environ.get("OPS_AUTH_SECRET", DEV_AUTH_SECRET)
+    app["config"] = console_config(env)
 
     async def client_context(app: web.Application):
         app["client"] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120), auto_decompress=False)
@@ -113,6 +145,7 @@ def create_app(*, dist: Path | None = None, services: dict[str, str] | None = No
 
     app.cleanup_ctx.append(client_context)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/console-config.json", config)
     app.router.add_post("/dev/token", dev_token)
     app.router.add_route("*", "/api/{service}/{rest:.*}", proxy)
     app.router.add_get("/{path:.*}", console)

@@ -33,6 +33,28 @@ class ServiceSettings(BaseSettings):
     mongo_journal: bool | None = None
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     auth_secret: str = DEV_AUTH_SECRET
+    # OIDC sign-in (docs/api.md "OIDC sign-in"). With an issuer set, only that issuer's tokens are accepted
+    # (RS256/ES256 against its JWKS, found through <issuer>/.well-known/openid-configuration): HS256 tokens
+    # signed with auth_secret, the development sign-in's, are refused. `aud` must be oidc_audience.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_algorithms: list[str] = ["RS256"]
+    # Where our Principal's fields are in the IdP's claims: a claim name or a dotted path (realm_access.roles).
+    oidc_sub_claim: str = "sub"
+    oidc_name_claim: str = "name"
+    oidc_roles_claim: str = "roles"
+    oidc_city_claim: str = "city"
+    oidc_products_claim: str = "products"
+    oidc_vendor_claim: str = "vendor"
+    # Intake channels (role intake) then use client-credentials tokens of the same issuer, with this claim.
+    oidc_channel_claim: str = "channel"
+    # JSON: the IdP's group or role → one of our roles (or a list of them), e.g. {"ops-agents": "agent"}.
+    # Values that are our role names already pass as they are; any other value is dropped.
+    oidc_role_map: dict[str, str | list[str]] = {}
+    # The JWKS is kept this many seconds; an unknown `kid` refetches it, at most once per cooldown.
+    oidc_jwks_lifespan_seconds: float = 300.0
+    oidc_jwks_cooldown_seconds: float = 30.0
+    oidc_http_timeout_seconds: float = 5.0
     # A prefix for exchange and queue names, so that a test run shares a broker with a running stack unharmed.
     namespace: str = ""
     log_format: str = "console"

@@ -27,6 +27,7 @@ from tests.deploy.manifests import K8S, OVERLAYS, render
 
 KUBERNETES_VERSION = "1.32"
 ROLES = ("api", "worker")
+CONSOLE = "console"  # the staff console's Deployment, Service and Ingress (deploy/k8s/base/console.yaml)
 # The consumer queues each service declares, read from its code (tests/deploy/code.py).
 QUEUES = {service: set(queues(service)) for service in SERVICES}
 ALL_QUEUES = set(all_queues())
@@ -58,6 +59,11 @@ def one(docs: list[dict], kind: str) -> dict:
     found = list(objects(docs, kind).values())
     assert len(found) == 1, f"expected exactly one {kind}, found {[o['metadata']['name'] for o in found]}"
     return found[0]
+
+
+def service_deployments(docs: list[dict]) -> dict[str, dict]:
+    """The services' Deployments, without the console's (static files: its own rules, test_console.py)."""
+    return {name: d for name, d in objects(docs, "Deployment").items() if name != CONSOLE}
 
 
 def container(deployment: dict) -> dict:
@@ -284,7 +290,7 @@ def test_no_secret_value_is_rendered(docs):
 
 
 def test_secret_env_comes_from_secrets(docs):
-    for deployment in objects(docs, "Deployment").values():
+    for deployment in service_deployments(docs).values():
         env = container(deployment).get("env", [])
         from_secret = set()
         for position, var in enumerate(env):
@@ -310,7 +316,7 @@ def test_secret_env_comes_from_secrets(docs):
 # --- Deployments -----------------------------------------------------------------------------------------
 
 def test_one_api_and_one_worker_deployment_per_service(docs, overlay):
-    deployments = objects(docs, "Deployment")
+    deployments = service_deployments(docs)
     assert set(deployments) == {f"{s}-{r}" for s in SERVICES for r in ROLES}
     for svc in SERVICES:
         api, worker = deployments[f"{svc}-api"], deployments[f"{svc}-worker"]
@@ -326,7 +332,7 @@ def test_one_api_and_one_worker_deployment_per_service(docs, overlay):
 
 
 def test_deployments_have_probes_resources_and_graceful_shutdown(docs):
-    for name, d in objects(docs, "Deployment").items():
+    for name, d in service_deployments(docs).items():
         pod = d["spec"]["template"]["spec"]
         c = container(d)
         ports = {p["name"]: p["containerPort"] for p in c["ports"]}
@@ -398,7 +404,7 @@ def test_sizes_per_environment(dev, prod):
 # --- Services, Ingress, NetworkPolicies ------------------------------------------------------------------
 
 def test_ingress_routes_each_prefix_to_its_api(docs):
-    ingress = one(docs, "Ingress")
+    ingress = objects(docs, "Ingress")["ops-api"]
     services = objects(docs, "Service")
     deployments = objects(docs, "Deployment")
     annotations = ingress["metadata"].get("annotations", {})
@@ -455,7 +461,7 @@ def _peer_kind(docs: list[dict], peer: dict, port: int) -> str:
 
 def test_network_policies(docs):
     policies = objects(docs, "NetworkPolicy")
-    deployments = objects(docs, "Deployment")
+    deployments = service_deployments(docs)
     for policy in policies.values():
         for rule in policy["spec"].get("egress", []):
             assert rule.get("to") and rule.get("ports"), f"{policy['metadata']['name']}: open egress rule"
@@ -585,7 +591,7 @@ def test_each_service_has_its_own_database_user(docs):
 
 
 def test_writes_wait_for_majority_and_journal(docs):
-    for name, d in objects(docs, "Deployment").items():
+    for name, d in service_deployments(docs).items():
         env = config_env(docs, d)
         assert env["OPS_MONGO_WRITE_CONCERN"] == "majority" and env["OPS_MONGO_JOURNAL"] == "true", name
 
@@ -619,7 +625,7 @@ def test_scaled_objects_watch_the_workers_queues():
 # --- settings --------------------------------------------------------------------------------------------
 
 def test_ops_variables_are_settings_the_services_read(docs):
-    for name, d in objects(docs, "Deployment").items():
+    for name, d in service_deployments(docs).items():
         fields = setting_names(name.rsplit("-", 1)[0])
         names = set(config_env(docs, d)) | {v["name"] for v in container(d).get("env", [])}
         ops = {n for n in names if n.startswith("OPS_")}
@@ -661,7 +667,7 @@ def test_each_deployment_environment_loads_as_its_service_settings(docs, monkeyp
     ingress_prefixes = {rule_path["backend"]["service"]["name"]: rule_path["path"]
                         for ingress in objects(docs, "Ingress").values() for rule in ingress["spec"]["rules"]
                         for rule_path in rule["http"]["paths"]}
-    for name, deployment in objects(docs, "Deployment").items():
+    for name, deployment in service_deployments(docs).items():
         service, role = name.rsplit("-", 1)
         image_env = DockerfileParser(path=str(REPO / "deploy" / "docker" / f"{service}.Dockerfile")).envs
         env, mongo_user = container_environment(docs, deployment, image_env)

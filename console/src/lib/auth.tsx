@@ -13,6 +13,12 @@ export interface Claims {
   exp?: number;
 }
 
+// With OIDC sign-in (lib/oidc.ts) the token's claims are the identity provider's: it registers how to map them.
+let claimsMapper: ((raw: Record<string, unknown>) => Claims) | null = null;
+export function registerClaimsMapper(mapper: ((raw: Record<string, unknown>) => Claims) | null) {
+  claimsMapper = mapper;
+}
+
 export function decodeClaims(token: string | null): Claims | null {
   if (!token) return null;
   try {
@@ -23,7 +29,9 @@ export function decodeClaims(token: string | null): Claims | null {
         .map((c) => "%" + c.charCodeAt(0).toString(16).padStart(2, "0"))
         .join(""),
     );
-    const claims = JSON.parse(json) as Claims;
+    const raw = JSON.parse(json) as Record<string, unknown>;
+    const claims = claimsMapper ? claimsMapper(raw) : (raw as unknown as Claims);
+    if (!Array.isArray(claims.roles)) claims.roles = [];
     if (claims.exp && claims.exp * 1000 < Date.now()) return null;
     return claims;
   } catch {
