@@ -126,7 +126,7 @@ function useAnalytics<T>(path: string, query: Filters, tick: number) {
   return { data, error, loading };
 }
 
-function Freshness({ fresh }: { fresh: Fresh | null }) {
+function Freshness({ fresh, id = "" }: { fresh: Fresh | null; id?: string }) {
   const { t } = useLang();
   if (!fresh) return null;
   const level = freshness(fresh.as_of, fresh.lag);
@@ -134,13 +134,13 @@ function Freshness({ fresh }: { fresh: Fresh | null }) {
     .replace("{q}", String(fresh.lag?.queued_events ?? "—"))
     .replace("{p}", String(fresh.lag?.pending_tickets ?? 0));
   return (
-    <Space size={4} wrap data-testid="freshness">
+    <Space size={4} wrap data-testid={`${id}freshness`}>
       <Tooltip title={lag}>
-        <Tag color={FRESH_COLOR[level]} data-testid={`freshness-${level}`}>
+        <Tag color={FRESH_COLOR[level]} data-testid={`${id}freshness-${level}`}>
           {t(`dash.fresh.${level}`)}
         </Tag>
       </Tooltip>
-      <Typography.Text type="secondary" data-testid="as-of">
+      <Typography.Text type="secondary" data-testid={`${id}as-of`}>
         {t("dash.asOf")}：{fresh.as_of ? dayjs(fresh.as_of).format("YYYY-MM-DD HH:mm:ss") : t("dash.noData")}
       </Typography.Text>
     </Space>
@@ -209,7 +209,7 @@ function CityChart({ filters, tick }: { filters: Filters; tick: number }) {
     ],
   };
   return (
-    <Card size="small" title={t("dash.byCity")} extra={<Freshness fresh={data} />}>
+    <Card size="small" title={t("dash.byCity")} extra={<Freshness fresh={data} id="chart-city-" />}>
       {error && <Alert type="error" showIcon message={error} data-testid="chart-city-error" />}
       <div data-testid="chart-city" role="img" aria-label={t("dash.byCity")}>
         <ReactECharts option={option} showLoading={loading} notMerge style={{ height: 320, width: "100%" }} />
