@@ -36,5 +36,5 @@ def test_frame_loads_every_area(page, console, role):
         expect(page.locator(".ant-menu-item-selected")).to_contain_text(MENU[area])
         if role in ("agent", "analyst", "product_manager"):
             page.wait_for_load_state("networkidle")
-            shot(page, f"{area}-{role}")
+            shot(page, f"frame-{area}-{role}")
     assert not page.errors, f"script errors as {role}: {page.errors}"

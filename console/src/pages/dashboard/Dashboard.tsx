@@ -232,7 +232,7 @@ function TrendChart({ filters, tick }: { filters: Filters; tick: number }) {
     yAxis: isRate
       ? { type: "value", min: 0, max: 1, axisLabel: { formatter: (v: number) => `${Math.round(v * 100)}%` } }
       : { type: "value", minInterval: metric.startsWith("resolution_hours") ? 0 : 1 },
-    series: [{ name: t(`dash.m.${metric}`), type: "line", smooth: true, connectNulls: false, data: points.map((p) => p.value) }],
+    series: [{ name: t(`dash.m.${metric}`), type: "line", connectNulls: false, data: points.map((p) => p.value) }],
   };
   return (
     <Card
@@ -438,7 +438,7 @@ function Anomalies({ tick }: { tick: number }) {
           const values = await form.validateFields();
           if (explaining && (await review(explaining, "explain", { explanation: values.explanation.trim() }))) setExplaining(null);
         }}
-        destroyOnClose
+        destroyOnHidden
       >
         <Form form={form} layout="vertical" preserve={false}>
           <Form.Item name="explanation" label={t("dash.anomaly.explanation")}
@@ -511,7 +511,15 @@ function Reports({ product }: { product?: string }) {
   );
 }
 
+/** 运营看板, for the roles that read analytics' metrics (vendors and intake channels are refused). */
 export default function Dashboard() {
+  const { t } = useLang();
+  const { user } = useAuth();
+  if (!canReadMetrics(user)) return <Result status="403" title={t("dash.title")} subTitle={t("dash.forbidden")} data-testid="dashboard-forbidden" />;
+  return <DashboardBody />;
+}
+
+function DashboardBody() {
   const { t } = useLang();
   const { user } = useAuth();
   const initial = useMemo(() => lastDays(new Date(), 30), []);
@@ -525,8 +533,6 @@ export default function Dashboard() {
     [range, city, kind, product],
   );
   const summary = useAnalytics<Summary>("/v1/metrics/summary", filters, tick);
-
-  if (!canReadMetrics(user)) return <Result status="403" title={t("dash.title")} subTitle={t("dash.forbidden")} />;
 
   return (
     <Space direction="vertical" size={12} style={{ width: "100%" }} data-testid="dashboard">
