@@ -1,0 +1,220 @@
+"""The staff console in a real browser: Playwright for Python driving Debian's own Chromium (never a downloaded
+browser) against the built console, served by scripts/gateway.py in front of the four services run as processes
+(as `make run` does, and as tests/e2e/conftest.py starts them), on free ports, against the session's broker and store.
+
+The stack runs with the development secret (services/kit/settings.DEV_AUTH_SECRET), since the gateway's
+`POST /dev/token`, which the sign-in page uses, answers only with it: the tests sign in through the real page.
+
+Fixtures:
+- ``chromium`` (session): the path of /usr/bin/chromium, installed with apt-get when missing and running as root,
+  else a failure saying how to install it;
+- ``browser`` (session): a headless Chromium launched by Playwright with that ``executable_path``;
+- ``console_dist`` (session): the console built by Vite into a temporary directory (the repository's console/dist
+  is left alone);
+- ``console_stack`` (module): the four services and the gateway; ``console`` (module): its base URL;
+- ``page`` (function): a fresh browser context (desktop size) and page; uncaught page errors are collected in
+  ``page.errors``.
+Helpers (tests/console/helpers.py): ``sign_in(page, console, role, sub, products=…)``, ``shot(page, name)``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+import devstack
+from tests.conftest import ROOT, service_env
+
+os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")  # never fetch a browser: we drive Debian's
+
+CONSOLE = ROOT / "console"
+CHROMIUM = os.environ.get("OPS_TEST_CHROMIUM", "/usr/bin/chromium")
+# lifecycle first, as tests/e2e does: ticketing then learns the seeded catalog by asking
+START_ORDER = ("lifecycle", "ticketing", "knowledge", "analytics")
+
+
+def _dev_secret() -> str:
+    from services.kit.settings import DEV_AUTH_SECRET
+
+    return DEV_AUTH_SECRET
+
+
+# --------------------------------------------------------------------------- the browser
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    if path:
+        return path
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        result = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"], env=env,
+                                capture_output=True, text=True, timeout=900)
+        if result.returncode != 0:  # the package lists may be missing on a fresh machine
+            subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=600)
+            result = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"], env=env,
+                                    capture_output=True, text=True, timeout=900)
+        if result.returncode == 0 and Path(CHROMIUM).exists():
+            return CHROMIUM
+        pytest.fail(f"apt-get install -y chromium failed ({result.returncode}):\n{result.stdout[-2000:]}"
+                    f"\n{result.stderr[-2000:]}", pytrace=False)
+    pytest.fail("The console's browser tests drive Debian's Chromium at /usr/bin/chromium, which is not installed. "
+                "Install it with `sudo apt-get install -y chromium` (or point OPS_TEST_CHROMIUM at a Chromium "
+                "binary). Playwright's own browser downloads are not used.", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def browser(chromium, infra):
+    # after `infra`, so closed before it: the session's broker clean-up runs asyncio, which it cannot while
+    # Playwright's sync loop is alive
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("Playwright for Python is missing: install the test extra (pip install -e '.[test]', "
+                    "or `make .venv`).", pytrace=False)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True,
+                                    args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN",
+                                  timezone_id="Asia/Shanghai", accept_downloads=True)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.errors = []  # uncaught exceptions of the page's scripts
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    yield page
+    context.close()
+
+
+# --------------------------------------------------------------------------- the console and the stack
+
+
+@pytest.fixture(scope="session")
+def console_dist() -> Path:
+    """`npx vite build` into a temporary directory (`npm ci` first only when console/node_modules is missing)."""
+    npx = shutil.which("npx")
+    if npx is None:
+        pytest.fail("npm/npx is needed to build the console (Debian: apt-get install nodejs npm)", pytrace=False)
+    modules = CONSOLE / "node_modules"
+    if modules.is_symlink():  # a shared install (worktrees): never reinstall it, wait while someone else does
+        deadline = time.monotonic() + 180
+        while not (modules / ".bin" / "vite").exists() and time.monotonic() < deadline:
+            time.sleep(2)
+        if not (modules / ".bin" / "vite").exists():
+            pytest.fail(f"{modules} links to an install without vite: run `npm ci` where it points", pytrace=False)
+    if not (modules / ".bin" / "vite").exists():
+        done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=CONSOLE, capture_output=True, text=True,
+                              timeout=900)
+        if done.returncode != 0:
+            pytest.fail(f"npm ci failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}", pytrace=False)
+    out = Path(tempfile.mkdtemp(prefix="ops-console-dist-"))
+    done = subprocess.run([npx, "vite", "build", "--logLevel", "warn", "--outDir", str(out), "--emptyOutDir"],
+                          cwd=CONSOLE, capture_output=True, text=True, timeout=900)
+    if done.returncode != 0 or not (out / "index.html").exists():
+        pytest.fail(f"vite build failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}",
+                    pytrace=False)
+    yield out
+    shutil.rmtree(out, ignore_errors=True)
+
+
+def start(infra, name: str, port: int, log_dir: Path, command: list[str], **env) -> subprocess.Popen:
+    log = open(log_dir / f"{name}.log", "w")
+    return subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            env=service_env(infra, name, OPS_PORT=port, OPS_LOG_FORMAT="json",
+                                            OPS_AUTH_SECRET=_dev_secret(), **env),
+                            start_new_session=True)
+
+
+def wait_ready(url: str, process: subprocess.Popen, path: str = "/readyz", timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}{path}", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url}{path} not ready within {timeout}s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@dataclass
+class ConsoleStack:
+    base_url: str
+    urls: dict[str, str]
+    secret: str
+    log_dir: Path
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def token(self, role: str, sub: str, **claims) -> str:
+        """A bearer token for calling the APIs directly (e.g. to file a ticket a page then shows)."""
+        from services.kit.auth import mint_token
+
+        return mint_token(self.secret, sub=sub, roles=[role], ttl_seconds=3600,
+                          **{k: v for k, v in claims.items() if v})
+
+    def log_tail(self, lines: int = 40) -> str:
+        out = []
+        for name, process in self.processes.items():
+            text = (self.log_dir / f"{name}.log").read_text(errors="replace").splitlines()[-lines:]
+            out.append(f"--- {name} (exit {process.poll()}) ---\n" + "\n".join(text))
+        return "\n".join(out)
+
+
+@pytest.fixture(scope="module")
+def console_stack(infra, console_dist):
+    log_dir = Path(tempfile.mkdtemp(prefix="ops-console-"))
+    stack = ConsoleStack("", {}, _dev_secret(), log_dir)
+    try:
+        for name in START_ORDER:
+            port = devstack.free_port()
+            stack.urls[name] = f"http://127.0.0.1:{port}"
+            stack.processes[name] = start(infra, name, port, log_dir, [sys.executable, "-m", f"services.{name}"])
+            wait_ready(stack.urls[name], stack.processes[name])
+        port = devstack.free_port()
+        urls = {f"OPS_{name.upper()}_URL": url for name, url in stack.urls.items()}
+        stack.processes["gateway"] = start(infra, "gateway", port, log_dir,
+                                           [sys.executable, str(ROOT / "scripts" / "gateway.py")],
+                                           OPS_CONSOLE_PORT=port, OPS_CONSOLE_DIST=console_dist, **urls)
+        stack.base_url = f"http://127.0.0.1:{port}"
+        wait_ready(stack.base_url, stack.processes["gateway"], path="/healthz")
+        yield stack
+    except Exception:
+        print(stack.log_tail(), file=sys.stderr)
+        raise
+    finally:
+        for name in reversed(list(stack.processes)):
+            stop(stack.processes[name])
+
+
+@pytest.fixture(scope="module")
+def console(console_stack) -> str:
+    """The console's base URL (the gateway: the console at /, the APIs under /api/<service>/)."""
+    return console_stack.base_url

@@ -1,0 +1,51 @@
+"""What the console's browser tests do again and again: sign in through the development sign-in page, open an area,
+save a screenshot."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+ARTIFACTS = Path(os.environ.get("OPS_TEST_ARTIFACTS") or Path(__file__).resolve().parent / "artifacts")
+ROLES = ("agent", "complaint_handler", "ops_engineer", "product_manager", "vendor", "account_manager", "analyst",
+         "admin")
+AREAS = ("tickets", "knowledge", "lifecycle", "dashboard")
+
+
+def sign_in(page: Page, console: str, role: str, sub: str, *, name: str | None = None, city: str | None = None,
+            products: list[str] | tuple[str, ...] | None = None, vendor: str | None = None) -> None:
+    """Sign in through pages/SignIn.tsx as `role` (one of ROLES) and wait for the frame showing who is signed in."""
+    page.goto(f"{console}/")
+    page.get_by_role("textbox", name="工号", exact=True).wait_for()
+    page.locator(".ant-select", has=page.get_by_role("combobox", name="角色")).click()  # the antd Select: open it, then pick the option ending with the claim value
+    page.locator(".ant-select-dropdown:visible .ant-select-item-option").filter(
+        has_text=re.compile(rf"\s{re.escape(role)}$")).click()
+    page.get_by_role("textbox", name="工号", exact=True).fill(sub)
+    if name:
+        page.get_by_role("textbox", name="姓名", exact=True).fill(name)
+    if city:
+        page.get_by_role("textbox", name="地市", exact=True).fill(city)
+    if products:
+        page.get_by_role("textbox", name="负责产品", exact=True).fill(",".join(products))
+    if vendor:
+        page.get_by_role("textbox", name="厂家编号", exact=True).fill(vendor)
+    page.get_by_role("button", name=re.compile(r"登\s*录")).click()
+    expect(page.get_by_test_id("current-user")).to_contain_text(f"{name or sub}（{role}）")
+
+
+def open_area(page: Page, console: str, area: str) -> None:
+    """Go to /<area> inside the signed-in console (a reload keeps the token: it is in sessionStorage)."""
+    page.goto(f"{console}/{area}")
+    expect(page.get_by_test_id("current-user")).to_be_visible()
+
+
+def shot(page: Page, name: str) -> Path:
+    """A full-page screenshot under ARTIFACTS ($OPS_TEST_ARTIFACTS, else tests/console/artifacts/); prints its path."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+    return path
