@@ -52,18 +52,32 @@ def _dev_secret() -> str:
 # --------------------------------------------------------------------------- the browser
 
 
+# A font with Chinese glyphs: without one, Chromium draws every 中文 label as a box in the screenshots.
+CJK_FONT_PACKAGE = "fonts-wqy-microhei"
+
+
+def _has_cjk_font() -> bool:
+    if not shutil.which("fc-list"):
+        return True  # nothing to ask: leave the fonts alone
+    listed = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout
+    return bool(listed.strip())
+
+
 @pytest.fixture(scope="session")
 def chromium() -> str:
     path = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    if path and not _has_cjk_font() and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", CJK_FONT_PACKAGE],
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, capture_output=True, timeout=600)
     if path:
         return path
     if os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        result = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"], env=env,
+        result = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium", CJK_FONT_PACKAGE], env=env,
                                 capture_output=True, text=True, timeout=900)
         if result.returncode != 0:  # the package lists may be missing on a fresh machine
             subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=600)
-            result = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"], env=env,
+            result = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium", CJK_FONT_PACKAGE], env=env,
                                     capture_output=True, text=True, timeout=900)
         if result.returncode == 0 and Path(CHROMIUM).exists():
             return CHROMIUM
@@ -118,11 +132,15 @@ def console_dist() -> Path:
             time.sleep(2)
         if not (modules / ".bin" / "vite").exists():
             pytest.fail(f"{modules} links to an install without vite: run `npm ci` where it points", pytrace=False)
-    if not (modules / ".bin" / "vite").exists():
+    # the Makefile's rule: installed again when the lock file's content differs from the copy kept with the install
+    stamp, lock = modules / ".installed", CONSOLE / "package-lock.json"
+    current = stamp.exists() and stamp.read_bytes() == lock.read_bytes()
+    if not modules.is_symlink() and not ((modules / ".bin" / "vite").exists() and current):
         done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=CONSOLE, capture_output=True, text=True,
                               timeout=900)
         if done.returncode != 0:
             pytest.fail(f"npm ci failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}", pytrace=False)
+        shutil.copyfile(lock, stamp)
     out = Path(tempfile.mkdtemp(prefix="ops-console-dist-"))
     done = subprocess.run([npx, "vite", "build", "--logLevel", "warn", "--outDir", str(out), "--emptyOutDir"],
                           cwd=CONSOLE, capture_output=True, text=True, timeout=900)

@@ -19,7 +19,11 @@ def sign_in(page: Page, console: str, role: str, sub: str, *, name: str | None =
             products: list[str] | tuple[str, ...] | None = None, vendor: str | None = None) -> None:
     """Sign in through pages/SignIn.tsx as `role` (one of ROLES) and wait for the frame showing who is signed in."""
     page.goto(f"{console}/")
-    page.get_by_role("textbox", name="工号", exact=True).wait_for()
+    signed_in, form = page.get_by_test_id("current-user"), page.get_by_role("textbox", name="工号", exact=True)
+    signed_in.or_(form).first.wait_for()
+    if signed_in.count():  # someone else is signed in on this page: sign them out first
+        page.get_by_role("button", name=re.compile(r"退\s*出")).click()
+    form.wait_for()
     page.locator(".ant-select", has=page.get_by_role("combobox", name="角色")).click()  # the antd Select: open it, then pick the option ending with the claim value
     page.locator(".ant-select-dropdown:visible .ant-select-item-option").filter(
         has_text=re.compile(rf"\s{re.escape(role)}$")).click()

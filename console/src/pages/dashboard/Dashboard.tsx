@@ -529,7 +529,8 @@ function DashboardBody() {
   const [product, setProduct] = useState<string>("");
   const [tick, setTick] = useState(0);
   const filters = useMemo(
-    () => cleanFilters({ from: range[0].format("YYYY-MM-DD"), to: range[1].format("YYYY-MM-DD"), city, kind, product_code: product.trim() }),
+    // The picker's last day is included; analytics' `to` is exclusive (docs/analytics.md): ask up to the next day.
+    () => cleanFilters({ from: range[0].format("YYYY-MM-DD"), to: range[1].add(1, "day").format("YYYY-MM-DD"), city, kind, product_code: product.trim() }),
     [range, city, kind, product],
   );
   const summary = useAnalytics<Summary>("/v1/metrics/summary", filters, tick);
