@@ -11,6 +11,8 @@ export interface CatalogEntry {
   platform_code?: string | null;
   vendor?: string | null;
   product_managers?: string[];
+  product_count?: number; // platforms only
+  budget_cny?: number | null;
 }
 
 let cache: Promise<CatalogEntry[]> | null = null;
