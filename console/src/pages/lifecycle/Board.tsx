@@ -64,15 +64,15 @@ export default function Board() {
           <Card size="small" title={t("lc.byStage")}>
             <div style={{ display: "flex", gap: 8, overflowX: "auto", paddingBottom: 4 }} data-testid="board-columns">
               {boardColumns(data.by_stage).map((col) => (
-                <div key={col.stage} style={{ minWidth: 150, flex: "1 0 150px", background: "#fafafa", border: "1px solid #f0f0f0", borderRadius: 6, padding: 8 }}
+                <div key={col.stage} style={{ minWidth: 120, flex: "1 0 120px", background: "#fafafa", border: "1px solid #f0f0f0", borderRadius: 6, padding: 8 }}
                   data-testid={`board-stage-${col.stage}`}>
-                  <Space style={{ marginBottom: 6 }}>
+                  <div style={{ marginBottom: 6, display: "flex", gap: 4, alignItems: "center" }}>
                     <Typography.Text strong>{stageLabel(col.stage, lang)}</Typography.Text>
                     <Badge count={col.codes.length} showZero color={col.codes.length ? "#1565c0" : "#bbb"} />
-                  </Space>
-                  <Space direction="vertical" size={2}>
+                  </div>
+                  <div style={{ display: "flex", flexDirection: "column", gap: 2, maxHeight: 260, overflowY: "auto" }}>
                     {col.codes.map((c) => <span key={c}>{product(c)}</span>)}
-                  </Space>
+                  </div>
                 </div>
               ))}
             </div>
