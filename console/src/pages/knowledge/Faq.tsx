@@ -156,7 +156,7 @@ export default function Faq() {
       <Row gutter={[8, 8]} align="middle">
         <Col xs={24} sm={12} md={8}>
           <Select aria-label={t("kn.product")} style={{ width: "100%" }} showSearch optionFilterProp="label" placeholder={t("kn.pickProduct")}
-            value={product} onChange={setProduct} options={productOptions(entries)} data-testid="faq-product" />
+            value={product} onChange={(v) => { setProduct(v); setError(null); setFaq(null); }} options={productOptions(entries)} data-testid="faq-product" />
         </Col>
         <Col>
           <DatePicker picker="month" value={month} onChange={(d) => d && setMonth(d)} allowClear={false} aria-label={t("kn.month")} data-testid="faq-month" />
