@@ -1,6 +1,6 @@
 // Daily maintenance (GET /api/lifecycle/v1/maintenance/…): inspection plans with their next due day and overdue
 // flag, inspections (newest first), changes with their moves (approve, start, complete, cancel), fault statistics.
-import { App, Alert, Button, Checkbox, Col, Form, Input, Modal, Radio, Row, Select, Space, Table, Tabs, Tag } from "antd";
+import { App, Alert, Button, Checkbox, Col, DatePicker, Form, Input, Modal, Radio, Row, Select, Space, Table, Tabs, Tag } from "antd";
 import dayjs from "dayjs";
 import { useEffect, useState } from "react";
 import { Link } from "react-router-dom";
@@ -26,8 +26,10 @@ interface Plan {
 
 interface Inspection {
   id: string;
-  target: string;
+  product_code: string;
   plan_id: string;
+  plan_name?: string;
+  results: { item: string; ok: boolean; value?: string | null }[];
   at: string;
   by: string;
   outcome: string;
@@ -53,9 +55,41 @@ const target = (code: string) => <Link to={`/lifecycle/${code}`}>{code}</Link>;
 
 function Plans({ target: tgt }: { target?: string }) {
   const { t } = useLang();
+  const { has } = useAuth();
+  const { message } = App.useApp();
   const [overdue, setOverdue] = useState(false);
   const list = usePaged<Plan>("lifecycle", "/v1/maintenance/inspection-plans", { target: tgt, overdue: overdue || undefined }, 50);
   const today = beijingToday();
+  const [plan, setPlan] = useState<Plan | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [form] = Form.useForm();
+  const mayWrite = has("ops_engineer", "product_manager");
+
+  const openInspect = (p: Plan) => {
+    form.resetFields();
+    form.setFieldsValue({ results: p.checklist.map((c) => ({ item: c.item, ok: true, value: "" })), summary: "" });
+    setPlan(p);
+  };
+
+  const record = async () => {
+    if (!plan) return;
+    const v = await form.validateFields();
+    setBusy(true);
+    try {
+      await api("lifecycle", "/v1/maintenance/inspections", {
+        method: "POST",
+        body: { plan_id: plan.id, summary: v.summary?.trim() || undefined,
+          results: (v.results as { item: string; ok: boolean; value?: string }[]).map((r) => ({ item: r.item, ok: !!r.ok, value: r.value?.trim() || undefined })) },
+      });
+      message.success(t("lc.saved"));
+      setPlan(null);
+      list.reload();
+    } catch (e: any) {
+      message.error(e.message);
+    } finally {
+      setBusy(false);
+    }
+  };
   return (
     <Space direction="vertical" style={{ width: "100%" }}>
       <Checkbox checked={overdue} onChange={(e) => setOverdue(e.target.checked)} data-testid="plans-overdue">{t("lc.onlyOverdue")}</Checkbox>
@@ -70,8 +104,36 @@ function Plans({ target: tgt }: { target?: string }) {
           { title: t("lc.nextDue"), dataIndex: "next_due", width: 150,
             render: (v, p) => !p.active ? <Tag>{t("lc.stopped")}</Tag>
               : <Tag color={p.overdue ? "red" : dueColour(v, today, 1)}>{v}{p.overdue ? ` ${t("lc.overdue")}` : ""}</Tag> },
+          { title: t("lc.actions"), width: 110,
+            render: (_, p) => mayWrite && p.active ? <Button size="small" onClick={() => openInspect(p)} data-testid="action-record-inspection">{t("lc.recordInspection")}</Button> : null },
         ]} />
       {list.hasMore && <Button onClick={list.more} loading={list.loading}>{t("lc.loadMore")}</Button>}
+      <Modal open={!!plan} title={`${t("lc.recordInspection")}：${plan?.name ?? ""}`} onCancel={() => setPlan(null)} width={640}
+        footer={plan && [
+          <Button key="c" onClick={() => setPlan(null)}>{t("lc.cancel")}</Button>,
+          <Button key="s" type="primary" loading={busy} onClick={record} data-testid="dialog-submit">{t("lc.submit")}</Button>,
+        ]}>
+        <Form form={form} layout="vertical">
+          <Form.List name="results">
+            {(fields) => fields.map((f) => (
+              <Row key={f.key} gutter={8} align="middle">
+                <Col flex="auto">
+                  <Form.Item name={[f.name, "item"]} style={{ marginBottom: 8 }}><Input readOnly variant="borderless" /></Form.Item>
+                </Col>
+                <Col>
+                  <Form.Item name={[f.name, "ok"]} valuePropName="checked" style={{ marginBottom: 8 }}>
+                    <Checkbox data-testid={`inspection-ok-${f.name}`}>{t("lc.ok")}</Checkbox>
+                  </Form.Item>
+                </Col>
+                <Col span={8}>
+                  <Form.Item name={[f.name, "value"]} style={{ marginBottom: 8 }}><Input placeholder={t("lc.value")} /></Form.Item>
+                </Col>
+              </Row>
+            ))}
+          </Form.List>
+          <Form.Item name="summary" label={t("lc.summary")}><Input.TextArea rows={2} /></Form.Item>
+        </Form>
+      </Modal>
     </Space>
   );
 }
@@ -85,10 +147,12 @@ function Inspections({ target: tgt }: { target?: string }) {
       <Table<Inspection> rowKey="id" size="small" loading={list.loading} dataSource={list.items} pagination={false} scroll={{ x: 600 }}
         columns={[
           { title: t("lc.at"), dataIndex: "at", width: 140, render: fmt },
-          { title: t("lc.target"), dataIndex: "target", width: 130, render: target },
+          { title: t("lc.target"), dataIndex: "product_code", width: 130, render: target },
+          { title: t("lc.name"), dataIndex: "plan_name", width: 160 },
           { title: t("lc.inspectOutcome"), dataIndex: "outcome", width: 90,
             render: (v, i) => <Tag color={v === "normal" ? "green" : "red"}>{i.outcome_label ?? (v === "normal" ? t("lc.normal") : t("lc.abnormal"))}</Tag> },
-          { title: t("lc.summary"), dataIndex: "summary" },
+          { title: t("lc.summary"), dataIndex: "summary",
+            render: (v, i) => v ?? i.results.filter((r) => !r.ok).map((r) => `✗ ${r.item}${r.value ? `（${r.value}）` : ""}`).join("；") },
           { title: t("lc.by"), dataIndex: "by", width: 100 },
         ]} />
       {list.hasMore && <Button onClick={list.more} loading={list.loading}>{t("lc.loadMore")}</Button>}
@@ -107,6 +171,30 @@ function Changes({ target: tgt }: { target?: string }) {
   const [form] = Form.useForm();
   const outcome = Form.useWatch("outcome", form);
   const mayAct = has("ops_engineer", "product_manager");
+  const { entries } = useCatalog();
+  const [planning, setPlanning] = useState(false);
+  const [planForm] = Form.useForm();
+
+  const plan = async () => {
+    const v = await planForm.validateFields();
+    setBusy(true);
+    try {
+      const made = await api<{ overlapping?: unknown[] }>("lifecycle", "/v1/maintenance/changes", {
+        method: "POST",
+        body: { target: v.target, type: v.type, title: v.title.trim(), rollback_plan: v.rollback_plan.trim(),
+          impact: v.impact?.trim() || undefined, version: v.version?.trim() || undefined,
+          window: { start: v.window[0].format(), end: v.window[1].format() } },
+      });
+      if (made.overlapping?.length) message.warning(`${t("lc.saved")}：${t("lc.overlapWarning")}（${made.overlapping.length}）`);
+      else message.success(t("lc.saved"));
+      setPlanning(false);
+      list.reload();
+    } catch (e: any) {
+      message.error(e.message);
+    } finally {
+      setBusy(false);
+    }
+  };
 
   const submit = async () => {
     if (!acting) return;
@@ -128,9 +216,44 @@ function Changes({ target: tgt }: { target?: string }) {
 
   return (
     <Space direction="vertical" style={{ width: "100%" }}>
+      <Space wrap>
+      {mayAct && (
+        <Button type="primary" data-testid="action-plan-change"
+          onClick={() => { planForm.resetFields(); planForm.setFieldsValue({ target: tgt, type: "upgrade" }); setPlanning(true); }}>
+          {t("lc.planChange")}
+        </Button>
+      )}
       <Select aria-label={t("lc.changeState")} allowClear placeholder={t("lc.changeState")} style={{ width: 160 }} value={state} onChange={setState}
         data-testid="changes-state"
         options={[["planned", "待审批"], ["approved", "已批准"], ["in_progress", "实施中"], ["done", "已完成"], ["cancelled", "已取消"]].map(([value, label]) => ({ value, label }))} />
+      </Space>
+      <Modal open={planning} title={t("lc.planChange")} onCancel={() => setPlanning(false)} width={640}
+        footer={planning && [
+          <Button key="c" onClick={() => setPlanning(false)}>{t("lc.cancel")}</Button>,
+          <Button key="s" type="primary" loading={busy} onClick={plan} data-testid="dialog-submit">{t("lc.submit")}</Button>,
+        ]}>
+        <Form form={planForm} layout="vertical">
+          <Form.Item name="target" label={t("lc.target")} rules={[{ required: true, message: t("lc.required") }]}>
+            <Select showSearch optionFilterProp="label" options={productOptions(entries)} data-testid="change-target" />
+          </Form.Item>
+          <Form.Item name="type" label={t("lc.changeType")}>
+            <Radio.Group>
+              <Radio value="upgrade">版本升级</Radio><Radio value="cutover">割接</Radio><Radio value="config">配置</Radio><Radio value="other">其他</Radio>
+            </Radio.Group>
+          </Form.Item>
+          <Form.Item name="title" label={t("lc.title")} rules={[{ required: true, whitespace: true, message: t("lc.required") }]}>
+            <Input maxLength={200} data-testid="change-title" />
+          </Form.Item>
+          <Form.Item name="window" label={t("lc.window")} rules={[{ required: true, message: t("lc.required") }]}>
+            <DatePicker.RangePicker showTime={{ format: "HH:mm" }} format="YYYY-MM-DD HH:mm" style={{ width: "100%" }} data-testid="change-window" />
+          </Form.Item>
+          <Form.Item name="rollback_plan" label={t("lc.rollback")} rules={[{ required: true, whitespace: true, message: t("lc.required") }]}>
+            <Input.TextArea rows={2} data-testid="change-rollback" />
+          </Form.Item>
+          <Form.Item name="impact" label={t("lc.impact")}><Input /></Form.Item>
+          <Form.Item name="version" label={t("lc.version")}><Input /></Form.Item>
+        </Form>
+      </Modal>
       {list.error && <Alert type="error" showIcon message={list.error} />}
       <Table<Change> rowKey="id" size="small" loading={list.loading} dataSource={list.items} pagination={false} scroll={{ x: 860 }}
         onRow={(c) => ({ "data-testid": `change-row-${c.id}` }) as any}

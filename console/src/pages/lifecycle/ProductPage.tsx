@@ -438,18 +438,75 @@ interface Procurement {
     note?: string | null; document?: { title: string; ref: string } | null; vendor?: string | null; amount_cny?: number | null }[];
 }
 
-function ProcurementTab({ code }: { code: string }) {
+function ProcurementTab({ code, stage, manager }: { code: string; stage: string; manager: boolean }) {
   const { t } = useLang();
+  const { message } = App.useApp();
   const [data, setData] = useState<Procurement | null>(null);
   const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
+  const [open, setOpen] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [form] = Form.useForm();
+  const load = useCallback(() => {
     api<Procurement>("lifecycle", `/v1/products/${code}/procurement`).then(setData, (e) => setError(e.message));
   }, [code]);
+  useEffect(load, [load]);
+
+  const record = async () => {
+    if (!data?.next_step) return;
+    const v = await form.validateFields();
+    setBusy(true);
+    try {
+      const document = v.doc_title?.trim() && v.doc_ref?.trim() ? { title: v.doc_title.trim(), ref: v.doc_ref.trim() } : undefined;
+      setData(await api<Procurement>("lifecycle", `/v1/products/${code}/procurement/steps`, {
+        method: "POST",
+        body: { step: data.next_step, note: v.note?.trim() || undefined, document,
+          vendor: data.next_step === "winner_confirmed" ? v.vendor?.trim() : undefined,
+          amount_cny: v.amount ? Number(v.amount) : undefined },
+      }));
+      message.success(t("lc.saved"));
+      setOpen(false);
+    } catch (e: any) {
+      message.error(e.message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
   if (error) return <Alert type="error" showIcon message={error} />;
   if (!data) return <Spin />;
+  const needsDoc = data.next_step === "contract_signed";
+  const required = [{ required: true, whitespace: true, message: t("lc.required") }];
   return (
     <Space direction="vertical" style={{ width: "100%" }} data-testid="product-procurement">
-      <Typography.Text>{t("lc.nextStep")}：{data.next_step_label ?? "—"} · {t("lc.vendor")}：{data.vendor ?? "—"}</Typography.Text>
+      <Space wrap>
+        <Typography.Text>{t("lc.nextStep")}：{data.next_step_label ?? "—"} · {t("lc.vendor")}：{data.vendor ?? "—"}</Typography.Text>
+        {manager && stage === "initiation" && data.next_step && (
+          <Button type="primary" onClick={() => { form.resetFields(); setOpen(true); }} data-testid="action-record-step">
+            {t("lc.recordStep")}：{data.next_step_label}
+          </Button>
+        )}
+      </Space>
+      <Modal open={open} title={`${t("lc.recordStep")}：${data.next_step_label ?? ""}`} onCancel={() => setOpen(false)}
+        footer={open && [
+          <Button key="c" onClick={() => setOpen(false)}>{t("lc.cancel")}</Button>,
+          <Button key="s" type="primary" loading={busy} onClick={record} data-testid="dialog-submit">{t("lc.submit")}</Button>,
+        ]}>
+        <Form form={form} layout="vertical">
+          {data.next_step === "winner_confirmed" && (
+            <Form.Item name="vendor" label={t("lc.vendor")} rules={required}><Input placeholder="vendor-07" data-testid="step-vendor" /></Form.Item>
+          )}
+          <Form.Item name="amount" label={t("lc.amount")} rules={[{ pattern: /^\d*$/, message: "0-9" }]}>
+            <Input inputMode="numeric" suffix="元" data-testid="step-amount" />
+          </Form.Item>
+          <Form.Item name="doc_title" label={`${t("lc.document")} · ${t("lc.title")}`} rules={needsDoc ? required : []}>
+            <Input maxLength={200} data-testid="step-document-title" />
+          </Form.Item>
+          <Form.Item name="doc_ref" label={`${t("lc.document")} · ${t("lc.ref")}`} rules={needsDoc ? required : []} extra={t("lc.refHelp")}>
+            <Input maxLength={500} data-testid="step-document-ref" />
+          </Form.Item>
+          <Form.Item name="note" label={t("lc.note")}><Input.TextArea rows={2} /></Form.Item>
+        </Form>
+      </Modal>
       <Table rowKey="step" size="small" pagination={false} dataSource={data.steps} scroll={{ x: 640 }}
         columns={[
           { title: t("lc.step"), dataIndex: "step_label", width: 110 },
@@ -515,7 +572,7 @@ export default function ProductPage() {
         { key: "decisions", label: t("lc.decisions"), children: <Decisions product={product} manager={manager} onChange={load} /> },
         { key: "timeline", label: t("lc.timeline"), children: <TimelineTab code={product.code} version={version} /> },
         { key: "trials", label: t("lc.trials"), children: <Trials code={product.code} /> },
-        { key: "procurement", label: t("lc.procurement"), children: <ProcurementTab code={product.code} /> },
+        { key: "procurement", label: t("lc.procurement"), children: <ProcurementTab code={product.code} stage={product.stage} manager={manager} /> },
       ]} />
     </Space>
   );
