@@ -10,7 +10,7 @@ import { useAuth } from "../../lib/auth";
 import { useLang } from "../../lib/i18n";
 import { loadCatalog } from "../knowledge/products";
 import { usePaged } from "../knowledge/usePaged";
-import { DOCUMENT_TYPES, allowedTargets, documentTypeOrder, mayManage, missingOf, noteRequired, splitNames, stageLabel, yuan } from "./logic";
+import { CITIES, DOCUMENT_TYPES, allowedTargets, lines, parseCustomers, documentTypeOrder, mayManage, missingOf, noteRequired, splitNames, stageLabel, yuan } from "./logic";
 import "./words";
 
 interface Product {
@@ -380,10 +380,16 @@ interface TrialView {
   feedback: Record<string, number>;
 }
 
-function Trials({ code }: { code: string }) {
+type TrialAction = "pilots" | "tariff" | "evaluation";
+
+function Trials({ code, manager, onChange }: { code: string; manager: boolean; onChange: () => void }) {
   const { t, lang } = useLang();
+  const { message } = App.useApp();
   const [views, setViews] = useState<Record<string, TrialView | string>>({});
-  useEffect(() => {
+  const [acting, setActing] = useState<{ stage: string; action: TrialAction } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [form] = Form.useForm();
+  const load = useCallback(() => {
     for (const s of ["trial", "trial_commercial"]) {
       api<TrialView>("lifecycle", `/v1/products/${code}/trials/${s}`).then(
         (v) => setViews((o) => ({ ...o, [s]: v })),
@@ -391,6 +397,40 @@ function Trials({ code }: { code: string }) {
       );
     }
   }, [code]);
+  useEffect(load, [load]);
+
+  const open = (stage: string, action: TrialAction) => {
+    form.resetFields();
+    const v = views[stage];
+    if (action === "pilots" && typeof v === "object")
+      form.setFieldsValue({ cities: v.pilot_cities, customers: v.pilot_customers.map((c) => `${c.name}, ${c.city}`).join("\n") });
+    if (action === "evaluation") form.setFieldsValue({ conclusion: "ready" });
+    setActing({ stage, action });
+  };
+
+  const submit = async () => {
+    if (!acting) return;
+    const v = await form.validateFields();
+    const { stage, action } = acting;
+    const path = `/v1/products/${code}/trials/${stage}/${action}`;
+    setBusy(true);
+    try {
+      let got: TrialView;
+      if (action === "pilots") got = await api("lifecycle", path, { method: "PUT", body: { cities: v.cities, customers: parseCustomers(v.customers ?? "") } });
+      else if (action === "tariff") got = await api("lifecycle", path, { method: "PUT", body: { name: v.name.trim(), ref: v.ref.trim(), agreed_with: "信息化推进室" } });
+      else got = await api("lifecycle", path, { method: "POST", body: { conclusion: v.conclusion, summary: v.summary.trim(), evidence: lines(v.evidence), ref: v.ref.trim() } });
+      setViews((o) => ({ ...o, [stage]: got }));
+      message.success(t("lc.saved"));
+      setActing(null);
+      onChange();
+    } catch (e: any) {
+      message.error(e.message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const required = [{ required: true, whitespace: true, message: t("lc.required") }];
+  const titles: Record<TrialAction, string> = { pilots: t("lc.setPilots"), tariff: t("lc.setTariff"), evaluation: t("lc.recordEvaluation") };
   return (
     <Row gutter={[16, 16]}>
       {["trial", "trial_commercial"].map((s) => {
@@ -409,7 +449,7 @@ function Trials({ code }: { code: string }) {
                     {v.trainings.untrained_pilot_cities.length ? v.trainings.untrained_pilot_cities.map((c) => <Tag color="orange" key={c}>{c}</Tag>) : "—"}
                   </Descriptions.Item>
                   <Descriptions.Item label={t("lc.evaluation")}>
-                    {v.evaluation ? <Space><Tag color={v.evaluation.conclusion === "ready" ? "green" : "red"}>{v.evaluation.conclusion}</Tag>{v.evaluation.summary}</Space> : "—"}
+                    {v.evaluation ? <Space><Tag color={v.evaluation.conclusion === "ready" ? "green" : "red"}>{v.evaluation.conclusion === "ready" ? t("lc.ready") : t("lc.notReady")}</Tag>{v.evaluation.summary}</Space> : "—"}
                   </Descriptions.Item>
                   <Descriptions.Item label={t("lc.optimisationPlan")}>{v.optimisation_plan?.summary ?? "—"}</Descriptions.Item>
                   {s === "trial_commercial" && (
@@ -422,10 +462,54 @@ function Trials({ code }: { code: string }) {
                   </Descriptions.Item>
                 </Descriptions>
               )}
+              {manager && (
+                <Space wrap style={{ marginTop: 8 }}>
+                  <Button size="small" onClick={() => open(s, "pilots")} data-testid={`trial-${s}-pilots`}>{t("lc.setPilots")}</Button>
+                  <Button size="small" onClick={() => open(s, "tariff")} data-testid={`trial-${s}-tariff`}>{t("lc.setTariff")}</Button>
+                  <Button size="small" onClick={() => open(s, "evaluation")} data-testid={`trial-${s}-evaluation`}>{t("lc.recordEvaluation")}</Button>
+                </Space>
+              )}
             </Card>
           </Col>
         );
       })}
+      <Modal open={!!acting} title={acting ? `${stageLabel(acting.stage, lang)} · ${titles[acting.action]}` : ""} onCancel={() => setActing(null)}
+        footer={acting && [
+          <Button key="c" onClick={() => setActing(null)}>{t("lc.cancel")}</Button>,
+          <Button key="s" type="primary" loading={busy} onClick={submit} data-testid="dialog-submit">{t("lc.submit")}</Button>,
+        ]}>
+        <Form form={form} layout="vertical">
+          {acting?.action === "pilots" && (
+            <>
+              <Form.Item name="cities" label={t("lc.pilotCities")} rules={[{ required: true, message: t("lc.required") }]}>
+                <Select mode="multiple" options={CITIES.map((c) => ({ value: c, label: c }))} data-testid="pilots-cities" />
+              </Form.Item>
+              <Form.Item name="customers" label={t("lc.pilotCustomers")} extra={t("lc.customersHelp")}>
+                <Input.TextArea rows={4} data-testid="pilots-customers" />
+              </Form.Item>
+            </>
+          )}
+          {acting?.action === "tariff" && (
+            <>
+              <Form.Item name="name" label={t("lc.tariff")} rules={required}><Input maxLength={200} data-testid="tariff-name" /></Form.Item>
+              <Form.Item name="ref" label={t("lc.ref")} rules={required} extra={`${t("lc.refHelp")} · 信息化推进室`}><Input maxLength={500} data-testid="tariff-ref" /></Form.Item>
+            </>
+          )}
+          {acting?.action === "evaluation" && (
+            <>
+              <Form.Item name="conclusion" label={t("lc.outcome")}>
+                <Radio.Group><Radio value="ready">{t("lc.ready")}</Radio><Radio value="not_ready">{t("lc.notReady")}</Radio></Radio.Group>
+              </Form.Item>
+              <Form.Item name="summary" label={t("lc.evaluation")} rules={required}><Input.TextArea rows={3} maxLength={4000} data-testid="evaluation-summary" /></Form.Item>
+              <Form.Item name="evidence" label={t("lc.evidence")} extra={t("lc.evidenceHelp")}
+                rules={[{ validator: (_, v) => (lines(v).length ? Promise.resolve() : Promise.reject(new Error(t("lc.required")))) }]}>
+                <Input.TextArea rows={3} data-testid="evaluation-evidence" />
+              </Form.Item>
+              <Form.Item name="ref" label={t("lc.ref")} rules={required}><Input maxLength={500} data-testid="evaluation-ref" /></Form.Item>
+            </>
+          )}
+        </Form>
+      </Modal>
     </Row>
   );
 }
@@ -571,7 +655,7 @@ export default function ProductPage() {
         { key: "documents", label: t("lc.documents"), children: <Documents product={product} manager={manager} onChange={load} /> },
         { key: "decisions", label: t("lc.decisions"), children: <Decisions product={product} manager={manager} onChange={load} /> },
         { key: "timeline", label: t("lc.timeline"), children: <TimelineTab code={product.code} version={version} /> },
-        { key: "trials", label: t("lc.trials"), children: <Trials code={product.code} /> },
+        { key: "trials", label: t("lc.trials"), children: <Trials code={product.code} manager={manager} onChange={load} /> },
         { key: "procurement", label: t("lc.procurement"), children: <ProcurementTab code={product.code} stage={product.stage} manager={manager} /> },
       ]} />
     </Space>

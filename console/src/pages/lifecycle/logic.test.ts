@@ -7,6 +7,8 @@ import {
   changeBody,
   documentTypeOrder,
   dueColour,
+  lines,
+  parseCustomers,
   mayManage,
   missingOf,
   nextStage,
@@ -108,5 +110,19 @@ describe("helpers", () => {
     expect(splitNames("总经理，信息化中心主任、 张三,")).toEqual(["总经理", "信息化中心主任", "张三"]);
     expect(yuan(1500000)).toBe("1,500,000 元");
     expect(yuan(null)).toBe("—");
+  });
+});
+
+describe("trial inputs", () => {
+  it("reads pilot customers one a line", () => {
+    expect(parseCustomers("济南某公司, 济南\n青岛 港务 集团 青岛\n\n孤立客户")).toEqual([
+      { name: "济南某公司", city: "济南" },
+      { name: "青岛 港务 集团", city: "青岛" },
+      { name: "孤立客户", city: "" },
+    ]);
+  });
+  it("reads evidence lines", () => {
+    expect(lines(" a \n\nb")).toEqual(["a", "b"]);
+    expect(lines(undefined)).toEqual([]);
   });
 });

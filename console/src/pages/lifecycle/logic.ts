@@ -170,3 +170,23 @@ export function missingOf(problem: Record<string, unknown> | undefined | null): 
 export function splitNames(text: string): string[] {
   return text.split(/[,，、;；\n]+/).map((s) => s.trim()).filter(Boolean);
 }
+
+export const CITIES = ["济南", "青岛", "淄博", "枣庄", "东营", "烟台", "潍坊", "济宁", "泰安", "威海", "日照", "临沂", "德州", "聊城", "滨州", "菏泽"];
+
+/** Pilot customers typed one a line as "客户名称, 地市" (or "客户名称 地市"); lines without a city are kept with
+ *  city "" so the service names them (customers.N.city). */
+export function parseCustomers(text: string): { name: string; city: string }[] {
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l) => {
+      const parts = l.split(/[,，\s]+/).filter(Boolean);
+      if (parts.length < 2) return { name: l, city: "" };
+      const city = parts[parts.length - 1];
+      return { name: parts.slice(0, -1).join(" "), city };
+    });
+}
+
+/** Lines of text, blanks dropped (evidence references). */
+export const lines = (text: string | undefined) => (text ?? "").split("\n").map((l) => l.trim()).filter(Boolean);

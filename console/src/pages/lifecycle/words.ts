@@ -123,5 +123,13 @@ words({
   "lc.end": { zh: "结束", en: "End" },
   "lc.impact": { zh: "影响范围", en: "Impact" },
   "lc.overlapWarning": { zh: "与已批准的变更窗口重叠", en: "overlaps an approved window" },
+  "lc.setPilots": { zh: "设置试点", en: "Set pilots" },
+  "lc.setTariff": { zh: "设置资费", en: "Set tariff" },
+  "lc.recordEvaluation": { zh: "记录评估", en: "Record evaluation" },
+  "lc.customersHelp": { zh: "每行一个：客户名称, 地市", en: "One a line: name, city" },
+  "lc.evidence": { zh: "佐证材料", en: "Evidence" },
+  "lc.evidenceHelp": { zh: "每行一个文档引用", en: "One reference a line" },
+  "lc.ready": { zh: "可进入下一阶段", en: "Ready" },
+  "lc.notReady": { zh: "尚不具备条件", en: "Not ready" },
   "lc.openProduct": { zh: "查看产品", en: "Open" },
 });
