@@ -47,8 +47,9 @@ import tempfile
 import time
 import urllib.parse
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 from pymongo import MongoClient
@@ -63,6 +64,7 @@ from services.kit.auth import mint_token  # noqa: E402
 from services.lifecycle.domain import documents, procurement, trials  # noqa: E402
 from services.lifecycle.domain.gates import DECISION_MEETING_BUDGET_CNY, GATE_DOCUMENTS, NEXT  # noqa: E402
 
+LOCAL = ZoneInfo("Asia/Shanghai")
 SECRET = "bench-lifecycle-secret-" + "x" * 24
 PLATFORMS = ("cloud", "video", "card", "school")
 # Where a province's products are: most in operation, a steady trickle through the early stages.
@@ -111,7 +113,8 @@ class History:
 
     def decision(self, kind: str, outcome: str, at: datetime) -> None:
         at = ms(at)
-        self.add("decisions", {"_id": f"{self.code}:{kind}:{at.strftime('%Y%m%d%H%M%S%f')}:pm", "product_code": self.code,
+        self.add("decisions", {"_id": f"{self.code}:{kind}:{at.strftime('%Y%m%d%H%M%S%f')}:pm",
+                               "product_code": self.code,
                                "kind": kind, "outcome": outcome, "participants": ["分管副总", "信息化中心主任", "市场部"],
                                "note": None, "ref": f"oa://meetings/{self.code}/{kind}", "by": "pm",
                                "at": at, "recorded_at": at})
@@ -170,7 +173,7 @@ class History:
             trained = cities if passed else cities[:rng.randint(0, len(cities))]
             for city in trained:
                 held = (start + timedelta(seconds=span * rng.uniform(0.2, 0.8))).astimezone(
-                    trials_zone()).date()
+                    LOCAL).date()
                 self.add("trainings", trials.training_record(type("E", (), dict(
                     training_id=f"TR-{uuid.uuid4().hex[:12]}", product_code=self.code, cities=[city], held_on=held,
                     attendance=rng.randint(8, 60), audience="客户经理", material_article_id=None))))
@@ -197,7 +200,7 @@ class History:
                     "name": f"{self.product['name']}{ {'daily': '日常', 'weekly': '每周', 'monthly': '月度'}[every]}巡检",
                     "checklist": [{"item": "CPU使用率", "expected": "低于80%"}, {"item": "磁盘空间", "expected": "剩余20%以上"},
                                   {"item": "核心服务进程", "expected": None}],
-                    "every": every, "interval_days": None, "starts_on": plan_start.astimezone(trials_zone()).date()
+                    "every": every, "interval_days": None, "starts_on": plan_start.astimezone(LOCAL).date()
                     .isoformat(), "at": plan_start, "by": "ops-01", "stopped_at": None}
             self.add("inspection_plans", plan)
             days = (self.now - plan_start).days
@@ -220,11 +223,6 @@ class History:
                                          "results": results, "outcome": outcome, "summary": None, "follow_up": None,
                                          "recorded_at": w})
                 when += timedelta(days=step)
-
-
-def trials_zone():
-    from zoneinfo import ZoneInfo
-    return ZoneInfo("Asia/Shanghai")
 
 
 def build(code: str, product: dict, stage: Stage, rng: random.Random, now: datetime, *,
@@ -261,7 +259,8 @@ def build(code: str, product: dict, stage: Stage, rng: random.Random, now: datet
         transitions.append({"from_stage": reached[-1].value, "to_stage": "retired", "at": entered,
                             "by": product["product_managers"][0], "note": "业务调整，产品下线", "recorded_at": entered})
     if stage in (Stage.commercial, Stage.delivered) or hero:
-        went_live = starts[FORWARD.index(Stage.commercial)] if len(starts) > FORWARD.index(Stage.commercial) else entered
+        live = FORWARD.index(Stage.commercial)
+        went_live = starts[live] if len(starts) > live else entered
         h.operation(went_live, plans=3 if hero else rng.randint(1, 3), daily_days=365 if hero else None)
     product |= {"stage": stage.value, "stage_entered_at": entered, "created_at": created,
                 "transitions": transitions, "version": 1 + len(transitions)}
@@ -422,7 +421,8 @@ def main() -> None:
             pools = setup(http, mongo_url, db_name, args)
             body = http.get("/v1/portfolio").json()  # warm: the first request pays imports and connections
             print(f"portfolio: {sum(s['count'] for s in body['by_stage'])} entries, {len(body['blocked'])} blocked, "
-                  f"{len(body['trials_ending'])} trials ending, {len(body['overdue_inspections'])} overdue inspections; "
+                  f"{len(body['trials_ending'])} trials ending, "
+                  f"{len(body['overdue_inspections'])} overdue inspections; "
                   f"{len(http.get('/v1/products/bench_hero/timeline').content):,} bytes of hero timeline "
                   f"({len(http.get('/v1/products/bench_hero/timeline').json()['entries'])} entries)")
             passes = []
@@ -436,7 +436,8 @@ def main() -> None:
             for name in passes[0]:
                 p50 = statistics.median(statistics.median(p[name][0]) for p in passes)
                 p95 = statistics.median(pct(p[name][0], 95) for p in passes)
-                cpu = {k: statistics.median(p[name][1].get(k, float("nan")) for p in passes) for k in ("service", "store")}
+                cpu = {k: statistics.median(p[name][1].get(k, float("nan")) for p in passes)
+                       for k in ("service", "store")}
                 print(f"  {name:<36} {p50:>8.1f} {p95:>8.1f} {cpu['service']:>19.2f} {cpu['store']:>8.2f}")
         if args.keep_log:
             print(f"service log: {log_path}")
