@@ -12,7 +12,7 @@ SEED_ARGS ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help .venv run test console console-test FORCE bench bench-intake bench-consumers bench-relay seed seed-knowledge bench-search bench-relevance bench-knowledge-search bench-candidates bench-analytics token clean-data
+.PHONY: help .venv run test console console-test FORCE bench bench-intake bench-consumers bench-relay seed seed-knowledge bench-search bench-relevance bench-knowledge-search bench-candidates bench-analytics bench-lifecycle token clean-data
 
 help:
 	@echo "make run         start RabbitMQ (if down), nx-27017 (unless OPS_MONGO_URL is set) and the four services"
@@ -30,6 +30,7 @@ help:
 	@echo "make bench-knowledge-search  knowledge search p50/p95 over 20,000 articles, in-process and HTTP (bench/knowledge_search.py)"
 	@echo "make bench-candidates  knowledge's cost per close of one hot question at 10 / 1,000 / 100,000 closes (bench/candidates.py)"
 	@echo "make bench-analytics  analytics: load N tickets through the consumer, count them, time summary/breakdown/timeseries (bench/analytics.py)"
+	@echo "make bench-lifecycle  lifecycle: portfolio, timeline, gate, transitions, documents p50/p95 and CPU at N products (bench/lifecycle.py)"
 	@echo "make token       print a dev JWT: ROLE=agent [CITY=济南] [PRODUCTS=a,b] [VENDOR=v] [SUB=s]"
 	@echo "make clean-data  delete the local data under .data/"
 	@echo "make .venv       create .venv and install the project (re-installs when pyproject.toml changes)"
@@ -107,6 +108,9 @@ bench-candidates: $(STAMP)
 
 bench-analytics: $(STAMP)
 	$(PY) bench/analytics.py $(BENCH_ARGS)
+
+bench-lifecycle: $(STAMP)
+	$(PY) bench/lifecycle.py $(BENCH_ARGS)
 
 token: $(STAMP)
 	@$(PY) -m services.kit.token --role '$(ROLE)' \
