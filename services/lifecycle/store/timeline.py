@@ -14,6 +14,7 @@ from typing import Any
 from services.kit.app import Runtime
 from services.kit.pagination import decode_cursor, encode_cursor
 from services.kit.problems import Problem
+from services.kit.store import eq
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ async def timeline(rt: Runtime, code: str, head: list[dict[str, Any]], *, limit:
     wanted = skip + limit + 1
     entries = [{**e, "_order": -1} for e in head if since is None or e["at"] >= since]
     for order, source in enumerate(SOURCES):
-        query: dict[str, Any] = {"product_code": code}
+        query: dict[str, Any] = {"product_code": eq(code)}  # served by the index on nx-27017
         if since is not None:
             query[source.at_field] = {"$gte": since}
         docs = await rt.store[source.collection].find(query).sort([(source.at_field, 1), ("_id", 1)]).to_list(wanted)
