@@ -99,3 +99,24 @@ def test_an_agent_handles_a_complaint_to_closure_and_the_loop_shows_everywhere(p
     open_area(page, console, "dashboard")
     expect(page.get_by_test_id("kpi-closed")).to_contain_text(re.compile(r"归档量\s*[1-9]"), timeout=30_000)
     shot(page, "dashboard")
+
+    sign_in(page, console, "product_manager", PM, name="李产品", products=[PRODUCT])
+    page.goto(f"{console}/knowledge/candidates")
+    row = page.locator('[data-testid^="candidate-row-"]', has_text="定位")
+    expect(row.first).to_be_visible(timeout=30_000)  # knowledge grew it from the closed ticket, by event
+    shot(page, "knowledge-candidates")
+    row.first.get_by_test_id("action-promote").click()
+    press(page, "promote-mode-new")
+    page.get_by_test_id("dialog-submit").click()
+    page.wait_for_url(re.compile(r"/knowledge/articles/KB-"))
+    expect(page.get_by_test_id("article-state")).to_contain_text("草稿")
+    shot(page, "knowledge-article-draft")
+
+    open_area(page, console, "lifecycle")
+    expect(page.get_by_test_id(f"board-product-{PRODUCT}")).to_be_visible()
+    shot(page, "lifecycle-board")
+    page.goto(f"{console}/lifecycle/{PRODUCT}")
+    expect(page.get_by_test_id("product-stage")).to_contain_text("交付")
+    shot(page, "lifecycle-product")
+    assert not page.errors, page.errors
+
