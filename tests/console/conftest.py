@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,11 +28,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
 import devstack
-from tests.conftest import ROOT, service_env
+from tests.conftest import ROOT
+from tests.processes import start, stop, wait_ready
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")  # never fetch a browser: we drive Debian's
 
@@ -151,38 +150,6 @@ def console_dist() -> Path:
     shutil.rmtree(out, ignore_errors=True)
 
 
-def start(infra, name: str, port: int, log_dir: Path, command: list[str], **env) -> subprocess.Popen:
-    log = open(log_dir / f"{name}.log", "w")
-    return subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env=service_env(infra, name, OPS_PORT=port, OPS_LOG_FORMAT="json",
-                                            OPS_AUTH_SECRET=_dev_secret(), **env),
-                            start_new_session=True)
-
-
-def wait_ready(url: str, process: subprocess.Popen, path: str = "/readyz", timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}{path}", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url}{path} not ready within {timeout}s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 @dataclass
 class ConsoleStack:
     base_url: str
@@ -214,12 +181,13 @@ def console_stack(infra, console_dist):
         for name in START_ORDER:
             port = devstack.free_port()
             stack.urls[name] = f"http://127.0.0.1:{port}"
-            stack.processes[name] = start(infra, name, port, log_dir, [sys.executable, "-m", f"services.{name}"])
+            stack.processes[name] = start(infra, name, port, log_dir, OPS_AUTH_SECRET=_dev_secret())
             wait_ready(stack.urls[name], stack.processes[name])
         port = devstack.free_port()
         urls = {f"OPS_{name.upper()}_URL": url for name, url in stack.urls.items()}
         stack.processes["gateway"] = start(infra, "gateway", port, log_dir,
-                                           [sys.executable, str(ROOT / "scripts" / "gateway.py")],
+                                           command=[sys.executable, str(ROOT / "scripts" / "gateway.py")],
+                                           OPS_AUTH_SECRET=_dev_secret(),
                                            OPS_CONSOLE_PORT=port, OPS_CONSOLE_DIST=console_dist, **urls)
         stack.base_url = f"http://127.0.0.1:{port}"
         wait_ready(stack.base_url, stack.processes["gateway"], path="/healthz")

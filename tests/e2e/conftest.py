@@ -3,20 +3,16 @@ broker and store — the way `make run` starts them."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 import devstack
-from tests.conftest import ROOT, service_env
+from tests.processes import start, stop, wait_ready
 
 # lifecycle first, as on a fresh broker in the worst order: it announces the catalog before ticketing's queue
 # exists, so ticketing only learns it by asking (catalog.sync_requested)
@@ -35,40 +31,6 @@ class Stack:
             text = path.read_text(errors="replace").splitlines()[-lines:]
             out.append(f"--- {name} (exit {self.processes[name].poll()}) ---\n" + "\n".join(text))
         return "\n".join(out)
-
-
-def start(infra, name: str, port: int, log_dir: Path, *args: str, log_name: str | None = None,
-          **env) -> subprocess.Popen:
-    """`python -m services.<name> *args` on `port`, its output in `log_dir/<log_name or name>.log`."""
-    log = open(log_dir / f"{log_name or name}.log", "w")
-    return subprocess.Popen([sys.executable, "-m", f"services.{name}", *args], cwd=ROOT, stdout=log,
-                            stderr=subprocess.STDOUT, env=service_env(infra, name, OPS_PORT=port, OPS_LOG_FORMAT="json",
-                                                                      **env),
-                            start_new_session=True)
-
-
-def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url}/readyz not ready within {timeout}s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @pytest.fixture(scope="module")
