@@ -24,6 +24,13 @@ async def load_entry(rt: Runtime, code: str) -> tuple[str, dict[str, Any]]:
     raise product_not_found(code)
 
 
+async def load_managed(rt: Runtime, code: str, principal: Principal) -> tuple[str, dict[str, Any]]:
+    """`load_entry` for a change: 404 for an unknown code, then 403 unless the caller manages it."""
+    collection, product = await load_entry(rt, code)
+    require_manager(principal, product)
+    return collection, product
+
+
 def forbidden(detail: str) -> Problem:
     return Problem(403, "forbidden", "Forbidden", detail)
 

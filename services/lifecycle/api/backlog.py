@@ -16,7 +16,7 @@ from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, authenticate
 from services.kit.pagination import PageParams, page, page_params
 from services.kit.problems import Problem
-from services.lifecycle.api.access import load_entry, require_manager, require_reader
+from services.lifecycle.api.access import load_entry, load_managed, require_reader
 from services.lifecycle.api.models import BacklogItem
 from services.lifecycle.domain import backlog
 from services.lifecycle.store.collections import BACKLOG
@@ -170,8 +170,7 @@ async def get_item(code: str, item_id: str, principal: Principal = Depends(authe
 async def _act(rt: Runtime, code: str, item_id: str, principal: Principal, action: str, *,
                note: str | None = None, **fields: Any) -> LoopItem:
     """Move the item in one write with its event (if any): a refused move writes nothing."""
-    _, product = await load_entry(rt, code)
-    require_manager(principal, product)
+    _, product = await load_managed(rt, code, principal)
     await _item(rt, code, item_id)
     if action == "plan":
         if not product.get("vendor"):

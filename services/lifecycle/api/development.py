@@ -21,7 +21,7 @@ from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, authenticate
 from services.kit.pagination import PageParams, page, page_params
 from services.kit.problems import Problem, invalid
-from services.lifecycle.api.access import load_entry, require_manager, require_manager_or_vendor, require_reader
+from services.lifecycle.api.access import load_entry, load_managed, require_manager_or_vendor, require_reader
 from services.lifecycle.api.moments import moment, now_ms, require_stage
 from services.lifecycle.domain import development as d
 from services.lifecycle.domain.development import (
@@ -322,8 +322,7 @@ async def _rounds(rt: Runtime, code: str, only: int | None = None) -> list[TestR
              summary="Open the next test round; admin or the product's manager, in stage testing")
 async def open_round(code: str, body: TestRoundCreate, response: Response,
                      principal: Principal = Depends(authenticate), rt: Runtime = Depends(runtime)):
-    _, product = await load_entry(rt, code)
-    require_manager(principal, product)
+    _, product = await load_managed(rt, code, principal)
     require_stage(product, Stage.testing)
     now = now_ms()
     at = moment(body.started_at, now, "started_at")
@@ -357,8 +356,7 @@ async def list_rounds(code: str, principal: Principal = Depends(authenticate), r
              summary="Record a party's report of a round; admin or the product's manager, in stage testing")
 async def add_round_report(code: str, n: int, body: RoundReportCreate, principal: Principal = Depends(authenticate),
                            rt: Runtime = Depends(runtime)):
-    _, product = await load_entry(rt, code)
-    require_manager(principal, product)
+    _, product = await load_managed(rt, code, principal)
     require_stage(product, Stage.testing)
     test_round = await _round(rt, code, n)
     if refused := d.check_city(body.party, body.city):
@@ -382,8 +380,7 @@ async def add_round_report(code: str, n: int, body: RoundReportCreate, principal
              summary="Record the round's optimisation plan (优化方案); admin or the product's manager")
 async def add_optimisation_plan(code: str, n: int, body: RoundOptimisationPlanCreate,
                                 principal: Principal = Depends(authenticate), rt: Runtime = Depends(runtime)):
-    _, product = await load_entry(rt, code)
-    require_manager(principal, product)
+    _, product = await load_managed(rt, code, principal)
     require_stage(product, Stage.testing)
     test_round = await _round(rt, code, n)
     ids = list(dict.fromkeys(body.issue_ids))
@@ -484,8 +481,7 @@ class IssuePage(BaseModel):
              summary="Record an issue found in testing; admin or the product's manager, in stage testing")
 async def open_issue(code: str, body: IssueCreate, response: Response, principal: Principal = Depends(authenticate),
                      rt: Runtime = Depends(runtime)):
-    _, product = await load_entry(rt, code)
-    require_manager(principal, product)
+    _, product = await load_managed(rt, code, principal)
     require_stage(product, Stage.testing)
     if body.round is not None and not await rt.store[TEST_ROUNDS].find_one({"_id": d.round_id(code, body.round)},
                                                                            {"_id": 1}):
@@ -554,8 +550,7 @@ async def fix_issue(code: str, issue_id: str, body: IssueFix, principal: Princip
              summary="Reopen a fixed issue (the retest failed); admin or the product's manager")
 async def reopen_issue(code: str, issue_id: str, body: IssueReopen,
                        principal: Principal = Depends(authenticate), rt: Runtime = Depends(runtime)):
-    _, product = await load_entry(rt, code)
-    require_manager(principal, product)
+    _, product = await load_managed(rt, code, principal)
     now = now_ms()
     at = moment(body.at, now)
 

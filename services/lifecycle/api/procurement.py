@@ -14,7 +14,7 @@ from contracts.vocabulary import Stage
 from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, authenticate
 from services.kit.problems import Problem, invalid
-from services.lifecycle.api.access import load_entry, require_manager, require_reader
+from services.lifecycle.api.access import load_entry, load_managed, require_reader
 from services.lifecycle.api.moments import moment, now_ms, require_stage
 from services.lifecycle.domain import procurement
 from services.lifecycle.domain.procurement import STEP_DOCUMENT_TYPES, STEP_LABELS, OutOfOrder, Step
@@ -102,8 +102,7 @@ async def get_procurement(code: str, principal: Principal = Depends(authenticate
              summary="Record a tendering step; admin or the product's manager, in stage initiation")
 async def record_step(code: str, body: ProcurementStepCreate, response: Response,
                       principal: Principal = Depends(authenticate), rt: Runtime = Depends(runtime)):
-    collection, product = await load_entry(rt, code)
-    require_manager(principal, product)
+    collection, product = await load_managed(rt, code, principal)
     require_stage(product, Stage.initiation)
     step = body.step
     if step == Step.winner_confirmed and not body.vendor:

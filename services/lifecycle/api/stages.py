@@ -16,7 +16,7 @@ from services.kit.pagination import PageParams, page, page_params
 from services.kit.problems import Problem, invalid
 from services.kit.store import ConcurrencyConflict, public
 from services.lifecycle.api.access import (
-    forbidden, load_entry, require_manager, require_manager_or_vendor, require_reader,
+    forbidden, load_entry, load_managed, require_manager_or_vendor, require_reader,
 )
 from services.lifecycle.api.models import Product
 from services.lifecycle.api.moments import moment, now_ms
@@ -80,8 +80,7 @@ async def list_documents(code: str, principal: Caller, rt: Rt,
 @router.post("/products/{code}/documents/{document_id}/approve", response_model=Document,
              summary="Approve a document (审核通过); manager or admin")
 async def approve_document(code: str, document_id: str, principal: Caller, rt: Rt):
-    _, product = await load_entry(rt, code)
-    require_manager(principal, product)
+    _, product = await load_managed(rt, code, principal)
     doc = await rt.store[DOCUMENTS].find_one({"_id": document_id, "product_code": code})
     if doc is None:
         raise Problem(404, "document-not-found", "Document not found", f"No document {document_id!r} of {code!r}.")
@@ -96,8 +95,7 @@ async def approve_document(code: str, document_id: str, principal: Caller, rt: R
 @router.post("/products/{code}/decisions", response_model=Decision, status_code=201,
              summary="Record a review (评审决策) or a decision meeting (决策会); manager or admin")
 async def record_decision(code: str, body: DecisionCreate, principal: Caller, rt: Rt):
-    _, product = await load_entry(rt, code)
-    require_manager(principal, product)
+    _, product = await load_managed(rt, code, principal)
     now = now_ms()
     doc = {"_id": f"{code}:{body.kind}:{now.strftime('%Y%m%d%H%M%S%f')}:{principal.sub}", "product_code": code,
            **body.model_dump(exclude={"at"}), "by": principal.sub, "at": moment(body.at, now), "recorded_at": now}
@@ -121,8 +119,7 @@ async def list_decisions(code: str, principal: Caller, rt: Rt):
 @router.patch("/products/{code}", response_model=Product,
               summary="Set the budget (预算), the chosen vendor (厂家) or the product managers; manager or admin")
 async def patch_product(code: str, body: ProductPatch, principal: Caller, rt: Rt):
-    collection, product = await load_entry(rt, code)
-    require_manager(principal, product)
+    collection, product = await load_managed(rt, code, principal)
     changes = body.model_dump(exclude_unset=True, exclude_none=True, exclude={"note"})
     if not changes:
         raise invalid("body", "give at least one of budget_cny, vendor, product_managers")
@@ -160,8 +157,7 @@ def transition_view(step: dict[str, Any]) -> Transition:
              responses={409: {"description": "A gate lacks something: `missing` lists every item, each {code, label}"}},
              summary="Move a product one stage forward (or back to development from testing, or to retired)")
 async def transition(code: str, body: TransitionRequest, principal: Caller, rt: Rt):
-    collection, product = await load_entry(rt, code)
-    require_manager(principal, product)
+    collection, product = await load_managed(rt, code, principal)
     if body.override_reason and not principal.has(Role.admin):
         raise forbidden("Only an admin may override a gate (override_reason).")
     if body.to == Stage.retired and not body.note:

@@ -16,7 +16,7 @@ from services.kit.auth import Principal, authenticate
 from services.kit.pagination import PageParams, page, page_params
 from services.kit.problems import invalid
 from services.kit.store import public
-from services.lifecycle.api.access import load_entry, require_manager, require_reader
+from services.lifecycle.api.access import load_entry, load_managed, require_reader
 from services.lifecycle.api.moments import moment, now_ms
 from services.lifecycle.domain import trials
 from services.lifecycle.store.collections import BACKLOG, DOCUMENTS, TRAININGS, TRIALS
@@ -242,8 +242,7 @@ async def _change_with_document(rt: Runtime, product: dict[str, Any], stage: str
 
 
 async def _writable(rt: Runtime, code: str, principal: Principal) -> dict[str, Any]:
-    _, product = await load_entry(rt, code)
-    require_manager(principal, product)
+    _, product = await load_managed(rt, code, principal)
     return product
 
 
@@ -260,7 +259,7 @@ async def get_trial(code: str, stage: TrialStage = STAGE, principal: Principal =
             summary="Set the pilot cities and customers (试点地市和客户); product manager")
 async def put_pilots(body: PilotsPut, code: str, stage: TrialStage = STAGE,
                      principal: Principal = Depends(authenticate), rt: Runtime = Depends(runtime)):
-    product = await _writable(rt, code, principal)
+    _, product = await load_managed(rt, code, principal)
     customers = [c.model_dump(mode="json") for c in body.customers]
     if field := trials.check_customers_in_pilot_cities(body.cities, customers):
         raise invalid(field, "the customer's city is not among the pilot cities")
@@ -272,7 +271,7 @@ async def put_pilots(body: PilotsPut, code: str, stage: TrialStage = STAGE,
             summary="Set the tariff agreed with the promotion office (资费); files a tariff_table; product manager")
 async def put_tariff(body: TariffPut, code: str, stage: TrialStage = STAGE,
                      principal: Principal = Depends(authenticate), rt: Runtime = Depends(runtime)):
-    product = await _writable(rt, code, principal)
+    _, product = await load_managed(rt, code, principal)
     trials.check_plannable(product, stage)
     at = moment(body.at, now_ms())
     tariff = {"name": body.name, "ref": body.ref, "agreed_with": body.agreed_with, "at": at}
@@ -284,7 +283,7 @@ async def put_tariff(body: TariffPut, code: str, stage: TrialStage = STAGE,
              summary="Record the stage's evaluation with its evidence (试用评估/试商用评估); product manager")
 async def post_evaluation(body: EvaluationCreate, code: str, stage: TrialStage = STAGE,
                           principal: Principal = Depends(authenticate), rt: Runtime = Depends(runtime)):
-    product = await _writable(rt, code, principal)
+    _, product = await load_managed(rt, code, principal)
     trials.check_in_stage(product, stage, "The evaluation")
     at = moment(body.at, now_ms())
     doc_type = trials.EVALUATION_DOCUMENT[stage]
@@ -299,7 +298,7 @@ async def post_evaluation(body: EvaluationCreate, code: str, stage: TrialStage =
              summary="Record the optimisation plan (优化方案) naming the backlog items it takes up; product manager")
 async def post_optimisation_plan(body: TrialOptimisationPlanCreate, code: str, stage: TrialStage = STAGE,
                                  principal: Principal = Depends(authenticate), rt: Runtime = Depends(runtime)):
-    product = await _writable(rt, code, principal)
+    _, product = await load_managed(rt, code, principal)
     if body.backlog_item_ids:
         known = {d["_id"] for d in await rt.store[BACKLOG].find(
             {"_id": {"$in": body.backlog_item_ids}, "product_code": code}, {"_id": 1}).to_list()}
@@ -322,7 +321,7 @@ async def post_optimisation_plan(body: TrialOptimisationPlanCreate, code: str, s
 async def post_summary(body: SummaryCreate, code: str, principal: Principal = Depends(authenticate),
                        rt: Runtime = Depends(runtime)):
     stage = "trial_commercial"
-    product = await _writable(rt, code, principal)
+    _, product = await load_managed(rt, code, principal)
     trials.check_in_stage(product, stage, "The summary")
     at = moment(body.at, now_ms())
     summary = {"cases": [c.model_dump(mode="json") for c in body.cases],
