@@ -20,6 +20,7 @@ from contracts.vocabulary import Role
 from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, authenticate, require_roles
 from services.kit.clock import to_milliseconds
+from services.lifecycle.api.moments import moment
 from services.kit.lease import Lease
 from services.kit.pagination import PageParams, page, page_params
 from services.kit.problems import Problem, invalid
@@ -386,14 +387,6 @@ class FaultStatistics(BaseModel):
 # --- helpers -------------------------------------------------------------------------------------------------
 
 
-def _when(value: datetime | None, field: str, now: datetime) -> datetime:
-    if value is None:
-        return now
-    if value > now:
-        raise invalid(field, "must not be in the future")
-    return to_milliseconds(value.astimezone(UTC))
-
-
 async def _target(rt: Runtime, code: str, field: str = "target") -> dict[str, Any]:
     try:
         return (await load_entry(rt, code))[1]
@@ -584,7 +577,7 @@ async def record_inspection(body: InspectionCreate, response: Response,
         raise invalid("follow_up", "only an abnormal inspection is followed up")
     now = datetime.now(UTC)
     doc = {"_id": _new_id("IN"), "plan_id": plan["_id"], "plan_name": plan["name"],
-           "product_code": plan["product_code"], "at": _when(body.at, "at", now), "by": principal.sub,
+           "product_code": plan["product_code"], "at": moment(body.at, now), "by": principal.sub,
            "results": results, "outcome": outcome, "summary": body.summary,
            "follow_up": body.follow_up.model_dump() if body.follow_up else None, "recorded_at": to_milliseconds(now)}
     doc = await rt.store.insert(INSPECTIONS, doc)
@@ -621,7 +614,7 @@ async def create_change(body: ChangeCreate, response: Response, principal: Princ
     entry = await _target(rt, body.target)
     _require_maintainer(principal, entry)
     now = datetime.now(UTC)
-    at = _when(body.at, "at", now)
+    at = moment(body.at, now)
     window = {"start": to_milliseconds(body.window.start.astimezone(UTC)),
               "end": to_milliseconds(body.window.end.astimezone(UTC))}
     doc = {"_id": _new_id("CH"), "product_code": entry["code"], "type": body.type, "title": body.title,
@@ -679,7 +672,7 @@ async def _transition(rt: Runtime, principal: Principal, change_id: str, action:
     except rules.IllegalTransition as error:
         raise Problem(409, "illegal-transition", "Illegal transition", str(error), state=doc["state"]) from error
     now = datetime.now(UTC)
-    when = _when(at, "at", now)
+    when = moment(at, now)
     if when < doc["history"][-1]["at"]:
         raise invalid("at", "must not be before the change's previous step")
     changed = {**doc, **fields, "state": state,

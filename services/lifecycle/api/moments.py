@@ -6,14 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from contracts.vocabulary import Stage
+from services.kit.clock import stored_now as now_ms  # the routes' now, as the store keeps it
+from services.kit.clock import to_milliseconds
 from services.kit.problems import Problem, invalid
 from services.lifecycle.domain.gates import label
-
-
-def now_ms() -> datetime:
-    """Now, as the store keeps it (milliseconds), so that what a route answers is what a later read returns."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def moment(value: datetime | None, now: datetime, field: str = "at") -> datetime:
@@ -25,7 +21,7 @@ def moment(value: datetime | None, now: datetime, field: str = "at") -> datetime
         value = value.astimezone(UTC)
     except OverflowError as error:  # 0001-01-01 east of UTC has no UTC instant
         raise invalid(field, "out of range") from error
-    value = value.replace(microsecond=value.microsecond // 1000 * 1000)
+    value = to_milliseconds(value)
     if value > now:
         raise invalid(field, "must not be in the future")
     return value
@@ -40,3 +36,5 @@ def require_stage(product: dict, *stages: Stage) -> None:
                       f"{product['code']!r} is in stage {product['stage']} ({label(product['stage'])}); "
                       f"this is recorded only in {allowed}.", stage=product["stage"],
                       allowed_stages=[s.value for s in stages])
+
+__all__ = ["moment", "now_ms", "require_stage"]

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from contracts.events import ProductRegistered
+from services.kit.clock import to_milliseconds
 from services.lifecycle.domain.stages import INITIAL, Stage
 
 REGISTERED = "lifecycle.product.registered"
@@ -22,7 +23,7 @@ def valid_code(code: str) -> bool:
 
 def entry(data: dict, *, kind: EntryKind, now: datetime) -> dict:
     """A catalog document at version 1 from seed data or a registration request."""
-    now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the store keeps milliseconds
+    now = to_milliseconds(now)  # the store keeps milliseconds
     return {
         "_id": data["code"],
         "code": data["code"],
