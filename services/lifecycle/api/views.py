@@ -155,7 +155,8 @@ async def portfolio(principal: Caller, rt: Rt,
             ending.append(TrialEnding(code=entry["code"], name=entry["name"], stage=stage,
                                       stage_label=gates.label(stage), entered_at=entered_at(entry),
                                       earliest_end=ends, overdue=ends < first_of_month))
+    shown = {e["code"] for e in entries}
     overdue = [OverdueInspection(target=target, **plan)
                for target, plans in (await maintenance.overdue_inspections(rt, now)).items()
-               if any(target == e["code"] for e in entries) for plan in plans]
+               if target in shown for plan in plans]
     return Portfolio(as_of=now, by_stage=by_stage, blocked=blocked, trials_ending=ending, overdue_inspections=overdue)

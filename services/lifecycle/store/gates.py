@@ -23,11 +23,11 @@ def entered_at(product: dict[str, Any]) -> datetime:
     return product.get("stage_entered_at") or product["created_at"]
 
 
-def _codes(codes: list[str]) -> dict[str, Any]:
-    """`product_code` among `codes`: one code as `$eq`, which nx-27017 serves from the collection's
-    product_code index (a bare value there also tests array containment and scans the collection; `$in` scans it
-    in any case), several as `$in` (one scan for all of them)."""
-    return {"product_code": eq(codes[0]) if len(codes) == 1 else {"$in": codes}}
+def _one_of(values: list[str]) -> dict[str, Any]:
+    """A field among `values`: one value as `$eq`, which nx-27017 serves from the field's index (a bare value
+    there also tests array containment and scans the collection; `$in` scans it in any case), several as `$in`
+    (one scan for all of them)."""
+    return eq(values[0]) if len(values) == 1 else {"$in": list(values)}
 
 
 async def gather(rt: Runtime, product: dict[str, Any]) -> Facts:
@@ -51,15 +51,15 @@ async def gather_many(rt: Runtime, products: list[dict[str, Any]]) -> dict[str, 
     async def read(collection: str, codes: list[str], query: dict[str, Any], projection=None) -> list[dict]:
         if not codes:
             return []
-        return await rt.store[collection].find({**_codes(codes), **query}, projection).to_list(None)
+        return await rt.store[collection].find({"product_code": _one_of(codes), **query}, projection).to_list(None)
 
     doc_codes = among(lambda code, _: bool(step_types[code]))
     types = sorted({t for code in doc_codes for t in step_types[code]})
-    docs = await read(DOCUMENTS, doc_codes, {"type": eq(types[0]) if len(types) == 1 else {"$in": types}},
+    docs = await read(DOCUMENTS, doc_codes, {"type": _one_of(types)},
                       {"product_code": 1, "type": 1, "version": 1, "approved": 1}) if types else []
     decision_codes = among(lambda _, stage: stage in DECISION_KINDS)
     kinds = sorted({DECISION_KINDS[stages[c]] for c in decision_codes})
-    decisions = await read(DECISIONS, decision_codes, {"kind": eq(kinds[0]) if len(kinds) == 1 else {"$in": kinds}}) \
+    decisions = await read(DECISIONS, decision_codes, {"kind": _one_of(kinds)}) \
         if kinds else []
     trial_codes = among(lambda _, stage: stage == Stage.trial)
     trainings = await read(TRAININGS, trial_codes, {})
