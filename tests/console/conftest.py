@@ -87,10 +87,12 @@ def chromium() -> str:
                 "binary). Playwright's own browser downloads are not used.", pytrace=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium, infra):
-    # after `infra`, so closed before it: the session's broker clean-up runs asyncio, which it cannot while
-    # Playwright's sync loop is alive
+    # Module-scoped: Playwright's sync API keeps an event loop running in the main thread while it is open, and
+    # every asyncio test after it (pytest-asyncio's runner, the session's broker clean-up) fails with "Runner.run()
+    # cannot be called from a running event loop". Closed at the end of each browser module, the rest of the
+    # suite runs as before.
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
