@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pymongo.errors
 import structlog
 
 from contracts.events import BacklogItemShipped, Envelope
@@ -20,7 +19,7 @@ from services.kit.consumer import Subscription
 from services.ticketing.domain import webhooks as rules
 from services.ticketing.events.webhooks import registry
 from services.ticketing.store.collections import TICKETS
-from services.ticketing.store.webhooks import DELIVERIES, new_delivery
+from services.ticketing.store.webhooks import insert_deliveries, new_delivery
 
 log = structlog.get_logger()
 
@@ -64,12 +63,6 @@ async def relay(rt: Runtime, envelope: Envelope) -> int:
                                      ticket_id=ticket["_id"], sequence=sequence, body=body, now=now))
     if not docs:
         return 0
-    try:
-        await rt.store[DELIVERIES].insert_many(docs, ordered=False)
-        inserted = len(docs)
-    except pymongo.errors.BulkWriteError as error:  # the announcement came again: what exists stays
-        if any(e.get("code") != 11000 for e in error.details.get("writeErrors", ())):
-            raise
-        inserted = error.details.get("nInserted", 0)
+    inserted = await insert_deliveries(rt.store, docs)
     log.info("webhook.improvement_relayed", item_id=shipped.item_id, release=shipped.release, deliveries=inserted)
     return inserted

@@ -31,7 +31,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-import pymongo.errors
 import structlog
 
 from contracts.events import Envelope
@@ -41,7 +40,7 @@ from services.kit.store import eq
 from services.ticketing.domain import webhooks as rules
 from services.ticketing.store.collections import TICKETS
 from services.ticketing.store.webhooks import (
-    DELIVERIES, MAX_KEPT_ATTEMPTS, WEBHOOKS, new_delivery, replace_guarded,
+    DELIVERIES, MAX_KEPT_ATTEMPTS, WEBHOOKS, insert_deliveries, new_delivery, replace_guarded,
 )
 
 log = structlog.get_logger()
@@ -112,15 +111,7 @@ async def fan_out(rt: Runtime, envelope: Envelope) -> int:
         docs.append(new_delivery(webhook=hook, delivery=delivery, message=rules.message_id(delivery),
                                  event_id=envelope.id, event_type=envelope.type, ticket_id=envelope.subject,
                                  sequence=envelope.sequence, body=body, now=now))
-    if not docs:
-        return 0
-    try:
-        await rt.store[DELIVERIES].insert_many(docs, ordered=False)
-        return len(docs)
-    except pymongo.errors.BulkWriteError as error:  # the event came again: what exists stays as it is
-        if any(e.get("code") != 11000 for e in error.details.get("writeErrors", ())):
-            raise
-        return error.details.get("nInserted", 0)
+    return await insert_deliveries(rt.store, docs)
 
 
 # --- the delivery job ---------------------------------------------------------------------------------------

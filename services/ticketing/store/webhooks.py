@@ -23,9 +23,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pymongo.errors
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from services.kit.store import eq
+from services.kit.store import Store, eq
 from services.ticketing.store.listing import instant_text
 
 WEBHOOKS, DELIVERIES = "webhooks", "webhook_deliveries"
@@ -71,3 +72,16 @@ async def replace_guarded(collection, doc: dict[str, Any]) -> bool:
     result = await collection.replace_one({"_id": doc["_id"], "rev": eq(doc.get("rev", 0))}, new)
     return bool(result.matched_count)
 
+
+async def insert_deliveries(store: Store, docs: list[dict[str, Any]]) -> int:
+    """Insert new deliveries; those already there (the event consumed again: their ids derive from it) stay as
+    they are. The number inserted."""
+    if not docs:
+        return 0
+    try:
+        await store[DELIVERIES].insert_many(docs, ordered=False)
+        return len(docs)
+    except pymongo.errors.BulkWriteError as error:
+        if any(e.get("code") != 11000 for e in error.details.get("writeErrors", ())):
+            raise
+        return error.details.get("nInserted", 0)
