@@ -21,6 +21,7 @@ are deleted at session end (best effort, via ``rabbitmqctl`` + AMQP).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import secrets
@@ -57,6 +58,12 @@ class Infra:
 
     def db_name(self, service: str) -> str:
         return f"{self.namespace}_{service}"
+
+    def within(self, name: str) -> Infra:
+        """The same servers under a namespace of its own, inside the session's (so the clean-up at the end takes it
+        too): a whole stack started by one test module then neither sees nor leaves the events and figures of
+        another module's stack."""
+        return dataclasses.replace(self, namespace=f"{self.namespace}_{name}")
 
     def service_env(self, service: str, **extra) -> dict[str, str]:
         return service_env(self, service, **extra)

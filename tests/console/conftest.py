@@ -11,7 +11,7 @@ Fixtures:
 - ``browser`` (session): a headless Chromium launched by Playwright with that ``executable_path``;
 - ``console_dist`` (session): the console built by Vite into a temporary directory (the repository's console/dist
   is left alone);
-- ``console_stack`` (module): the four services and the gateway; ``console`` (module): its base URL;
+- ``console_stack`` (module): the four services and the gateway, under a namespace of the module's own; ``console`` (module): its base URL;
 - ``page`` (function): a fresh browser context (desktop size) and page; uncaught page errors are collected in
   ``page.errors``.
 Helpers (tests/console/helpers.py): ``sign_in(page, console, role, sub, products=…)``, ``shot(page, name)``.
@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 import devstack
-from tests.conftest import ROOT
+from tests.conftest import ROOT, Infra
 from tests.processes import start, stop, wait_ready
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")  # never fetch a browser: we drive Debian's
@@ -154,6 +154,7 @@ def console_dist() -> Path:
 
 @dataclass
 class ConsoleStack:
+    infra: Infra  # the session's servers under this module's namespace (tests/conftest.Infra.within)
     base_url: str
     urls: dict[str, str]
     secret: str
@@ -176,9 +177,10 @@ class ConsoleStack:
 
 
 @pytest.fixture(scope="module")
-def console_stack(infra, console_dist):
+def console_stack(infra, console_dist, request):
+    infra = infra.within(request.module.__name__.rsplit(".", 1)[-1])  # another module's tickets stay out of its figures
     log_dir = Path(tempfile.mkdtemp(prefix="ops-console-"))
-    stack = ConsoleStack("", {}, _dev_secret(), log_dir)
+    stack = ConsoleStack(infra, "", {}, _dev_secret(), log_dir)
     try:
         for name in START_ORDER:
             port = devstack.free_port()

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def anomaly(infra, console_stack) -> str:
+def anomaly(console_stack) -> str:
+    infra = console_stack.infra
     day = date.today() - timedelta(days=3)
     history = {day - timedelta(days=i): 2 for i in range(1, 60)} | {day: 40}
     verdict = evaluate(day, history)
