@@ -9,6 +9,7 @@ import "dayjs/locale/zh-cn";
 import { Navigate, Route, Routes, useLocation, useNavigate } from "react-router-dom";
 import { AuthProvider, useAuth } from "./lib/auth";
 import { LangProvider, useLang } from "./lib/i18n";
+import { cachedConfig, signOutAtIdp } from "./lib/oidc";
 import DashboardPages from "./pages/dashboard";
 import KnowledgePages from "./pages/knowledge";
 import LifecyclePages from "./pages/lifecycle";
@@ -41,7 +42,15 @@ function Frame() {
               {user.name ?? user.sub}（{user.roles.join("、")}）
             </Typography.Text>
             <Button onClick={() => setLang(lang === "zh" ? "en" : "zh")}>{t("language")}</Button>
-            <Button onClick={signOut}>{t("signOut")}</Button>
+            <Button
+              onClick={() => {
+                signOut();
+                void signOutAtIdp(cachedConfig()); // with OIDC, the identity provider's session ends too
+              }}
+              data-testid="sign-out"
+            >
+              {t("signOut")}
+            </Button>
           </Space>
         </Layout.Header>
         <Layout.Content style={{ padding: 16 }}>

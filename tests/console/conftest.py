@@ -11,6 +11,7 @@ Fixtures:
 - ``browser`` (session): a headless Chromium launched by Playwright with that ``executable_path``;
 - ``console_dist`` (session): the console built by Vite into a temporary directory (the repository's console/dist
   is left alone);
+- ``console_env`` (module): more environment for the stack's processes, ``{}`` unless a module overrides it;
 - ``console_stack`` (module): the four services and the gateway, under a namespace of the module's own; ``console`` (module): its base URL;
 - ``page`` (function): a fresh browser context (desktop size) and page; uncaught page errors are collected in
   ``page.errors``.
@@ -177,7 +178,13 @@ class ConsoleStack:
 
 
 @pytest.fixture(scope="module")
-def console_stack(infra, console_dist, request):
+def console_env() -> dict[str, str]:
+    """More environment for every process of the module's stack (a module overrides it, e.g. to turn OIDC on)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def console_stack(infra, console_dist, console_env, request):
     infra = infra.within(request.module.__name__.rsplit(".", 1)[-1])  # another module's tickets stay out of its figures
     log_dir = Path(tempfile.mkdtemp(prefix="ops-console-"))
     stack = ConsoleStack(infra, "", {}, _dev_secret(), log_dir)
@@ -185,14 +192,15 @@ def console_stack(infra, console_dist, request):
         for name in START_ORDER:
             port = devstack.free_port()
             stack.urls[name] = f"http://127.0.0.1:{port}"
-            stack.processes[name] = start(infra, name, port, log_dir, OPS_AUTH_SECRET=_dev_secret())
+            stack.processes[name] = start(infra, name, port, log_dir, OPS_AUTH_SECRET=_dev_secret(), **console_env)
             wait_ready(stack.urls[name], stack.processes[name])
         port = devstack.free_port()
         urls = {f"OPS_{name.upper()}_URL": url for name, url in stack.urls.items()}
         stack.processes["gateway"] = start(infra, "gateway", port, log_dir,
                                            command=[sys.executable, str(ROOT / "scripts" / "gateway.py")],
                                            OPS_AUTH_SECRET=_dev_secret(),
-                                           OPS_CONSOLE_PORT=port, OPS_CONSOLE_DIST=console_dist, **urls)
+                                           OPS_CONSOLE_PORT=port, OPS_CONSOLE_DIST=console_dist, **urls,
+                                           **console_env)
         stack.base_url = f"http://127.0.0.1:{port}"
         wait_ready(stack.base_url, stack.processes["gateway"], path="/healthz")
         yield stack

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -38,6 +39,18 @@ def sign_in(page: Page, console: str, role: str, sub: str, *, name: str | None =
         page.get_by_role("textbox", name="厂家编号", exact=True).fill(vendor)
     page.get_by_role("button", name=re.compile(r"登\s*录")).click()
     expect(page.get_by_test_id("current-user")).to_contain_text(f"{name or sub}（{role}）")
+
+
+def wait_until(check, timeout: float, what: str):
+    """check() again and again until it gives something true (returned), or fail saying what did not happen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g}s: {what}")
+        time.sleep(0.3)
 
 
 def open_area(page: Page, console: str, area: str) -> None:

@@ -4,13 +4,12 @@ and the figures' freshness, for a ticket filed through the API a moment before."
 from __future__ import annotations
 
 import re
-import time
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.console.helpers import open_area, shot, sign_in
+from tests.console.helpers import open_area, shot, sign_in, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -18,17 +17,6 @@ COMPLAINT = {"kind": "complaint", "channel": "call_center", "product_code": "mob
              "industry": "government", "title": "移动办公考勤打卡失败",
              "description": "客户反映移动办公考勤打卡一直提示定位失败",
              "customer": {"name": "张三", "contact": "13800000000", "group_name": "济南市某局"}}
-
-
-def eventually(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:g}s: {what}")
-        time.sleep(0.3)
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +30,9 @@ def one_ticket(console_stack):
         def filed():  # ticketing learns the seeded catalog from lifecycle at start-up: 422 until then
             r = http.post(f"{base}/api/ticketing/v1/tickets", json=COMPLAINT, headers=intake)
             return r if r.status_code != 422 else None
-        r = eventually(filed, 30, "ticketing knows the seeded catalog")
+        r = wait_until(filed, 30, "ticketing knows the seeded catalog")
         assert r.status_code == 201, r.text
-        eventually(lambda: http.get(f"{base}/api/analytics/v1/metrics/summary", headers=analyst).json().get("opened"),
+        wait_until(lambda: http.get(f"{base}/api/analytics/v1/metrics/summary", headers=analyst).json().get("opened"),
                    30, "analytics counts the ticket")
     return r.json()
 

@@ -163,11 +163,12 @@ export async function finishSignIn(config: ConsoleConfig & { issuer: string; cli
   return { token: user.access_token, returnTo };
 }
 
-/** Signs out at the IdP too (end_session_endpoint), when one is configured. */
+/** Signs out at the IdP too (its end_session_endpoint, with the ID token as hint; the browser comes back to `/`),
+ * when one is configured. signoutRedirect forgets the stored user itself; if the IdP cannot be reached, we do. */
 export async function signOutAtIdp(config: ConsoleConfig | null) {
   if (!isOidc(config)) return;
-  await userManager(config).removeUser();
-  await userManager(config).signoutRedirect().catch(() => undefined);
+  const manager = userManager(config);
+  await manager.signoutRedirect().catch(() => manager.removeUser());
 }
 
 // After a reload with an OIDC session: start the manager, so that the token goes on being renewed.
