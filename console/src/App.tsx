@@ -10,6 +10,7 @@ import { Navigate, Route, Routes, useLocation, useNavigate } from "react-router-
 import { AuthProvider, useAuth } from "./lib/auth";
 import { LangProvider, useLang } from "./lib/i18n";
 import { cachedConfig, signOutAtIdp } from "./lib/oidc";
+import { THEME } from "./lib/theme";
 import DashboardPages from "./pages/dashboard";
 import KnowledgePages from "./pages/knowledge";
 import LifecyclePages from "./pages/lifecycle";
@@ -72,7 +73,7 @@ function Localised() {
   const { lang } = useLang();
   dayjs.locale(lang === "zh" ? "zh-cn" : "en");
   return (
-    <ConfigProvider locale={lang === "zh" ? zhCN : enUS} theme={{ token: { colorPrimary: "#1565c0" } }}>
+    <ConfigProvider locale={lang === "zh" ? zhCN : enUS} theme={THEME}>
       <AntApp>
         <Frame />
       </AntApp>

@@ -139,7 +139,7 @@ function DevSignIn() {
         </Typography.Paragraph>
         {error && <Alert type="error" showIcon message={error} style={{ marginBottom: 16 }} data-testid="sign-in-error" />}
         <Form layout="vertical" onFinish={submit} initialValues={{ role: "agent", sub: "agent-01" }}>
-          <Form.Item name="role" label="角色" rules={[{ required: true }]}>
+          <Form.Item name="role" label="角色">
             <Select options={ROLES} aria-label="角色" data-testid="dev-sign-in-role" />
           </Form.Item>
           <Form.Item name="sub" label="工号" rules={[{ required: true, message: "请输入工号" }]}>

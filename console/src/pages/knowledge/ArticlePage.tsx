@@ -31,7 +31,7 @@ interface Diff {
 }
 
 const LINE_STYLE: Record<string, React.CSSProperties> = {
-  header: { color: "#888" },
+  header: { color: "#595959" },
   hunk: { color: "#1565c0", background: "#e3f2fd" },
   context: {},
   added: { background: "#e6ffed" },

@@ -12,6 +12,7 @@ import { ARTICLE_TYPES, AUDIENCE_LABELS, CANDIDATE_STATE_LABELS, TYPE_LABELS, la
 import { productOptions, useCatalog } from "./products";
 import { usePaged } from "./usePaged";
 import "./words";
+import { FormRadioGroup } from "../../lib/formControls";
 
 export interface Candidate {
   id: string;
@@ -168,10 +169,10 @@ export default function Candidates() {
         ]}>
         <Form form={promoteForm} layout="vertical">
           <Form.Item name="mode">
-            <Radio.Group data-testid="promote-mode">
+            <FormRadioGroup data-testid="promote-mode">
               <Radio value="new" data-testid="promote-mode-new">{t("kn.promoteNew")}</Radio>
               <Radio value="version" data-testid="promote-mode-version">{t("kn.promoteVersion")}</Radio>
-            </Radio.Group>
+            </FormRadioGroup>
           </Form.Item>
           {mode === "version" ? (
             <Form.Item name="article_id" label={t("kn.articleId")}

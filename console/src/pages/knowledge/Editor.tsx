@@ -9,6 +9,7 @@ import type { Article } from "./Articles";
 import { ARTICLE_TYPES, AUDIENCE_LABELS, TYPE_LABELS, label, parseTags } from "./logic";
 import { productOptions, useCatalog } from "./products";
 import "./words";
+import { FormSelect } from "../../lib/formControls";
 
 interface Values {
   type: string;
@@ -80,7 +81,7 @@ export default function Editor() {
         style={{ maxWidth: 900 }} data-testid="article-form">
         <Space wrap size="middle" style={{ width: "100%" }}>
           <Form.Item name="type" label={t("kn.type")} rules={[{ required: true, message: t("kn.required") }]} style={{ minWidth: 200 }}>
-            <Select disabled={editing} data-testid="article-type" aria-label={t("kn.type")}
+            <FormSelect disabled={editing} data-testid="article-type" aria-label={t("kn.type")}
               options={ARTICLE_TYPES.map((x) => ({ value: x, label: label(TYPE_LABELS, x, lang) }))} />
           </Form.Item>
           <Form.Item name="product_code" label={t("kn.product")} style={{ minWidth: 260 }}>

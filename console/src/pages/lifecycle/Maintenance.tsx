@@ -11,6 +11,7 @@ import { productOptions, useCatalog } from "../knowledge/products";
 import { usePaged } from "../knowledge/usePaged";
 import { CHANGE_ACTION_LABELS, beijingToday, changeActions, changeBody, dueColour } from "./logic";
 import "./words";
+import { FormRadioGroup, FormSelect } from "../../lib/formControls";
 
 interface Plan {
   id: string;
@@ -234,12 +235,12 @@ function Changes({ target: tgt }: { target?: string }) {
         ]}>
         <Form form={planForm} layout="vertical">
           <Form.Item name="target" label={t("lc.target")} rules={[{ required: true, message: t("lc.required") }]}>
-            <Select showSearch optionFilterProp="label" options={productOptions(entries)} data-testid="change-target" />
+            <FormSelect showSearch optionFilterProp="label" options={productOptions(entries)} data-testid="change-target" />
           </Form.Item>
           <Form.Item name="type" label={t("lc.changeType")}>
-            <Radio.Group>
+            <FormRadioGroup>
               <Radio value="upgrade">版本升级</Radio><Radio value="cutover">割接</Radio><Radio value="config">配置</Radio><Radio value="other">其他</Radio>
-            </Radio.Group>
+            </FormRadioGroup>
           </Form.Item>
           <Form.Item name="title" label={t("lc.title")} rules={[{ required: true, whitespace: true, message: t("lc.required") }]}>
             <Input maxLength={200} data-testid="change-title" />
@@ -292,11 +293,11 @@ function Changes({ target: tgt }: { target?: string }) {
           {acting?.action === "complete" && (
             <>
               <Form.Item name="outcome" label={t("lc.outcome")}>
-                <Radio.Group>
+                <FormRadioGroup>
                   <Radio value="success">{t("lc.success")}</Radio>
                   <Radio value="rolled_back">{t("lc.rolledBack")}</Radio>
                   <Radio value="failed">{t("lc.failed")}</Radio>
-                </Radio.Group>
+                </FormRadioGroup>
               </Form.Item>
               <Form.Item name="notes" label={t("lc.notes")}
                 rules={outcome && outcome !== "success" ? [{ required: true, whitespace: true, message: t("lc.required") }] : []}>

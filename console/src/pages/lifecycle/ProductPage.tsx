@@ -12,6 +12,7 @@ import { loadCatalog } from "../knowledge/products";
 import { usePaged } from "../knowledge/usePaged";
 import { CITIES, DOCUMENT_TYPES, allowedTargets, lines, parseCustomers, documentTypeOrder, mayManage, missingOf, noteRequired, splitNames, stageLabel, yuan } from "./logic";
 import "./words";
+import { FormRadioGroup, FormSelect } from "../../lib/formControls";
 
 interface Product {
   code: string;
@@ -127,9 +128,9 @@ function Overview({ product, gate, manager, onMoved }: { product: Product; gate:
         ]}>
         <Form form={form} layout="vertical">
           <Form.Item name="to" label={t("lc.moveTo")} rules={[{ required: true }]}>
-            <Radio.Group data-testid="transition-to">
+            <FormRadioGroup data-testid="transition-to">
               {targets.map((s) => <Radio key={s} value={s} data-testid={`transition-to-${s}`}>{stageLabel(s, lang)}</Radio>)}
-            </Radio.Group>
+            </FormRadioGroup>
           </Form.Item>
           <Form.Item name="note" label={t("lc.note")}
             rules={noteRequired(to) ? [{ required: true, whitespace: true, message: t("lc.noteRequired") }] : []}>
@@ -220,7 +221,7 @@ function Documents({ product, manager, onChange }: { product: Product; manager: 
         ]}>
         <Form form={form} layout="vertical">
           <Form.Item name="type" label={t("lc.docType")} rules={[{ required: true }]}>
-            <Select showSearch optionFilterProp="label" data-testid="document-type"
+            <FormSelect showSearch optionFilterProp="label" data-testid="document-type"
               options={documentTypeOrder(product.stage).map((x) => ({ value: x, label: DOCUMENT_TYPES[x] }))} />
           </Form.Item>
           <Form.Item name="title" label={t("lc.title")} rules={[{ required: true, whitespace: true, message: t("lc.required") }]}>
@@ -298,10 +299,10 @@ function Decisions({ product, manager, onChange }: { product: Product; manager: 
         ]}>
         <Form form={form} layout="vertical">
           <Form.Item name="kind" label={t("lc.kind")}>
-            <Radio.Group><Radio value="review">{t("lc.review")}</Radio><Radio value="decision_meeting">{t("lc.decisionMeeting")}</Radio></Radio.Group>
+            <FormRadioGroup><Radio value="review">{t("lc.review")}</Radio><Radio value="decision_meeting">{t("lc.decisionMeeting")}</Radio></FormRadioGroup>
           </Form.Item>
           <Form.Item name="outcome" label={t("lc.outcome")}>
-            <Radio.Group><Radio value="approved">{t("lc.approvedOutcome")}</Radio><Radio value="rejected">{t("lc.rejected")}</Radio></Radio.Group>
+            <FormRadioGroup><Radio value="approved">{t("lc.approvedOutcome")}</Radio><Radio value="rejected">{t("lc.rejected")}</Radio></FormRadioGroup>
           </Form.Item>
           <Form.Item name="participants" label={t("lc.participants")} extra={t("lc.participantsHelp")}
             rules={[{ required: true, whitespace: true, message: t("lc.required") }]}>
@@ -482,7 +483,7 @@ function Trials({ code, manager, onChange }: { code: string; manager: boolean; o
           {acting?.action === "pilots" && (
             <>
               <Form.Item name="cities" label={t("lc.pilotCities")} rules={[{ required: true, message: t("lc.required") }]}>
-                <Select mode="multiple" options={CITIES.map((c) => ({ value: c, label: c }))} data-testid="pilots-cities" />
+                <FormSelect mode="multiple" options={CITIES.map((c) => ({ value: c, label: c }))} data-testid="pilots-cities" />
               </Form.Item>
               <Form.Item name="customers" label={t("lc.pilotCustomers")} extra={t("lc.customersHelp")}>
                 <Input.TextArea rows={4} data-testid="pilots-customers" />
@@ -498,7 +499,7 @@ function Trials({ code, manager, onChange }: { code: string; manager: boolean; o
           {acting?.action === "evaluation" && (
             <>
               <Form.Item name="conclusion" label={t("lc.outcome")}>
-                <Radio.Group><Radio value="ready">{t("lc.ready")}</Radio><Radio value="not_ready">{t("lc.notReady")}</Radio></Radio.Group>
+                <FormRadioGroup><Radio value="ready">{t("lc.ready")}</Radio><Radio value="not_ready">{t("lc.notReady")}</Radio></FormRadioGroup>
               </Form.Item>
               <Form.Item name="summary" label={t("lc.evaluation")} rules={required}><Input.TextArea rows={3} maxLength={4000} data-testid="evaluation-summary" /></Form.Item>
               <Form.Item name="evidence" label={t("lc.evidence")} extra={t("lc.evidenceHelp")}

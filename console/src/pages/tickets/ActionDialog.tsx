@@ -8,6 +8,7 @@ import { useLang } from "../../lib/i18n";
 import type { Ticket } from "./common";
 import { CAUSE_LABELS, type Action } from "./logic";
 import "./words";
+import { FormRadioGroup } from "../../lib/formControls";
 
 export const ACTION_ROUTE: Record<Exclude<Action, "attach">, string> = {
   assign: "assign",
@@ -83,11 +84,11 @@ export function actionBody(action: Exclude<Action, "attach">, v: Record<string, 
 function CauseField({ required }: { required: boolean }) {
   return (
     <Form.Item name="cause" label="原因" rules={required ? [{ required: true, message: "请选择原因" }] : []}>
-      <Radio.Group>
+      <FormRadioGroup>
         {Object.entries(CAUSE_LABELS).map(([value, l]) => (
           <Radio key={value} value={value} data-testid={`field-cause-${value}`}>{l}</Radio>
         ))}
-      </Radio.Group>
+      </FormRadioGroup>
     </Form.Item>
   );
 }
@@ -169,10 +170,10 @@ export default function ActionDialog({ action, ticket, onClose, onRefresh }: {
         return (
           <>
             <Form.Item name="tier" label="升级到" rules={[{ required: true }]}>
-              <Radio.Group optionType="button">
+              <FormRadioGroup optionType="button">
                 <Radio.Button value={2} disabled={ticket.tier >= 2} data-testid="field-tier-2">二线 产品经理</Radio.Button>
                 <Radio.Button value={3} data-testid="field-tier-3">三线 厂家/其他部门</Radio.Button>
-              </Radio.Group>
+              </FormRadioGroup>
             </Form.Item>
             <Form.Item name="target" label="对象（产品经理账号、厂家编号或部门）" rules={[{ required: true, message: "请填写升级对象" }]}>
               <Input data-testid="field-target" />
@@ -186,10 +187,10 @@ export default function ActionDialog({ action, ticket, onClose, onRefresh }: {
         return (
           <>
             <Form.Item name="visibility" label="可见范围">
-              <Radio.Group optionType="button">
+              <FormRadioGroup optionType="button">
                 <Radio.Button value="internal" data-testid="field-visibility-internal">内部备注</Radio.Button>
                 <Radio.Button value="requester" data-testid="field-visibility-requester">向用户通报进度</Radio.Button>
-              </Radio.Group>
+              </FormRadioGroup>
             </Form.Item>
             <Form.Item name="body" label="内容" rules={[{ required: true, message: "请填写内容" }]}>
               <Input.TextArea rows={4} data-testid="field-body" />
@@ -231,17 +232,17 @@ export default function ActionDialog({ action, ticket, onClose, onRefresh }: {
         return (
           <>
             <Form.Item name="satisfied" label="用户是否满意" rules={[{ required: true, message: "请选择" }]}>
-              <Radio.Group optionType="button">
+              <FormRadioGroup optionType="button">
                 <Radio.Button value={true} data-testid="field-satisfied-yes">满意（归档）</Radio.Button>
                 <Radio.Button value={false} data-testid="field-satisfied-no">不满意（重新处理）</Radio.Button>
-              </Radio.Group>
+              </FormRadioGroup>
             </Form.Item>
             <Form.Item name="score" label="评分">
-              <Radio.Group optionType="button">
+              <FormRadioGroup optionType="button">
                 {[1, 2, 3, 4, 5].map((n) => (
                   <Radio.Button key={n} value={n} data-testid={`field-score-${n}`}>{n}</Radio.Button>
                 ))}
-              </Radio.Group>
+              </FormRadioGroup>
             </Form.Item>
             <Form.Item name="comment" label="用户意见">
               <Input.TextArea rows={3} data-testid="field-comment" />

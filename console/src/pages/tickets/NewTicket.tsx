@@ -9,6 +9,7 @@ import { useLang } from "../../lib/i18n";
 import { useProducts, type Ticket } from "./common";
 import { CHANNEL_LABELS, CITIES, INDUSTRY_LABELS, KINDS, KIND_LABELS, PRIORITY_LABELS, idempotencyKey } from "./logic";
 import "./words";
+import { FormRadioGroup, FormSelect } from "../../lib/formControls";
 
 interface Values {
   kind: string;
@@ -94,22 +95,22 @@ export default function NewTicket() {
         <Row gutter={16}>
           <Col xs={24} md={12}>
             <Form.Item name="kind" label={t("tk.kind")} rules={[{ required: true }]}>
-              <Radio.Group optionType="button">
+              <FormRadioGroup optionType="button">
                 {KINDS.map((k) => (
                   <Radio.Button key={k} value={k} data-testid={`new-kind-${k}`}>{KIND_LABELS[k]}</Radio.Button>
                 ))}
-              </Radio.Group>
+              </FormRadioGroup>
             </Form.Item>
           </Col>
           <Col xs={24} md={12}>
             <Form.Item name="channel" label={t("tk.channel")} rules={[{ required: true }]}>
-              <Select data-testid="new-channel" options={Object.entries(CHANNEL_LABELS).map(([value, l]) => ({ value, label: l }))} />
+              <FormSelect data-testid="new-channel" options={Object.entries(CHANNEL_LABELS).map(([value, l]) => ({ value, label: l }))} />
             </Form.Item>
           </Col>
           <Col xs={24} md={12}>
             <Form.Item name="product_code" label={t("tk.product")} rules={[{ required: true, message: "请选择或填写产品" }]}>
               {products.length ? (
-                <Select showSearch optionFilterProp="label" options={products} data-testid="new-product" />
+                <FormSelect showSearch optionFilterProp="label" options={products} data-testid="new-product" />
               ) : (
                 <Input placeholder="产品编码，如 mobile_office" data-testid="new-product" />
               )}
@@ -117,7 +118,7 @@ export default function NewTicket() {
           </Col>
           <Col xs={24} md={12}>
             <Form.Item name="city" label={t("tk.city")} rules={[{ required: true, message: "请选择地市" }]}>
-              <Select showSearch disabled={cityFixed} data-testid="new-city" options={CITIES.map((c) => ({ value: c, label: c }))} />
+              <FormSelect showSearch disabled={cityFixed} data-testid="new-city" options={CITIES.map((c) => ({ value: c, label: c }))} />
             </Form.Item>
           </Col>
           <Col xs={12} md={8}>
@@ -133,11 +134,11 @@ export default function NewTicket() {
           {kind === "fault" && (
             <Col xs={12} md={8}>
               <Form.Item name="severity" label={t("tk.severity")} initialValue={3}>
-                <Radio.Group optionType="button">
+                <FormRadioGroup optionType="button">
                   {[1, 2, 3].map((s) => (
                     <Radio.Button key={s} value={s} data-testid={`new-severity-${s}`}>{s} 级</Radio.Button>
                   ))}
-                </Radio.Group>
+                </FormRadioGroup>
               </Form.Item>
             </Col>
           )}

@@ -37,6 +37,12 @@ export default function Queue() {
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [selected, setSelected] = useState<string[]>([]);
+  // antd's table (with scroll.x) copies each column title into a hidden row it measures widths with, the
+  // select-all checkbox included, which Tab then reaches unseen: that row is made inert.
+  const tableBox = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    tableBox.current?.querySelectorAll(".ant-table-measure-row").forEach((row) => row.setAttribute("inert", ""));
+  });
   const [assignOpen, setAssignOpen] = useState(false);
   const request = useRef(0);
 
@@ -133,32 +139,32 @@ export default function Queue() {
       <Form layout="vertical">
         <Row gutter={[12, 0]}>
           <Col xs={12} md={8} lg={4}>
-            <Form.Item label={t("tk.kind")}>
-              <Select allowClear value={filters.kind} onChange={(v) => set({ kind: v })} data-testid="filter-kind"
+            <Form.Item label={t("tk.kind")} htmlFor="filter-kind-input">
+              <Select allowClear value={filters.kind} onChange={(v) => set({ kind: v })} id="filter-kind-input" data-testid="filter-kind"
                 options={KINDS.map((k) => ({ value: k, label: KIND_LABELS[k] }))} />
             </Form.Item>
           </Col>
           <Col xs={12} md={8} lg={4}>
-            <Form.Item label={t("tk.status")}>
-              <Select allowClear value={filters.status} onChange={(v) => set({ status: v })} data-testid="filter-status"
+            <Form.Item label={t("tk.status")} htmlFor="filter-status-input">
+              <Select allowClear value={filters.status} onChange={(v) => set({ status: v })} id="filter-status-input" data-testid="filter-status"
                 options={STATUSES.map((s) => ({ value: s, label: STATUS_LABELS[s] }))} />
             </Form.Item>
           </Col>
           <Col xs={12} md={8} lg={4}>
-            <Form.Item label={t("tk.product")}>
+            <Form.Item label={t("tk.product")} htmlFor="filter-product-input">
               <Select allowClear showSearch optionFilterProp="label" value={filters.product_code}
-                onChange={(v) => set({ product_code: v })} options={products} data-testid="filter-product" />
+                onChange={(v) => set({ product_code: v })} options={products} id="filter-product-input" data-testid="filter-product" />
             </Form.Item>
           </Col>
           <Col xs={12} md={8} lg={4}>
-            <Form.Item label={t("tk.city")}>
-              <Select allowClear value={filters.city} onChange={(v) => set({ city: v })} data-testid="filter-city"
+            <Form.Item label={t("tk.city")} htmlFor="filter-city-input">
+              <Select allowClear value={filters.city} onChange={(v) => set({ city: v })} id="filter-city-input" data-testid="filter-city"
                 options={CITIES.map((c) => ({ value: c, label: c }))} />
             </Form.Item>
           </Col>
           <Col xs={24} md={8} lg={4}>
-            <Form.Item label={t("tk.search")}>
-              <Input.Search allowClear onSearch={(v) => set({ q: v.trim() || undefined })} data-testid="filter-q" />
+            <Form.Item label={t("tk.search")} htmlFor="filter-q-input">
+              <Input.Search allowClear onSearch={(v) => set({ q: v.trim() || undefined })} id="filter-q-input" data-testid="filter-q" />
             </Form.Item>
           </Col>
           <Col xs={24} md={8} lg={4}>
@@ -184,6 +190,7 @@ export default function Queue() {
         {selected.length > 0 && <Typography.Text>{t("tk.selected")} {selected.length}</Typography.Text>}
       </Space>
       {error && <Alert type="error" showIcon message={error} style={{ marginBottom: 12 }} data-testid="queue-error" />}
+      <div ref={tableBox}>
       <Table<Ticket>
         rowKey="id"
         size="middle"
@@ -200,6 +207,7 @@ export default function Queue() {
         }}
         onRow={(r) => ({ "data-testid": `ticket-row-${r.id}` }) as HTMLAttributes<HTMLElement>}
       />
+      </div>
       <div style={{ textAlign: "center", marginTop: 12 }}>
         {cursor ? (
           <Button onClick={() => load(true)} loading={loading} data-testid="queue-load-more">{t("tk.loadMore")}</Button>
