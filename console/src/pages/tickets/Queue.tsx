@@ -32,6 +32,9 @@ export default function Queue() {
   const products = useProducts();
   const [tab, setTab] = useState<"mine" | "team">(() => (sessionStorage.getItem("ops.tickets.tab") as "mine" | "team") || "team");
   const [filters, setFilters] = useState<Filters>({});
+  // the keyword box's text, kept here so that 清除筛选 empties it with the filter it applied (left to itself the
+  // box went on showing a word the rows were no longer filtered by)
+  const [keywords, setKeywords] = useState("");
   const [items, setItems] = useState<Ticket[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
@@ -164,7 +167,8 @@ export default function Queue() {
           </Col>
           <Col xs={24} md={8} lg={4}>
             <Form.Item label={t("tk.search")} htmlFor="filter-q-input">
-              <Input.Search allowClear onSearch={(v) => set({ q: v.trim() || undefined })} id="filter-q-input" data-testid="filter-q" />
+              <Input.Search allowClear value={keywords} onChange={(e) => setKeywords(e.target.value)}
+                onSearch={(v) => set({ q: v.trim() || undefined })} id="filter-q-input" data-testid="filter-q" />
             </Form.Item>
           </Col>
           <Col xs={24} md={8} lg={4}>
@@ -183,7 +187,13 @@ export default function Queue() {
       </Form>
       <Space style={{ marginBottom: 12 }} wrap>
         <Button onClick={() => load(false)} data-testid="queue-refresh">{t("tk.refresh")}</Button>
-        <Button onClick={() => setFilters({})} data-testid="queue-reset">{t("tk.reset")}</Button>
+        <Button
+          onClick={() => {
+            setFilters({});
+            setKeywords("");
+          }}
+          data-testid="queue-reset"
+        >{t("tk.reset")}</Button>
         <Button disabled={!selected.length} onClick={() => setAssignOpen(true)} data-testid="bulk-assign">
           {t("tk.assignTo")}
         </Button>
