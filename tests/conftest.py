@@ -56,14 +56,17 @@ class Infra:
     auth_secret: str = TEST_AUTH_SECRET
     backend: str = "local"  # "local" | "docker" | "external" (a mix shows as e.g. "external+local")
 
+    databases: str = ""  # the prefix of the services' database names; the namespace unless set (see `within`)
+
     def db_name(self, service: str) -> str:
-        return f"{self.namespace}_{service}"
+        return f"{self.databases or self.namespace}_{service}"
 
     def within(self, name: str) -> Infra:
-        """The same servers under a namespace of its own, inside the session's (so the clean-up at the end takes it
-        too): a whole stack started by one test module then neither sees nor leaves the events and figures of
-        another module's stack."""
-        return dataclasses.replace(self, namespace=f"{self.namespace}_{name}")
+        """The same servers and broker namespace, with databases of its own (named inside the session's namespace, so
+        the clean-up at the end drops them too): a whole stack started by one test module then does not count the
+        tickets of another module's stack. The broker's queues stay the session's: each is a quorum queue (a Raft
+        cluster of its own), and a set per module made the local broker unresponsive."""
+        return dataclasses.replace(self, databases=f"{self.namespace}_{name}")
 
     def service_env(self, service: str, **extra) -> dict[str, str]:
         return service_env(self, service, **extra)

@@ -12,7 +12,7 @@ Fixtures:
 - ``console_dist`` (session): the console built by Vite into a temporary directory (the repository's console/dist
   is left alone);
 - ``console_env`` (module): more environment for the stack's processes, ``{}`` unless a module overrides it;
-- ``console_stack`` (module): the four services and the gateway, under a namespace of the module's own; ``console`` (module): its base URL;
+- ``console_stack`` (module): the four services and the gateway, with databases of the module's own; ``console`` (module): its base URL;
 - ``page`` (function): a fresh browser context (desktop size) and page; uncaught page errors are collected in
   ``page.errors``.
 Helpers (tests/console/helpers.py): ``sign_in(page, console, role, sub, products=…)``, ``shot(page, name)``.
@@ -155,7 +155,7 @@ def console_dist() -> Path:
 
 @dataclass
 class ConsoleStack:
-    infra: Infra  # the session's servers under this module's namespace (tests/conftest.Infra.within)
+    infra: Infra  # the session's servers, with this module's databases (tests/conftest.Infra.within)
     base_url: str
     urls: dict[str, str]
     secret: str
@@ -185,7 +185,7 @@ def console_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def console_stack(infra, console_dist, console_env, request):
-    infra = infra.within(request.module.__name__.rsplit(".", 1)[-1])  # another module's tickets stay out of its figures
+    infra = infra.within(request.module.__name__.rsplit(".", 1)[-1])  # its own databases: another module's tickets stay out of its figures
     log_dir = Path(tempfile.mkdtemp(prefix="ops-console-"))
     stack = ConsoleStack(infra, "", {}, _dev_secret(), log_dir)
     try:

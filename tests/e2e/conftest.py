@@ -35,7 +35,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(infra, request):
-    infra = infra.within(request.module.__name__.rsplit(".", 1)[-1])  # another module's tickets stay out of its figures
+    infra = infra.within(request.module.__name__.rsplit(".", 1)[-1])  # its own databases: another module's tickets stay out of its figures
     log_dir = Path(tempfile.mkdtemp(prefix="ops-e2e-"))
     processes: dict[str, subprocess.Popen] = {}
     urls: dict[str, str] = {}
