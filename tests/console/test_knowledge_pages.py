@@ -118,7 +118,7 @@ def test_an_article_written_edited_published_compared_and_found(page, console):
     expect(page.get_by_test_id("version-view-3")).to_be_visible()  # publishing is a version too, with its note
     expect(page.get_by_role("cell", name="核对无误")).to_be_visible()
 
-    # v1 → v3: the body's changed line, removed and added, and the state it moved from and to.
+    # v1 → v3: the body's changed line, removed and added, the words it changed, and the state it moved from and to.
     choose(page, "diff-from", "v1")
     choose(page, "diff-to", "v3")
     page.get_by_test_id("diff-compare").click()
@@ -126,6 +126,9 @@ def test_an_article_written_edited_published_compared_and_found(page, console):
     expect(diff).to_contain_text("- 1. 请客户打开手机蓝牙")
     expect(diff).to_contain_text("+ 1. 请客户打开手机蓝牙和定位权限")
     expect(diff.locator("div", has_text=re.compile(r"^\+ "))).to_have_count(1)  # only the changed line is added
+    # and within it the words that changed: 和定位权限 added, nothing of the old line taken away
+    expect(diff.get_by_test_id("diff-added-words")).to_have_text("和定位权限")
+    expect(diff.get_by_test_id("diff-removed-words")).to_have_count(0)
     expect(page.get_by_test_id("article-diff")).to_contain_text(re.compile(r"草稿\s*→\s*已发布"))
     shot(page, "knowledge-article-diff")
 
