@@ -9,7 +9,7 @@ import { api } from "../../lib/api";
 import { useAuth } from "../../lib/auth";
 import { useLang } from "../../lib/i18n";
 import type { Article } from "./Articles";
-import { AUDIENCE_LABELS, STATE_LABELS, TYPE_LABELS, articleActions, diffLines, label } from "./logic";
+import { AUDIENCE_LABELS, STATE_LABELS, TYPE_LABELS, articleActions, diffLines, label, lineChange, pairChanges, type DiffLine } from "./logic";
 import "./words";
 
 interface FieldDiff {
@@ -39,9 +39,28 @@ const LINE_STYLE: Record<string, React.CSSProperties> = {
 };
 const LINE_SIGN: Record<string, string> = { header: "", hunk: "", context: "  ", added: "+ ", removed: "- " };
 
+// A changed line shows which words changed: the removed ones struck through on its old line, the added ones marked
+// on its new line (the rest of the line is as before).
+function ChangedWords({ line, other }: { line: DiffLine; other: DiffLine }) {
+  const removing = line.kind === "removed";
+  const c = removing ? lineChange(line.text, other.text) : lineChange(other.text, line.text);
+  const words = removing ? c.removed : c.added;
+  return (
+    <>
+      {c.before}
+      {words && (removing
+        ? <del style={{ background: "#fdb8c0" }} data-testid="diff-removed-words">{words}</del>
+        : <ins style={{ background: "#acf2bd", textDecoration: "none" }} data-testid="diff-added-words">{words}</ins>)}
+      {c.after}
+    </>
+  );
+}
+
 export function DiffView({ diff }: { diff: Diff }) {
   const { t, lang } = useLang();
   const f = diff.fields;
+  const bodyLines = diffLines(f.body.unified);
+  const pairs = pairChanges(bodyLines);
   const pair = (name: string, d: FieldDiff, show: (v: any) => string = String) => (
     <Descriptions.Item label={name}>
       {d.changed ? (
@@ -73,10 +92,10 @@ export function DiffView({ diff }: { diff: Diff }) {
       <Typography.Title level={5} style={{ marginTop: 12 }}>{t("kn.body")}</Typography.Title>
       {f.body.changed ? (
         <pre style={{ whiteSpace: "pre-wrap", fontSize: 13, border: "1px solid #eee", padding: 8 }} data-testid="article-diff-body">
-          {diffLines(f.body.unified).map((l, i) => (
+          {bodyLines.map((l, i) => (
             <div key={i} style={LINE_STYLE[l.kind]}>
               {LINE_SIGN[l.kind]}
-              {l.text}
+              {pairs[i] !== null ? <ChangedWords line={l} other={bodyLines[pairs[i]!]} /> : l.text}
             </div>
           ))}
         </pre>

@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import {
   articleActions,
   diffLines,
+  lineChange,
+  pairChanges,
   dispositionFilename,
   faqFilename,
   highlight,
@@ -101,5 +103,23 @@ describe("file names and months", () => {
   it("splits tags", () => {
     expect(parseTags("审批， 登录,登录 、 升级")).toEqual(["审批", "登录", "升级"]);
     expect(parseTags("  ")).toEqual([]);
+  });
+});
+
+describe("lineChange", () => {
+  it("keeps the shared start and end and gives the words in between", () => {
+    expect(lineChange("1. 请客户打开手机蓝牙", "1. 请客户打开手机蓝牙和定位权限")).toEqual(
+      { before: "1. 请客户打开手机蓝牙", removed: "", added: "和定位权限", after: "" });
+    expect(lineChange("资费每月10元", "资费每月20元")).toEqual({ before: "资费每月", removed: "1", added: "2", after: "0元" });
+  });
+  it("does not let the shared start and end overlap", () => {
+    expect(lineChange("aa", "aaa")).toEqual({ before: "aa", removed: "", added: "a", after: "" });
+  });
+});
+
+describe("pairChanges", () => {
+  it("pairs a removed run with an added run of the same length only", () => {
+    const lines = diffLines("@@ -1,3 +1,3 @@\n a\n-b\n-c\n+B\n+C\n-d\n+D1\n+D2\n");
+    expect(pairChanges(lines)).toEqual([null, null, 4, 5, 2, 3, null, null, null]);
   });
 });

@@ -79,6 +79,41 @@ export function diffLines(unified: string | null | undefined): DiffLine[] {
   return out;
 }
 
+/** A changed line's words: the part of `from` and of `to` between what they share at the start and at the end
+ *  (code points, as the rest of the knowledge pages count), so a diff can show which words a line changed. */
+export interface LineChange {
+  before: string;
+  removed: string;
+  added: string;
+  after: string;
+}
+
+export function lineChange(from: string, to: string): LineChange {
+  const a = Array.from(from), b = Array.from(to);
+  let start = 0;
+  while (start < a.length && start < b.length && a[start] === b[start]) start++;
+  let end = 0;
+  while (end < a.length - start && end < b.length - start && a[a.length - 1 - end] === b[b.length - 1 - end]) end++;
+  return { before: a.slice(0, start).join(""), removed: a.slice(start, a.length - end).join(""),
+    added: b.slice(start, b.length - end).join(""), after: a.slice(a.length - end).join("") };
+}
+
+/** The lines of a diff with each replaced line paired to its replacement: a run of n removed lines followed by a
+ *  run of n added lines is n changed lines (`pair` = the index of the other line of the pair), else none. */
+export function pairChanges(lines: DiffLine[]): (number | null)[] {
+  const pair: (number | null)[] = lines.map(() => null);
+  for (let i = 0; i < lines.length; ) {
+    if (lines[i].kind !== "removed") { i++; continue; }
+    let r = i;
+    while (r < lines.length && lines[r].kind === "removed") r++;
+    let e = r;
+    while (e < lines.length && lines[e].kind === "added") e++;
+    if (e - r === r - i) for (let k = 0; k < r - i; k++) { pair[i + k] = r + k; pair[r + k] = i + k; }
+    i = e;
+  }
+  return pair;
+}
+
 export interface Who {
   roles: string[];
   products?: string[];
