@@ -162,6 +162,8 @@ async def test_audience_and_roles(replicas, infra):
     draft = (await create_draft(one, infra, code, title="集团彩铃设置草稿", body="待补充。", audience="customer"))["id"]
     for id in (*ids.values(), legacy):
         await until_found(two, infra, "彩铃设置", id, product_code=code)
+    # the draft was written last: the other replica may not have indexed it yet when the published ones show
+    await until_found(two, infra, "彩铃设置", draft, product_code=code, include_drafts="true")
 
     async def readable(role, claims=None, **params):
         return set(await found(two, infra, "彩铃设置", role=role, claims=claims, product_code=code, **params))
