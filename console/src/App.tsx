@@ -6,6 +6,7 @@ import enUS from "antd/locale/en_US";
 import zhCN from "antd/locale/zh_CN";
 import dayjs from "dayjs";
 import "dayjs/locale/zh-cn";
+import { useState } from "react";
 import { Navigate, Route, Routes, useLocation, useNavigate } from "react-router-dom";
 import { AuthProvider, useAuth } from "./lib/auth";
 import { LangProvider, useLang } from "./lib/i18n";
@@ -22,6 +23,7 @@ function Frame() {
   const { t, lang, setLang } = useLang();
   const navigate = useNavigate();
   const location = useLocation();
+  const [folded, setFolded] = useState(false);
   if (!user) return <SignIn />;
   const section = "/" + (location.pathname.split("/")[1] || "tickets");
   const items = [
@@ -32,8 +34,10 @@ function Frame() {
   ];
   return (
     <Layout style={{ minHeight: "100vh" }}>
-      <Layout.Sider breakpoint="lg" collapsedWidth={56} theme="dark">
-        <div style={{ color: "#fff", padding: "16px 12px", fontWeight: 600, fontSize: 14 }}>{t("appTitle")}</div>
+      <Layout.Sider breakpoint="lg" collapsedWidth={56} theme="dark" onCollapse={setFolded}>
+        <div style={{ color: "#fff", padding: "16px 12px", fontWeight: 600, fontSize: 14 }} title={t("appTitle")}>
+          {folded ? t("appShortTitle") : t("appTitle")}
+        </div>
         <Menu theme="dark" mode="inline" selectedKeys={[section]} items={items} onClick={(e) => navigate(e.key)} />
       </Layout.Sider>
       <Layout>

@@ -7,6 +7,7 @@ type Dictionary = Record<string, { zh: string; en: string }>;
 
 const WORDS: Dictionary = {
   appTitle: { zh: "信息化产品运营支撑系统", en: "Ops Support System" },
+  appShortTitle: { zh: "运支", en: "OSS" }, // in the folded side menu (56 px)
   tickets: { zh: "工单", en: "Tickets" },
   knowledge: { zh: "知识库", en: "Knowledge" },
   lifecycle: { zh: "产品生命周期", en: "Lifecycle" },
