@@ -8,6 +8,7 @@ import re
 import time
 from pathlib import Path
 
+import httpx
 from playwright.sync_api import Page, expect
 
 ARTIFACTS = Path(os.environ.get("OPS_TEST_ARTIFACTS") or Path(__file__).resolve().parent / "artifacts")
@@ -51,6 +52,18 @@ def wait_until(check, timeout: float, what: str):
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout:g}s: {what}")
         time.sleep(0.3)
+
+
+def file_ticket(http: httpx.Client, base: str, body: dict, headers: dict[str, str]) -> dict:
+    """The ticket a channel files through the gateway (`base`), as ticketing answers it (201). Ticketing learns the
+    seeded catalog from lifecycle's start-up events: a 422 'unknown product' until then is tried again."""
+    def filed():
+        r = http.post(f"{base}/api/ticketing/v1/tickets", json=body, headers=headers)
+        return r if r.status_code != 422 else None
+
+    r = wait_until(filed, 30, "ticketing knows the seeded catalog")
+    assert r.status_code == 201, r.text
+    return r.json()
 
 
 def open_area(page: Page, console: str, area: str) -> None:

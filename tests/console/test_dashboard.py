@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.console.helpers import open_area, shot, sign_in, wait_until
+from tests.console.helpers import file_ticket, open_area, shot, sign_in, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -27,14 +27,10 @@ def one_ticket(console_stack):
     analyst = {"Authorization": f"Bearer {console_stack.token('analyst', 'analyst-01')}"}
     base = console_stack.base_url
     with httpx.Client(timeout=10) as http:
-        def filed():  # ticketing learns the seeded catalog from lifecycle at start-up: 422 until then
-            r = http.post(f"{base}/api/ticketing/v1/tickets", json=COMPLAINT, headers=intake)
-            return r if r.status_code != 422 else None
-        r = wait_until(filed, 30, "ticketing knows the seeded catalog")
-        assert r.status_code == 201, r.text
+        ticket = file_ticket(http, base, COMPLAINT, intake)
         wait_until(lambda: http.get(f"{base}/api/analytics/v1/metrics/summary", headers=analyst).json().get("opened"),
                    30, "analytics counts the ticket")
-    return r.json()
+    return ticket
 
 
 def test_agent_sees_the_dashboard_kpis(page, console, one_ticket):

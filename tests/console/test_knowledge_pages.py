@@ -15,8 +15,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.console.helpers import open_area, shot, sign_in, wait_until
-from tests.console.test_complaint_loop import pick, press
+from tests.console.helpers import file_ticket, open_area, shot, sign_in, wait_until
+from tests.console.test_complaint_loop import pick
 
 pytestmark = pytest.mark.browser
 PRODUCT, PM, AGENT = "mobile_office", "pm-01", "agent-01"
@@ -39,15 +39,7 @@ def close_consultation(http: httpx.Client, base: str, tokens: dict[str, dict], t
     body = {"kind": "consultation", "channel": "call_center", "product_code": PRODUCT, "city": "青岛",
             "industry": "government", "title": title, "description": f"客户咨询：{title}",
             "customer": {"name": "赵六", "contact": "13900000000", "group_name": "青岛市某局"}}
-
-    def filed():  # ticketing learns the seeded catalog from lifecycle at start-up: 422 until then
-        r = http.post(f"{base}/api/ticketing/v1/tickets", json=body,
-                      headers={**tokens["intake"], "Idempotency-Key": uuid.uuid4().hex})
-        return r if r.status_code != 422 else None
-
-    r = wait_until(filed, 30, "ticketing knows the seeded catalog")
-    assert r.status_code == 201, r.text
-    ticket_id = r.json()["id"]
+    ticket_id = file_ticket(http, base, body, {**tokens["intake"], "Idempotency-Key": uuid.uuid4().hex})["id"]
     for action, payload, who in (("assign", {"assignee": AGENT}, "agent"),
                                  ("resolve", {"answer": answer, "cause": "other"}, "agent"),
                                  ("feedback", {"satisfied": True, "score": 5}, "intake")):

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.console.helpers import open_area, shot, sign_in, wait_until
+from tests.console.helpers import open_area, shot, sign_in
 from tests.console.test_complaint_loop import pick, press
 
 pytestmark = pytest.mark.browser

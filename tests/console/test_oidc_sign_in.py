@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from services.kit.auth import mint_token
-from tests.console.helpers import shot, wait_until
+from tests.console.helpers import file_ticket, shot
 from tests.console.idp import IdentityProvider
 from tests.console.test_complaint_loop import act, status_is
 
@@ -46,14 +46,8 @@ def complaint(console, idp) -> str:
             "industry": "government", "title": "移动办公审批待办不刷新", "description": "客户反映审批待办数量一直不变",
             "customer": {"name": "李四", "contact": "13900000000", "group_name": "青岛市某局"}}
     headers = {"Authorization": f"Bearer {intake}", "Idempotency-Key": uuid.uuid4().hex}
-
-    def filed():  # ticketing learns the seeded catalog from lifecycle's start-up events: 422 until then
-        r = httpx.post(f"{console}/api/ticketing/v1/tickets", json=body, headers=headers, timeout=10)
-        return r if r.status_code != 422 else None
-
-    r = wait_until(filed, 30, "ticketing knows the seeded catalog")
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
+    with httpx.Client(timeout=10) as http:
+        return file_ticket(http, console, body, headers)["id"]
 
 
 def test_development_sign_in_is_off_and_development_tokens_are_refused(console, console_stack):

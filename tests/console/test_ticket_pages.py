@@ -8,7 +8,6 @@ of its own in the title: filtering the queue by that word (关键词) keeps the 
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -16,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.console.helpers import shot, sign_in, wait_until
+from tests.console.helpers import file_ticket, shot, sign_in, wait_until
 from tests.console.test_complaint_loop import act, pick, press, status_is
 
 pytestmark = pytest.mark.browser
@@ -43,14 +42,7 @@ class Stack:
                 "customer": {"name": "张三", "contact": "13800000000", "group_name": group}}
         if received_at:
             body["received_at"] = received_at.isoformat()
-        headers = {**self.intake, "Idempotency-Key": uuid.uuid4().hex}
-
-        def filed():  # ticketing learns the seeded catalog from lifecycle at start-up: 422 until then
-            r = self.http.post(f"{self.base}/api/ticketing/v1/tickets", json=body, headers=headers)
-            return r if r.status_code != 422 else None
-        r = wait_until(filed, 30, "ticketing knows the seeded catalog")
-        assert r.status_code == 201, r.text
-        return r.json()
+        return file_ticket(self.http, self.base, body, {**self.intake, "Idempotency-Key": uuid.uuid4().hex})
 
     def act(self, ticket: dict, action: str, body: dict, *, sub: str = AGENT) -> dict:
         r = self.http.post(f"{self.base}/api/ticketing/v1/tickets/{ticket['id']}/{action}", json=body,

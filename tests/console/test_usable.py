@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import ROOT
-from tests.console.helpers import AREAS, open_area, shot, sign_in, wait_until
+from tests.console.helpers import AREAS, file_ticket, open_area, shot, sign_in
 
 pytestmark = pytest.mark.browser
 AXE = ROOT / "console" / "node_modules" / "axe-core" / "axe.min.js"
@@ -41,12 +41,7 @@ def ticket(console_stack) -> str:
     intake = {"Authorization": f"Bearer {console_stack.token('intake', 'crm-callcenter')}",
               "Idempotency-Key": "console-usable-0001"}
     with httpx.Client(timeout=10) as http:
-        def filed():  # ticketing learns the seeded catalog from lifecycle at start-up: 422 until then
-            r = http.post(f"{console_stack.base_url}/api/ticketing/v1/tickets", json=COMPLAINT, headers=intake)
-            return r if r.status_code != 422 else None
-        r = wait_until(filed, 30, "ticketing knows the seeded catalog")
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
+        return file_ticket(http, console_stack.base_url, COMPLAINT, intake)["id"]
 
 
 def test_the_sign_in_page_passes_the_accessibility_rules(page, console):
