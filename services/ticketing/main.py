@@ -81,7 +81,9 @@ def jobs(rt: Runtime) -> list[PeriodicJob]:
             # open tickets follow a changed calendar or policy (store/sla_recalc.py)
             PeriodicJob("sla-recalculate", rt.settings.sla_recalculate_seconds,
                         lambda: sla_recalc.recalculate_open(rt.store, TICKETS, sla_of(rt).load)),
-            webhook_job(rt), *scheduled_jobs(rt), rt.extras["replays"].job()]
+            webhook_job(rt), *scheduled_jobs(rt), rt.extras["replays"].job(),
+            # merges whose process died between their writes: finished or given up (events/merges.py)
+            PeriodicJob("merge-recovery", rt.settings.merge_recovery_seconds, lambda: merges.recover(rt))]
 
 
 def scheduled_jobs(rt: Runtime) -> list[PeriodicJob]:
@@ -121,10 +123,10 @@ def create(settings: Settings | None = None) -> FastAPI:
         description="Consultations 咨询, complaints 投诉, suggestions 建议 and faults 故障, handled in tiers "
                     "(front line → product manager → vendor) until the requester is satisfied.",
         routers=[router, flows.router, attachments.router, webhook_api.router, calendar_router],
-        indexes={**INDEXES, **webhook_store.INDEXES, **replay.INDEXES},
+        indexes={**INDEXES, **webhook_store.INDEXES, **replay.INDEXES, **merges.INDEXES},
         outbox_collections=[TICKETS, SLA_CONFIG],
         publishes=PUBLISHES,
-        # a merge's second half is finished from ticketing's own ticket.merged (events/merges.py)
+        # merges published by the older protocol get their target's half from ticket.merged (events/merges.py)
         subscriptions=lambda rt: [*handlers.subscriptions(rt), *merges.subscriptions(rt),
                                   *sla_config_events.subscriptions(rt), rt.extras["replays"].subscription(),
                                   # lifecycle's shipped optimisations told to the tickets' channels

@@ -9,7 +9,7 @@ from contracts.events import TicketAnswered, TicketClosed, TicketMerged, TicketP
 from contracts.vocabulary import Cause, Kind, Role, TicketStatus
 from services.kit.auth import Principal
 from services.ticketing.domain import scope
-from services.ticketing.domain.ticket import ALLOWED_FROM, Actor, IllegalTransition, RuleViolation
+from services.ticketing.domain.ticket import ALLOWED_FROM, Actor, IllegalTransition, MergeTargetRefused, RuleViolation
 from tests.ticketing.test_domain import ME, T0, new_ticket
 
 S = TicketStatus
@@ -206,6 +206,50 @@ def test_merge_refusals():
     with pytest.raises(IllegalTransition):
         source.merge_into(target, ME, T0)
     assert source.merged_into is None and source.version == 1
+
+
+def test_a_reserved_merge_takes_no_other_action_and_finishes_into_its_target_only():
+    target, source = new_ticket(), new_ticket()
+    source.id = "TS-20261125-00002"
+    source.add_note("用户第二次来电", "requester", ME, T0 + timedelta(minutes=5))
+    version = source.version
+    intent = source.reserve_merge(target, ME, T0 + timedelta(hours=1))
+    assert (intent.into, intent.by) == (target.id, ME.sub) and source.version == version  # nothing to act on yet
+    for action in (lambda: source.add_note("x", "internal", ME, T0), lambda: source.assign("a", ME, T0),
+                   lambda: source.reserve_merge(target, ME, T0)):
+        with pytest.raises(IllegalTransition, match="being merged"):
+            action()
+    third = new_ticket()
+    third.id = "TS-20261125-00003"
+    with pytest.raises(MergeTargetRefused) as into_source:  # nor is anything merged into it meanwhile
+        third.reserve_merge(source, ME, T0)
+    assert into_source.value.into == source.id
+    with pytest.raises(IllegalTransition):
+        source.finish_merge("TS-20261125-09999", ME, T0)  # not the target it was reserved for
+
+    assert target.take_in(source, ME, T0 + timedelta(hours=1)) is True
+    merged, closed = source.finish_merge(target.id, ME, T0 + timedelta(hours=1))
+    assert (source.status, source.merged_into, source.merging) == (S.closed, target.id, None)
+    assert merged.into == target.id and closed.close_reason == "merged"
+    assert source.finish_merge(target.id, ME, T0 + timedelta(hours=2)) is None  # finished before: nothing again
+
+
+def test_the_target_is_checked_again_when_it_takes_the_source_in():
+    target, source = new_ticket(), new_ticket()
+    source.id = "TS-20261125-00002"
+    source.reserve_merge(target, ME, T0)
+    target.status = S.closed  # closed since it was read
+    with pytest.raises(MergeTargetRefused) as closed:
+        target.take_in(source, ME, T0)
+    assert closed.value.into == target.id and "closed" in str(closed.value)
+    assert target.merged_from == [] and target.version == 1
+    target.status = S.in_progress
+    target.merging = source.merging.model_copy(update={"into": "TS-20261125-00009"})  # being merged away itself
+    with pytest.raises(MergeTargetRefused, match="being merged into TS-20261125-00009"):
+        target.take_in(source, ME, T0)
+    assert source.release_merge(target.id) is True and source.merging is None
+    assert source.release_merge(target.id) is False
+    source.add_note("合并未成", "internal", ME, T0)  # free to act again
 
 
 def test_a_ticket_merged_into_carries_its_own_merged_requesters_along():

@@ -26,7 +26,9 @@ from services.ticketing.api.models import (
     TicketOut, TicketPage,
 )
 from services.ticketing.domain import schedule, scope
-from services.ticketing.domain.ticket import ALLOWED_FROM, Actor, IllegalTransition, RuleViolation, Ticket, event_type
+from services.ticketing.domain.ticket import (
+    ALLOWED_FROM, Actor, IllegalTransition, MergeTargetRefused, RuleViolation, Ticket, event_type,
+)
 from services.ticketing.store import listing, scheduled, search
 from services.ticketing.domain.duplicates import significant_words
 from services.ticketing.store.collections import (
@@ -267,6 +269,13 @@ async def act(rt: Runtime, principal: Principal, ticket_id: str, action: str, if
     order), through Store.change: the actions of concurrent requests share one read and one write. Another writer
     getting there first makes the action decide again on the fresh state, where an If-Match that no longer holds
     is a 412."""
+    ticket = await act_on(rt, principal, ticket_id, action, if_match, apply)
+    return out(ticket, principal, response)
+
+
+async def act_on(rt: Runtime, principal: Principal, ticket_id: str, action: str, if_match: str | None,
+                 apply: Callable[[Ticket, Actor, datetime], TicketEvent | tuple[TicketEvent, ...]]) -> Ticket:
+    """`act` without the answer: the ticket as written."""
     require(principal, action)
     expected = parse_if_match(if_match)
     acted: list[Ticket] = []
@@ -280,26 +289,8 @@ async def act(rt: Runtime, principal: Principal, ticket_id: str, action: str, if
             raise Problem(412, "version-mismatch", "Precondition failed",
                           f"The ticket is at version {ticket.version}, not {expected}; read it again.",
                           current_version=ticket.version)
-        now, actor = utcnow(), actor_of(principal)
-        # a deadline passed before the breach job saw it is raised now, before the action moves it on (a late
-        # note restarts the update clock): nothing missed, nothing twice (store/scheduled.py)
-        missed = [rt.event(e, type="ticket.sla_breached", subject=ticket.id, sequence=ticket.version)
-                  for e in late_breaches(ticket, now)]
-        try:
-            events = apply(ticket, actor, now)
-        except IllegalTransition as error:
-            raise Problem(409, "illegal-transition", "Not allowed in this status", str(error),
-                          ticket_status=ticket.status.value,
-                          allowed_actions=sorted(a for a, s in ALLOWED_FROM.items() if ticket.status in s)) from error
-        except RuleViolation as error:
-            raise invalid(error.field, error.message) from error
-        events = follow_sla(ticket, events if isinstance(events, tuple) else (events,), sla_of(rt).current(),
-                            actor, now)
-        envelopes = [rt.event(event, type=event_type(event), subject=ticket.id, sequence=ticket.version)
-                     for event in events]
-        extra = {"responded_late": ticket.responded_timely is False, "resolved_late": ticket.timely is False}
         acted[:] = [ticket]
-        return {**doc, **to_document(ticket, extra)}, [*missed, *envelopes]
+        return decided(rt, doc, ticket, apply, actor_of(principal))
 
     try:
         await rt.store.change(TICKETS, ticket_id, decide)
@@ -308,7 +299,43 @@ async def act(rt: Runtime, principal: Principal, ticket_id: str, action: str, if
     ticket = acted[0]
     # this process's duplicate index learns at once what its own events will tell the other processes
     duplicates_of(rt).status_changed(ticket.id, ticket.status.value, ticket.version, ticket.opened_at)
-    return out(ticket, principal, response)
+    return ticket
+
+
+def decided(rt: Runtime, doc: dict[str, Any], ticket: Ticket,
+            apply: Callable[[Ticket, Actor, datetime], TicketEvent | tuple[TicketEvent, ...] | None],
+            actor: Actor) -> tuple[dict[str, Any], list] | None:
+    """The stored form of `ticket` after `apply` and the events it owes, for Store.change (None: `apply` found
+    nothing to do). Breaches missed so far go first, the deadlines follow the action (`follow_sla`)."""
+    now = utcnow()
+    # a deadline passed before the breach job saw it is raised now, before the action moves it on (a late
+    # note restarts the update clock): nothing missed, nothing twice (store/scheduled.py)
+    missed = [rt.event(e, type="ticket.sla_breached", subject=ticket.id, sequence=ticket.version)
+              for e in late_breaches(ticket, now)]
+    try:
+        events = apply(ticket, actor, now)
+    except IllegalTransition as error:
+        raise transition_refused(error, ticket) from error
+    except RuleViolation as error:
+        raise invalid(error.field, error.message) from error
+    if events is None:
+        return None
+    events = follow_sla(ticket, events if isinstance(events, tuple) else (events,), sla_of(rt).current(),
+                        actor, now)
+    envelopes = [rt.event(event, type=event_type(event), subject=ticket.id, sequence=ticket.version)
+                 for event in events]
+    extra = {"responded_late": ticket.responded_timely is False, "resolved_late": ticket.timely is False}
+    return {**doc, **to_document(ticket, extra)}, [*missed, *envelopes]
+
+
+def transition_refused(error: IllegalTransition, ticket: Ticket) -> Problem:
+    """409 for an action the ticket's status (or a merge under way) does not allow; one whose reason is the
+    ticket a merge goes into names it (`into`, and `errors` as a 422 would)."""
+    named = {"into": error.into, "errors": [{"field": "into", "message": str(error), "type": "merge_target"}]} \
+        if isinstance(error, MergeTargetRefused) else {}
+    return Problem(409, "illegal-transition", "Not allowed in this status", str(error),
+                   ticket_status=ticket.status.value,
+                   allowed_actions=sorted(a for a, s in ALLOWED_FROM.items() if ticket.status in s), **named)
 
 
 def late_breaches(ticket: Ticket, now: datetime) -> list[TicketEvent]:

@@ -35,6 +35,15 @@ class IllegalTransition(Exception):
         super().__init__(detail or f"'{action}' is not allowed while the ticket is {status.value}")
 
 
+class MergeTargetRefused(IllegalTransition):
+    """The ticket a merge goes `into` cannot take it (closed, resolved, merged or being merged away itself): a
+    409 that names `into`, whether the target was found so when the merge was asked or when it was written."""
+
+    def __init__(self, status: TicketStatus, into: str, detail: str):
+        self.into = into
+        super().__init__("merge", status, detail)
+
+
 class RuleViolation(Exception):
     """The request is well-formed but breaks a domain rule (HTTP 422)."""
 
@@ -137,6 +146,16 @@ class RelatedRequester(BaseModel):
     at: datetime
 
 
+class MergeIntent(BaseModel):
+    """A merge under way (services/ticketing/events/merges.py): this ticket is reserved to be closed into `into`
+    and takes no other action until the merge is finished or given up."""
+
+    into: str
+    at: datetime
+    by: str
+    by_name: str | None = None
+
+
 class Escalation(BaseModel):
     tier: int
     target: str
@@ -205,6 +224,7 @@ class Ticket(BaseModel):
     close_reason: CloseReason | None = None
     merged_into: str | None = None
     merged_from: list[str] = []
+    merging: MergeIntent | None = None  # reserved for a merge into another ticket (reserve_merge … finish_merge)
     related_requesters: list[RelatedRequester] = []
     history: list[HistoryEntry] = []
     filed_by: str
@@ -375,32 +395,89 @@ class Ticket(BaseModel):
                               from_target=target)
 
     def merge_into(self, target: "Ticket", actor: Actor, now: datetime) -> tuple[TicketMerged, TicketClosed]:
-        """Close this ticket as a duplicate of `target` (close_reason `merged`). Only this ticket changes here;
-        `target.absorb` is the other half, written separately (no multi-document transaction: see
-        services/ticketing/events/merges.py). Refused into itself, into a ticket not being worked on any more,
-        and across products or kinds: a duplicate asks the same of the same product, and a complaint must not
-        lose its own deadlines (the regulator's 15 days) inside a consultation."""
+        """Close this ticket as a duplicate of `target` (close_reason `merged`) in one step: only this ticket
+        changes here; `target.absorb` is the other half. The API goes through the reservation instead
+        (`reserve_merge`, `target.take_in`, `finish_merge`: services/ticketing/events/merges.py), so that the
+        target is checked when it is written, not only when it was read. Refused into itself, into a ticket not
+        being worked on any more, and across products or kinds: a duplicate asks the same of the same product,
+        and a complaint must not lose its own deadlines (the regulator's 15 days) inside a consultation."""
         before = self._check("merge")
+        self._mergeable_into(target)
+        return self._close_merged(target.id, before, actor, now)
+
+    def reserve_merge(self, target: "Ticket", actor: Actor, now: datetime) -> MergeIntent:
+        """The first step of a merge: the same checks as `merge_into` against the target as read, then this
+        ticket is reserved for it (`merging`): every other action, and a merge into it, waits (409) until
+        `finish_merge` closes it or `release_merge` gives the merge up. No version of its own: nothing the
+        requester or a reader acts on has changed yet."""
+        self._check("merge")
+        self._mergeable_into(target)
+        self.merging = MergeIntent(into=target.id, at=now, by=actor.sub, by_name=actor.name)
+        return self.merging
+
+    def finish_merge(self, into: str, actor: Actor, now: datetime) -> tuple[TicketMerged, TicketClosed] | None:
+        """The last step: the target has taken this ticket in (`take_in`), so it closes as merged into it, as
+        `merge_into` would. None when it is closed into `into` already (finished before: by the recovery, say)."""
+        if self.merged_into == into and self.status == S.closed:
+            return None
+        if self.merging is None or self.merging.into != into:
+            raise IllegalTransition("merge", self.status, f"ticket {self.id} is not being merged into {into}")
+        before = self.status
+        if before not in ALLOWED_FROM["merge"]:
+            raise IllegalTransition("merge", before)
+        self.merging = None
+        return self._close_merged(into, before, actor, now)
+
+    def release_merge(self, into: str) -> bool:
+        """Give up a merge into `into` that the target refused (or that never got that far): the reservation
+        goes, nothing else had changed. False when there was none for `into`."""
+        if self.merging is None or self.merging.into != into:
+            return False
+        self.merging = None
+        return True
+
+    def take_in(self, source: "Ticket", actor: Actor, now: datetime) -> bool:
+        """The target's half of a merge, checked against this ticket as it is now (at write time): it must
+        still be worked on and not be merged away itself, else MergeTargetRefused. Then `absorb`."""
+        if self.status not in MERGE_TARGET_STATUSES:
+            raise MergeTargetRefused(self.status, self.id, f"ticket {self.id} is {self.status.value}: merge into a "
+                                     "ticket still being worked on (new, in_progress, pending or escalated)")
+        if self.merging is not None:
+            raise MergeTargetRefused(self.status, self.id, f"ticket {self.id} is being merged into "
+                                     f"{self.merging.into} itself")
+        source._same_question(self)
+        return self.absorb(source, actor, now)
+
+    def _mergeable_into(self, target: "Ticket") -> None:
         if target.id == self.id:
             raise RuleViolation("into", "a ticket cannot be merged into itself")
         if target.status not in MERGE_TARGET_STATUSES:
-            raise IllegalTransition("merge", self.status,
-                                    f"ticket {target.id} is {target.status.value}: merge into a ticket still being "
-                                    "worked on (new, in_progress, pending or escalated)")
+            raise MergeTargetRefused(self.status, target.id,
+                                     f"ticket {target.id} is {target.status.value}: merge into a ticket still being "
+                                     "worked on (new, in_progress, pending or escalated)")
+        if target.merging is not None:
+            raise MergeTargetRefused(self.status, target.id, f"ticket {target.id} is being merged into "
+                                     f"{target.merging.into} itself")
+        self._same_question(target)
+
+    def _same_question(self, target: "Ticket") -> None:
         if target.product_code != self.product_code:
             raise RuleViolation("into", f"ticket {target.id} is about product {target.product_code}, this one about "
                                         f"{self.product_code}: only duplicates of one product are merged")
         if target.kind != self.kind:
             raise RuleViolation("into", f"ticket {target.id} is a {target.kind.value}, this one a {self.kind.value}: "
                                         "only tickets of one kind are merged")
+
+    def _close_merged(self, into: str, before: TicketStatus, actor: Actor,
+                      now: datetime) -> tuple[TicketMerged, TicketClosed]:
         if self.status == S.pending:  # the wait for the requester ends with the ticket
             self.pauses = [*self.pauses[:-1], self.pauses[-1].model_copy(update={"end": now})]
-        self.status, self.closed_at, self.close_reason, self.merged_into = S.closed, now, "merged", target.id
-        self._record("merge", actor, before, now, {"into": target.id, "notes": len(self.notes)})
-        merged = TicketMerged(**self.state(actor), into=target.id, customer=self.customer.model_dump(),
+        self.status, self.closed_at, self.close_reason, self.merged_into = S.closed, now, "merged", into
+        self._record("merge", actor, before, now, {"into": into, "notes": len(self.notes)})
+        merged = TicketMerged(**self.state(actor), into=into, customer=self.customer.model_dump(),
                               filed_by=self.filed_by, moved_notes=len(self.notes))
         closed = TicketClosed(**self.state(actor), title=self.title, description=self.description,
-                              answer=self.answer or "", close_reason="merged", merged_into=target.id)
+                              answer=self.answer or "", close_reason="merged", merged_into=into)
         return merged, closed
 
     def absorb(self, source: "Ticket", actor: Actor, now: datetime) -> bool:
@@ -566,6 +643,9 @@ class Ticket(BaseModel):
     def _check(self, action: str) -> TicketStatus:
         if self.status not in ALLOWED_FROM[action]:
             raise IllegalTransition(action, self.status)
+        if self.merging is not None:
+            raise IllegalTransition(action, self.status, f"ticket {self.id} is being merged into "
+                                    f"{self.merging.into}; try again in a moment")
         return self.status
 
     def _responded(self, now: datetime) -> None:
