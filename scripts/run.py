@@ -51,6 +51,7 @@ import devstack  # noqa: E402
 from services.kit.settings import DEV_AUTH_SECRET, ServiceSettings  # noqa: E402  (the services' own defaults)
 
 SERVICES = {"ticketing": 8001, "lifecycle": 8002, "knowledge": 8003, "analytics": 8004}
+DEV_WEBHOOK_NETWORKS = "127.0.0.0/8,::1/128"  # loopback: callbacks to a receiver on this machine (make run only)
 CONSOLE_PORT = 8000  # the console and the four APIs under one origin (scripts/gateway.py); OPS_CONSOLE_PORT moves it
 READY_TIMEOUT = 60.0
 NX_STOP_TIMEOUT = 15.0
@@ -333,6 +334,9 @@ def start_and_supervise(stack: Stack, signals: StopSignals) -> None:
     for key in ("OPS_PORT", "OPS_MONGO_DB"):
         base_env.pop(key, None)
     base_env.update(OPS_MONGO_URL=mongo_url, OPS_AMQP_URL=amqp_url, PYTHONUNBUFFERED="1")
+    # local development: a channel's callback receiver on this machine may be registered (the services' default,
+    # as deployed, refuses loopback and private addresses: docs/webhooks.md); set it to "" to try the default
+    base_env.setdefault("OPS_WEBHOOK_ALLOWED_NETWORKS", DEV_WEBHOOK_NETWORKS)
     pythonpath = base_env.get("PYTHONPATH")
     base_env["PYTHONPATH"] = str(REPO) + (os.pathsep + pythonpath if pythonpath else "")
     for name in SERVICES:
@@ -398,6 +402,9 @@ def banner(ports: dict[str, int], amqp_url: str, mongo_url: str, mongo_note: str
         lines.append("  auth       OPS_AUTH_SECRET is set in the environment (HS256)")
     else:
         lines.append(f"  auth       OPS_AUTH_SECRET={DEV_AUTH_SECRET}   (the dev default; set OPS_AUTH_SECRET to change it)")
+    allowed = os.environ.get("OPS_WEBHOOK_ALLOWED_NETWORKS", DEV_WEBHOOK_NETWORKS)
+    lines.append(f"  webhooks   OPS_WEBHOOK_ALLOWED_NETWORKS={allowed or '(none)'}   (callbacks may go there, "
+                 "besides public addresses)")
     lines.append("  token      make token ROLE=agent   (also ROLE=account_manager CITY=济南, ROLE=vendor VENDOR=v1, ...)")
     lines.append("             curl -H \"Authorization: Bearer $(make -s token ROLE=agent)\" "
                  f"http://127.0.0.1:{ports['ticketing']}/v1/tickets")

@@ -1,6 +1,9 @@
+import ipaddress
 from datetime import time
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
 from services.kit.settings import ServiceSettings
 
@@ -21,6 +24,11 @@ class Settings(ServiceSettings):
     # An HTTP(S) forward proxy every callback goes through (OPS_WEBHOOK_PROXY), e.g. http://egress-proxy:3128:
     # in Kubernetes the workers reach no address outside the cluster but that proxy (deploy/README.md).
     webhook_proxy: str | None = None
+    # Networks a callback URL may point into although they are not public (OPS_WEBHOOK_ALLOWED_NETWORKS, CIDRs
+    # separated by commas, e.g. 127.0.0.1/32 for a receiver on this machine). Empty, the default: callbacks go to
+    # public addresses only; loopback, private, link-local (the cloud metadata address), unspecified, multicast
+    # and reserved ones are refused at registration and at every delivery (domain/webhooks.address_refusal).
+    webhook_allowed_networks: Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode] = []
     # Largest attachment accepted (OPS_ATTACHMENT_MAX_BYTES); a byte more is 413 and nothing is stored.
     attachment_max_bytes: int = 10 * 1024 * 1024
     # Possible duplicates at intake (domain/duplicates.py): the least Jaccard similarity of two tickets' words,
@@ -58,3 +66,11 @@ class Settings(ServiceSettings):
     # before the cursor moves on) and how long one pass of the job sends pages before it hands its lease back.
     replay_page: int = Field(300, gt=0, le=2000)
     replay_pass_seconds: float = Field(20.0, gt=0)
+
+    @field_validator("webhook_allowed_networks", mode="before")
+    @classmethod
+    def networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part for part in value.replace(",", " ").split() if part]
+        # a host address with its prefix (10.1.2.3/8) means the network it is in
+        return [ipaddress.ip_network(v, strict=False) if isinstance(v, str) else v for v in value]

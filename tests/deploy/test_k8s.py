@@ -693,6 +693,8 @@ def test_each_deployment_environment_loads_as_its_service_settings(docs, monkeyp
         assert prefix.startswith(settings.root_path) and settings.root_path == f"/api/{service}", name
         grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
         assert grace > settings.shutdown_grace_seconds + 15 + 5, f"{name}: the kubelet would kill a draining pod"
+        if service == "ticketing":  # callbacks go to public addresses only (docs/webhooks.md): no allowance
+            assert settings.webhook_allowed_networks == [], f"{name}: {settings.webhook_allowed_networks}"
 
 
 def test_the_four_service_manifests_differ_only_in_the_service_name():

@@ -16,7 +16,7 @@ from services.ticketing.settings import Settings
 from services.ticketing.store.webhooks import DELIVERIES
 from tests.support import catalog_learns, database, eventually, publish, running, settings_for, token
 from tests.ticketing.test_webhooks import (  # noqa: F401 - the receiver fixture and the helpers of the webhooks tests
-    CHANNEL_A, CHANNEL_B, PRODUCT, file_ticket, receiver, register, ticket_body, verified,
+    CHANNEL_A, CHANNEL_B, PRODUCT, RECEIVER_NETWORK, file_ticket, receiver, register, ticket_body, verified,
 )
 
 DB = "ticketing_improvements"
@@ -25,7 +25,8 @@ DB = "ticketing_improvements"
 @pytest.fixture(scope="module")
 async def api(infra, receiver):  # noqa: F811
     settings = settings_for(Settings, infra, DB, webhook_retry_delays=[0.05], webhook_retry_jitter=0.0,
-                            webhook_poll_seconds=0.1, webhook_timeout_seconds=5.0)
+                            webhook_poll_seconds=0.1, webhook_timeout_seconds=5.0,
+                            webhook_allowed_networks=RECEIVER_NETWORK)
     app = create(settings)
     async with running(app) as client:
         await catalog_learns(infra, client, PRODUCT, ticket_body("probe"), token(infra, "agent"))

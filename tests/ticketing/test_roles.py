@@ -49,6 +49,7 @@ def ticket_body(**overrides) -> dict:
 
 STAFF_BUT_CHANNELS = ("account_manager", *FRONT_LINE, "product_manager", "analyst", "admin")
 HOOK_URL = "http://127.0.0.1:9/roles"  # the discard port: nothing listens, every attempt fails at once
+LOOPBACK = "127.0.0.1/32"
 CALENDAR_YEAR = 2099  # a year no other test reads: the override changes no deadline anywhere
 
 
@@ -139,8 +140,10 @@ def cases():
 
 def app_settings(infra) -> Settings:
     # one quick retry: a delivery to the discard port is `failed` (redeliverable) a moment after its event
+    # the discard port is on this machine: loopback is allowed for this app, as for local development
     return settings_for(Settings, infra, "ticketing-roles", webhook_retry_delays=[0.05], webhook_retry_jitter=0.0,
-                        webhook_poll_seconds=0.1, webhook_timeout_seconds=2.0)
+                        webhook_poll_seconds=0.1, webhook_timeout_seconds=2.0,
+                        webhook_allowed_networks=LOOPBACK)
 
 
 def test_the_table_covers_every_route_of_the_app():

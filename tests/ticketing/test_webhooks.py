@@ -8,7 +8,9 @@ in question (the consumer's `ops_events_consumed_total` of this process), and th
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from contracts.events import Envelope
 from services.kit import metrics
 from services.kit.store import Store
 from services.ticketing.domain.webhooks import new_secret
-from services.ticketing.events.webhooks import QUEUE, deliver_due, fan_out
+from services.ticketing.events.webhooks import QUEUE, deliver_due, fan_out, registration_refusal
 from services.ticketing.main import create
 from services.ticketing.settings import Settings
 from services.ticketing.store.collections import TICKETS
@@ -31,6 +33,9 @@ from services.ticketing.store.webhooks import INDEXES as WEBHOOK_INDEXES
 from tests.support import catalog_learns, eventually, running, settings_for, token
 
 PRODUCT = "mobile_office"
+# The receiver listens on this machine: the apps here allow loopback's 127.0.0.1 for callbacks, as local
+# development does (OPS_WEBHOOK_ALLOWED_NETWORKS); nothing else that is not public.
+RECEIVER_NETWORK = "127.0.0.1/32"
 CHANNEL_A, CHANNEL_B = "crm-callcenter", "portal-jinan"
 
 
@@ -86,7 +91,8 @@ async def receiver():
 async def api(infra, receiver):
     # a database of its own: other modules' ticketing apps must not find these webhooks after this module
     settings = settings_for(Settings, infra, "ticketing_webhooks", webhook_retry_delays=[0.05, 0.05, 0.05],
-                            webhook_retry_jitter=0.0, webhook_poll_seconds=0.1, webhook_timeout_seconds=5.0)
+                            webhook_retry_jitter=0.0, webhook_poll_seconds=0.1, webhook_timeout_seconds=5.0,
+                            webhook_allowed_networks=RECEIVER_NETWORK)
     app = create(settings)
     async with running(app) as client:
         staff = token(infra, "agent")
@@ -337,6 +343,125 @@ async def _async(value):
     return value
 
 
+# --- where a callback may go (server-side request forgery) ------------------------------------------------
+
+@pytest.fixture(scope="module")
+async def guarded_api(infra):
+    """ticketing as deployed: no network allowed beyond the public ones (the default)."""
+    async with running(create(settings_for(Settings, infra, "ticketing_webhooks_guarded"))) as client:
+        yield client
+
+
+def loopback_name() -> str:
+    """A name other than localhost that resolves to loopback only: this machine's own name, where /etc/hosts
+    says so (Debian's 127.0.1.1, this box's 127.0.0.1)."""
+    name = socket.gethostname()
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(name, 80, type=socket.SOCK_STREAM)}
+    except socket.gaierror:
+        addresses = set()
+    if not addresses or not all(ipaddress.ip_address(a).is_loopback for a in addresses):
+        pytest.skip(f"{name} does not resolve to loopback only here ({sorted(addresses)})")
+    return name
+
+
+@pytest.mark.parametrize("url, why", [
+    ("http://10.1.2.3/hooks", "10.1.2.3 is a private address"),
+    ("https://192.168.0.10:8443/hooks", "private"),
+    ("http://169.254.169.254/latest/meta-data/", "cloud instance metadata"),
+    ("http://localhost:8080/hooks", "localhost resolves to"),
+    ("http://[::1]:8080/hooks", "::1 is a loopback address"),
+    ("http://127.0.0.1:8080/hooks", "loopback"),
+    ("http://[::ffff:127.0.0.1]/hooks", "loopback"),
+    ("http://2130706433/hooks", "resolves to 127.0.0.1"),  # 127.0.0.1 written as one number
+    ("http://0.0.0.0/hooks", "unspecified"),
+    ("http://[fe80::1]/hooks", "link-local"),
+    ("http://224.0.0.251/hooks", "multicast"),
+    ("http://does-not-exist.invalid/hooks", "does not resolve"),
+])
+async def test_a_url_to_a_non_public_address_is_refused_at_registration(guarded_api, infra, url, why):
+    as_channel = token(infra, "intake", sub="ssrf-channel")
+    r = await guarded_api.post("/v1/webhooks", json={"url": url}, headers=as_channel)
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), r.text
+    [error] = r.json()["errors"]
+    assert error["field"] == "url" and why in error["message"], error
+    assert (await guarded_api.get("/v1/webhooks", headers=as_channel)).json()["items"] == []
+
+
+async def test_a_name_resolving_to_loopback_is_refused_at_registration(guarded_api, infra, receiver):
+    name = loopback_name()
+    port = receiver.base.rsplit(":", 1)[1]
+    r = await guarded_api.post("/v1/webhooks", json={"url": f"http://{name}:{port}/named"},
+                               headers=token(infra, "intake", sub="ssrf-channel"))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "url"
+    assert f"{name} resolves to 127." in r.json()["errors"][0]["message"]
+
+
+async def test_the_allowance_is_exactly_the_networks_it_names(api, infra, receiver):
+    url, _ = receiver.endpoint("allowed")
+    assert (await api.post("/v1/webhooks", json={"url": url}, headers=token(infra, "intake", sub="ssrf-2"))
+            ).status_code == 201  # 127.0.0.1/32 is allowed here
+    r = await api.post("/v1/webhooks", json={"url": url.replace("127.0.0.1", "127.0.0.2")},
+                       headers=token(infra, "intake", sub="ssrf-2"))
+    assert r.status_code == 422 and "127.0.0.2 is a loopback address" in r.json()["errors"][0]["message"]
+    r = await api.post("/v1/webhooks", json={"url": "http://10.0.0.1/x"}, headers=token(infra, "intake", sub="ssrf-2"))
+    assert r.status_code == 422
+
+
+async def refused_delivery(rt, url: str, ticket_id: str) -> dict:
+    """A webhook registered while its address was allowed, one event for it, one pass of the delivery job
+    under the settings the test has set by then: the delivery as stored."""
+    await rt.store[TICKETS].insert_one({"_id": ticket_id, "filed_by": CHANNEL_A})
+    await rt.store[WEBHOOKS].insert_one({"_id": f"wh_{ticket_id}", "owner": CHANNEL_A, "url": url, "events": None,
+                                         "secret": new_secret()})
+    await fan_out(rt, ticket_envelope(ticket_id, "ticket.closed", 3, status="closed"))
+    assert await deliver_due(rt) == 1
+    return await rt.store[DELIVERIES].find_one({"ticket_id": ticket_id})
+
+
+def allowing_nothing(rt, **more) -> None:
+    """The address no longer allowed: as when the name now resolves elsewhere, or the allowance was removed."""
+    rt.settings = rt.settings.model_copy(update={"webhook_allowed_networks": [], **more})
+
+
+async def test_a_delivery_to_an_address_no_longer_allowed_is_refused_and_failed_at_once(job_runtime, receiver):
+    rt = job_runtime
+    url, endpoint = receiver.endpoint("moved")
+    assert await registration_refusal(rt, url) is None  # what the registration found
+    allowing_nothing(rt)
+    delivery = await refused_delivery(rt, url, "TS-ssrf-1")
+    # the schedule has an hour's retry left, but where the URL points does not change by retrying
+    assert delivery["status"] == "failed" and delivery["round_attempts"] == 1 and delivery["failed_at"]
+    [attempt] = delivery["attempts"]
+    assert attempt["status_code"] is None
+    assert attempt["error"].startswith("refused: 127.0.0.1 is a loopback address"), attempt
+    assert endpoint.requests == []  # nothing was sent
+
+
+async def test_a_name_that_resolves_to_a_refused_address_at_delivery_is_refused_by_the_connection(
+        job_runtime, receiver):
+    rt = job_runtime
+    url, endpoint = receiver.endpoint("named")
+    named = url.replace("127.0.0.1", "localhost")
+    allowing_nothing(rt)
+    delivery = await refused_delivery(rt, named, "TS-ssrf-2")
+    assert delivery["status"] == "failed", delivery
+    assert delivery["attempts"][0]["error"].startswith("refused: localhost resolves to"), delivery
+    assert "loopback" in delivery["attempts"][0]["error"] and endpoint.requests == []
+
+
+async def test_through_a_proxy_the_name_is_resolved_and_refused_before_the_attempt(job_runtime, receiver):
+    rt = job_runtime
+    url, endpoint = receiver.endpoint("proxied")
+    allowing_nothing(rt, webhook_proxy="http://127.0.0.1:9")  # never reached: the refusal comes first
+    delivery = await refused_delivery(rt, url.replace("127.0.0.1", "localhost"), "TS-ssrf-3")
+    assert delivery["status"] == "failed"
+    assert delivery["attempts"][0]["error"].startswith("refused: localhost resolves to"), delivery
+    assert "loopback" in delivery["attempts"][0]["error"] and endpoint.requests == []
+
+
+
+
 # --- the delivery job and the fan-out, pass by pass (no scheduler: each pass is called here) --------------------
 
 @pytest.fixture
@@ -344,7 +469,8 @@ async def job_runtime(infra):
     """What the fan-out and the delivery job reach (store and settings), on a database of its own; retries are
     far apart, so that a retrying delivery stays pending until the test says it is due."""
     settings = settings_for(Settings, infra, f"ticketing_webhook_job_{uuid.uuid4().hex[:6]}",
-                            webhook_retry_delays=[3600.0], webhook_retry_jitter=0.0, webhook_timeout_seconds=5.0)
+                            webhook_retry_delays=[3600.0], webhook_retry_jitter=0.0, webhook_timeout_seconds=5.0,
+                            webhook_allowed_networks=RECEIVER_NETWORK)
     store = Store(settings, indexes=WEBHOOK_INDEXES)
     await store.start()
     yield SimpleNamespace(settings=settings, store=store, extras={})

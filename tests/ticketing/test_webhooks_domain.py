@@ -2,6 +2,7 @@
 events leave, URLs, the retry schedule."""
 
 import base64
+import ipaddress
 import json
 import random
 from datetime import UTC, datetime
@@ -104,6 +105,39 @@ def test_callable_urls(url):
 def test_refused_urls(url, why):
     with pytest.raises(rules.InvalidUrl, match=why):
         rules.check_url(url)
+
+
+@pytest.mark.parametrize("address, kind", [
+    ("10.1.2.3", "private"), ("172.16.0.1", "private"), ("192.168.1.1", "private"), ("fd12:3456::1", "private"),
+    ("127.0.0.1", "loopback"), ("127.8.8.8", "loopback"), ("::1", "loopback"), ("::ffff:127.0.0.1", "loopback"),
+    ("169.254.169.254", "metadata"), ("169.254.10.1", "link-local"), ("fe80::1", "link-local"),
+    ("fe80::1%eth0", "link-local"), ("0.0.0.0", "unspecified"), ("::", "unspecified"),
+    ("224.0.0.1", "multicast"), ("ff02::1", "multicast"), ("240.0.0.1", "reserved"),
+    ("100.64.0.1", "not a public"), ("192.0.2.10", "not a public"),
+])
+def test_addresses_a_callback_may_not_go_to(address, kind):
+    assert kind in rules.address_refusal(address)
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "203.119.1.1", "2001:4860:4860::8888"])
+def test_public_addresses_are_callable(address):
+    assert rules.address_refusal(address) is None
+
+
+def test_an_allowed_network_lets_exactly_its_addresses_through():
+    allowed = [ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("10.20.0.0/16")]
+    assert rules.address_refusal("127.0.0.1", allowed) is None and rules.address_refusal("10.20.3.4", allowed) is None
+    assert "loopback" in rules.address_refusal("127.0.0.2", allowed)
+    assert "private" in rules.address_refusal("10.21.0.1", allowed)
+    assert "loopback" in rules.address_refusal("::1", allowed)  # another family is another address
+
+
+def test_a_name_is_refused_when_any_of_its_addresses_is():
+    assert rules.host_refusal("crm.example.com", ["93.184.216.34"]) is None
+    reason = rules.host_refusal("crm.example.com", ["93.184.216.34", "10.0.0.5"])
+    assert reason == "crm.example.com resolves to 10.0.0.5, a private address"
+    assert rules.host_refusal("169.254.169.254", []) == "169.254.169.254 is the cloud instance metadata address"
+    assert rules.literal_address("example.com") is None and str(rules.literal_address("::1")) == "::1"
 
 
 def test_delivery_ids_are_the_same_for_the_same_event_and_webhook_only():

@@ -5,6 +5,10 @@ principal whose tickets it reports on, by its token's `sub` (domain/webhooks.py 
 intake principal registers for itself (`owner` left out, or its own `sub`), an admin names the `owner`. An intake
 principal lists, deletes and redelivers only its own; everyone else is refused with 403.
 
+Where a callback may go is checked at registration (a URL whose host is, or resolves to, a loopback, private,
+link-local … address is 422 naming `url`; OPS_WEBHOOK_ALLOWED_NETWORKS allows networks) and again at each
+delivery (events/webhooks.py).
+
 The secret is answered once, by the registration; no listing shows it again (register a new webhook to change
 it, then delete the old one: deliveries are signed per webhook).
 """
@@ -160,7 +164,9 @@ async def load_webhook(rt: Runtime, principal: Principal, webhook_id: str) -> di
 
 @router.post("/webhooks", status_code=201, response_model=WebhookCreated, summary="Register a callback 注册回调",
              responses={403: {"description": "Not an intake principal or admin, or another owner named"},
-                        422: {"description": "Invalid url or events, or an admin without owner"}})
+                        422: {"description": "Invalid url or events, a host that is or resolves to a loopback, "
+                                              "private, link-local or otherwise non-public address (or does "
+                                              "not resolve), or an admin without owner"}})
 async def register_webhook(body: WebhookIn, response: Response, principal: Principal = Depends(authenticate),
                            rt: Runtime = Depends(runtime)):
     require_channel_or_admin(principal)
@@ -173,6 +179,9 @@ async def register_webhook(body: WebhookIn, response: Response, principal: Princ
             raise Problem(403, "out-of-scope", "Outside your scope",
                           "An intake channel registers webhooks for its own tickets only.")
         owner = principal.sub
+    refusal = await webhook_events.registration_refusal(rt, body.url)
+    if refusal is not None:
+        raise invalid("url", f"{refusal}: callbacks go to public addresses only")
     now = datetime.now(UTC)
     webhook_id = "wh_" + secrets.token_hex(8)
     doc = {"_id": webhook_id, "owner": owner, "url": body.url, "description": body.description,

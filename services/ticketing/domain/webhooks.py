@@ -30,6 +30,13 @@ are sent in the order the events were consumed, but events may be consumed out o
 `ticket.closed` → `close_reason`, `satisfied`, `score`; `ticket.improvement_shipped` → `improvement` {`item_id`,
 `title`, `release`, `shipped_at`} (the optimisation the ticket asked for, shipped in `release`).
 
+Where a callback may go (server-side request forgery): a registered URL is someone else's input that makes us
+send requests, so its host may not be, or resolve to, an address of our own side: loopback, private (RFC 1918,
+fc00::/7), link-local (169.254.0.0/16 with the cloud metadata address 169.254.169.254, fe80::/10), unspecified,
+multicast, reserved or otherwise not globally routable (`address_refusal`), unless an operator allowed that
+network (OPS_WEBHOOK_ALLOWED_NETWORKS: local development, the tests' receiver on 127.0.0.1). The API checks at
+registration and the delivery job before every attempt (events/webhooks.py: DNS can change in between).
+
 Signing (Standard Webhooks 1.0, symmetric): headers `webhook-id` (the delivery's message id, the same on every
 retry: the receiver's idempotency key), `webhook-timestamp` (unix seconds of this attempt) and `webhook-signature`
 = `v1,` + base64(HMAC-SHA256(secret bytes, "{id}.{timestamp}.{body}")); the secret is shown once as `whsec_` +
@@ -42,6 +49,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import random
 import secrets
@@ -70,6 +78,12 @@ IMPROVEMENT_SHIPPED = "ticket.improvement_shipped"
 
 # A delivery id is derived from (webhook, event): the same event consumed twice makes the same delivery.
 _DELIVERY_NAMESPACE = uuid.UUID("6f1d3c8e-4b7a-4c2e-9a51-0c8e2f4d7b19")
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# the instance metadata services of the clouds (AWS, GCP, Azure, OpenStack …; AWS's IPv6 one): credentials live there
+METADATA_ADDRESSES = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
 
 
 class InvalidUrl(ValueError):
@@ -111,6 +125,57 @@ def check_url(url: str) -> str:
     if parts.fragment:
         raise InvalidUrl("no #fragment (it is never sent)")
     return url
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """The address a URL's host names literally (`10.0.0.5`, `[::1]` as urlsplit gives it: `::1`), else None."""
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0])  # an IPv6 zone (fe80::1%eth0) names no other address
+    except ValueError:
+        return None
+
+
+def address_refusal(address: str | IPAddress, allowed: Sequence[Network] = ()) -> str | None:
+    """What kind of address `address` is, when callbacks may not be sent to it ("a private address"), or None
+    when they may: a globally routable unicast address, or one inside a network of `allowed`."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0]) if isinstance(address, str) else address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if any(ip.version == network.version and ip in network for network in allowed):
+        return None
+    if ip.is_unspecified:
+        return "the unspecified address"
+    if ip.is_loopback:
+        return "a loopback address (this machine)"
+    if ip in METADATA_ADDRESSES:
+        return "the cloud instance metadata address"
+    if ip.is_link_local:
+        return "a link-local address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if any(ip.version == n.version and ip in n for n in PRIVATE_NETWORKS):
+        return "a private address"
+    if ip.is_reserved:
+        return "a reserved address"
+    if not ip.is_global:
+        return "not a public address"
+    return None
+
+
+def host_refusal(host: str, addresses: Sequence[str], allowed: Sequence[Network] = ()) -> str | None:
+    """Why a URL whose host is `host` may not be called, given the addresses it stands for (itself when it is
+    one, what it resolves to when it is a name: every one of them must be allowed), or None."""
+    literal = literal_address(host)
+    for address in [str(literal)] if literal is not None else addresses:
+        kind = address_refusal(address, allowed)
+        if kind is not None:
+            return f"{address} is {kind}" if literal is not None else f"{host} resolves to {address}, {kind}"
+    return None
+
+
+# RFC 1918 and the IPv6 unique local addresses (RFC 4193)
+PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                                           "fc00::/7"))
 
 
 def wanted(webhook_events: Sequence[str] | None, event_type: str) -> bool:

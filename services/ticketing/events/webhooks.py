@@ -20,17 +20,28 @@
    At least once: a replica that stalls past its lease may overlap with the next holder once, and a receiver
    that answered 2xx after our timeout gets the delivery again. The `webhook-id` header is the same on every
    attempt, so the receiver can drop what it already has (the convention says to).
+3. Where a callback may go (domain/webhooks.py, server-side request forgery): checked at registration
+   (`registration_refusal`) and again at every attempt, since a name may resolve elsewhere by then. Without an
+   egress proxy the connection itself resolves through `GuardedResolver`, which refuses a name with any
+   address not allowed, so what is checked is what is connected to (no second lookup to rebind in between);
+   a literal address is checked before the attempt. With a proxy (OPS_WEBHOOK_PROXY) the proxy resolves and
+   connects: we check the literal address or what our resolver says the name is, and the proxy must refuse
+   the same networks (deploy/README.md). A refused attempt is recorded with its reason and the delivery is
+   `failed` at once: retrying will not change where the URL points, and an admin can redeliver it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
+import aiohttp.abc
 import structlog
 
 from contracts.events import Envelope
@@ -114,6 +125,89 @@ async def fan_out(rt: Runtime, envelope: Envelope) -> int:
     return await insert_deliveries(rt.store, docs)
 
 
+# --- where a callback may go -------------------------------------------------------------------------------
+
+class AddressRefused(OSError):
+    """A callback's host is, or resolves to, an address callbacks may not go to (domain/webhooks.py)."""
+
+
+async def addresses_of(host: str, port: int) -> list[str]:
+    """What `host` resolves to (raises socket.gaierror when it does not)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+
+
+async def registration_refusal(rt: Runtime, url: str) -> str | None:
+    """Why `url` (valid as domain/webhooks.check_url has it) may not be registered, or None. A name is resolved
+    here; one that does not resolve is refused too, unless an egress proxy resolves the names (then the
+    delivery finds out, and the proxy decides)."""
+    host, port = _host_port(url)
+    allowed = rt.settings.webhook_allowed_networks
+    if rules.literal_address(host) is not None:
+        return rules.host_refusal(host, [], allowed)
+    try:
+        addresses = await addresses_of(host, port)
+    except (OSError, UnicodeError) as error:  # gaierror; a name IDNA cannot encode
+        return None if rt.settings.webhook_proxy else \
+            f"{host} does not resolve ({getattr(error, 'strerror', None) or error})"
+    return rules.host_refusal(host, addresses, allowed)
+
+
+async def attempt_refusal(rt: Runtime, url: str) -> str | None:
+    """Before an attempt: a literal address not allowed; with a proxy, also a name our resolver puts on one.
+    Without a proxy a name is checked by the connection's own resolution (`GuardedResolver`)."""
+    host, port = _host_port(url)
+    allowed = rt.settings.webhook_allowed_networks
+    if rules.literal_address(host) is not None:
+        return rules.host_refusal(host, [], allowed)
+    if not rt.settings.webhook_proxy:
+        return None
+    try:
+        addresses = await addresses_of(host, port)
+    except (OSError, UnicodeError):
+        return None  # the proxy resolves it, or the attempt fails and is retried
+    return rules.host_refusal(host, addresses, allowed)
+
+
+class GuardedResolver(aiohttp.abc.AbstractResolver):
+    """aiohttp's resolution for callbacks sent straight out: a name any of whose addresses is not allowed
+    raises AddressRefused instead of connecting."""
+
+    def __init__(self, allowed: Sequence[rules.Network]):
+        self.allowed = tuple(allowed)
+        self._resolver = aiohttp.ThreadedResolver()
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET):
+        found = await self._resolver.resolve(host, port, family)
+        reason = rules.host_refusal(host, [entry["host"] for entry in found], self.allowed)
+        if reason is not None:
+            raise AddressRefused(reason)
+        return found
+
+    async def close(self) -> None:
+        await self._resolver.close()
+
+
+def refused_in(error: BaseException) -> AddressRefused | None:
+    """The AddressRefused behind an aiohttp connection error, if that is what it was."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [error]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, AddressRefused):
+            return current
+        stack += [current.__cause__, current.__context__, getattr(current, "os_error", None)]
+    return None
+
+
 # --- the delivery job ---------------------------------------------------------------------------------------
 
 async def deliver_due(rt: Runtime) -> int:
@@ -152,7 +246,10 @@ async def deliver_due(rt: Runtime) -> int:
                     return  # retrying: the later deliveries of this ticket wait for it
             waiting.pop(0)
 
-    connector = aiohttp.TCPConnector(limit=settings.webhook_concurrency)
+    # straight out, the connection resolves through the guard; through a proxy, the proxy resolves (its own
+    # address is ours to choose, and usually a private one)
+    resolver = None if settings.webhook_proxy else GuardedResolver(settings.webhook_allowed_networks)
+    connector = aiohttp.TCPConnector(limit=settings.webhook_concurrency, resolver=resolver)
     async with aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT}) as session:
         results = await asyncio.gather(*(run(k, g) for k, g in groups.items()), return_exceptions=True)
     for result in results:
@@ -191,22 +288,33 @@ async def attempt(rt: Runtime, session: aiohttp.ClientSession, hook: Mapping[str
     status_code: int | None = None
     error: str | None = None
     excerpt: str | None = None
-    try:
-        async with session.post(hook["url"], data=doc["body"].encode(), headers=headers, allow_redirects=False,
-                                proxy=settings.webhook_proxy,
-                                timeout=aiohttp.ClientTimeout(total=settings.webhook_timeout_seconds)) as response:
-            status_code = response.status
-            if not rules.succeeded(status_code):
-                excerpt = (await response.content.read(RESPONSE_EXCERPT * 4)).decode("utf-8", "replace")[:RESPONSE_EXCERPT]
-    except TimeoutError:
-        error = f"timeout after {settings.webhook_timeout_seconds:g} s"
-    except Exception as exc:  # noqa: BLE001 - refused, reset, bad certificate…: a failed attempt, recorded
-        error = f"{type(exc).__name__}: {exc}"[:300]
+    refused = await attempt_refusal(rt, hook["url"])
+    if refused is None:
+        try:
+            async with session.post(hook["url"], data=doc["body"].encode(), headers=headers, allow_redirects=False,
+                                    proxy=settings.webhook_proxy,
+                                    timeout=aiohttp.ClientTimeout(total=settings.webhook_timeout_seconds)) as response:
+                status_code = response.status
+                if not rules.succeeded(status_code):
+                    excerpt = (await response.content.read(RESPONSE_EXCERPT * 4)).decode("utf-8", "replace")[
+                        :RESPONSE_EXCERPT]
+        except TimeoutError:
+            error = f"timeout after {settings.webhook_timeout_seconds:g} s"
+        except Exception as exc:  # noqa: BLE001 - refused, reset, bad certificate…: a failed attempt, recorded
+            found = refused_in(exc)
+            if found is not None:
+                refused = str(found)
+            else:
+                error = f"{type(exc).__name__}: {exc}"[:300]
+    if refused is not None:
+        error = (f"refused: {refused}; callbacks go to public addresses only "
+                 "(OPS_WEBHOOK_ALLOWED_NETWORKS)")[:300]
     now = datetime.now(UTC)
     record = {"at": now, "status_code": status_code, "error": error, "response": excerpt,
               "duration_ms": round((time.monotonic() - started) * 1000, 1)}
     made = doc.get("round_attempts", 0) + 1
-    result = rules.outcome(status_code, made, settings.webhook_retry_delays)
+    # refused: trying again goes to the same place; failed at once, listed, redeliverable
+    result = "failed" if refused is not None else rules.outcome(status_code, made, settings.webhook_retry_delays)
     new = {**doc, "round_attempts": made, "attempts": [*doc.get("attempts", []), record][-MAX_KEPT_ATTEMPTS:]}
     if result == "delivered":
         new.update(status="delivered", delivered_at=now, due_at=None)
@@ -219,7 +327,8 @@ async def attempt(rt: Runtime, session: aiohttp.ClientSession, hook: Mapping[str
         # another writer (a replica that overlapped, a delete) got there first; its state stands
         log.warning("webhook.attempt_not_recorded", delivery=doc["_id"])
         return {**doc, "status": "pending"}
-    log.info("webhook.attempt", delivery=doc["_id"], webhook=hook["_id"], event_type=doc["event_type"],
-             status_code=status_code, error=error, outcome=result)
+    (log.warning if refused else log.info)("webhook.attempt", delivery=doc["_id"], webhook=hook["_id"],
+                                           event_type=doc["event_type"], status_code=status_code, error=error,
+                                           outcome=result)
     new["rev"] = doc.get("rev", 0) + 1
     return new
