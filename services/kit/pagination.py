@@ -90,6 +90,10 @@ def _encode_key(key: str) -> str:
     return base64.urlsafe_b64encode(json.dumps({"k": key}, ensure_ascii=False).encode()).decode().rstrip("=")
 
 
+# For a listing that pages over keyed documents but ends a page by its own rule (ticketing's reminders).
+key_cursor = _encode_key
+
+
 def _decode_key(cursor: str) -> str:
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))

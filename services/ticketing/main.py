@@ -10,7 +10,7 @@ from services.kit import replay
 from services.kit.app import Runtime, ServiceSpec, create_app
 from services.kit.scheduler import PeriodicJob
 from services.kit.store import ensure_text_index
-from services.ticketing.api import attachments, flows
+from services.ticketing.api import attachments, flows, reminders
 from services.ticketing.api import webhooks as webhook_api
 from services.ticketing.api.routes import router
 from services.ticketing.api.calendar import router as calendar_router
@@ -122,7 +122,7 @@ def create(settings: Settings | None = None) -> FastAPI:
         title="ticketing 工单",
         description="Consultations 咨询, complaints 投诉, suggestions 建议 and faults 故障, handled in tiers "
                     "(front line → product manager → vendor) until the requester is satisfied.",
-        routers=[router, flows.router, attachments.router, webhook_api.router, calendar_router],
+        routers=[router, flows.router, attachments.router, webhook_api.router, calendar_router, reminders.router],
         indexes={**INDEXES, **webhook_store.INDEXES, **replay.INDEXES, **merges.INDEXES},
         outbox_collections=[TICKETS, SLA_CONFIG],
         publishes=PUBLISHES,

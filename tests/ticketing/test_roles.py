@@ -66,6 +66,7 @@ class Route:
     # the calendar and the SLA policies belong to no city, product, vendor or channel
     unscoped: tuple[str, ...] = ()
     upload: bool = False  # a multipart file instead of a JSON body
+    params: dict | None = None  # the query string
 
 
 def policies_as_they_are(made: dict) -> dict:
@@ -130,6 +131,11 @@ ROUTES = [
     Route("sla-policies", "GET", "/v1/sla-policies", "none", STAFF_BUT_CHANNELS,
           unscoped=("account_manager", "product_manager")),
     Route("sla-policies-put", "PUT", "/v1/sla-policies", "sla_rules", ("admin",), policies_as_they_are),
+    # issue 8 §4's reminder for the assignee: one's own reminders, for those tickets are assigned to (whatever
+    # their scope: the list holds what they may see, tested in test_reminders.py); another's, the admin only
+    Route("reminders", "GET", "/v1/reminders", "none", (*FRONT_LINE, "product_manager", "admin"),
+          unscoped=("product_manager",)),
+    Route("reminders-of-another", "GET", "/v1/reminders", "none", ("admin",), params={"assignee": "agent-1"}),
 ]
 
 
@@ -260,7 +266,7 @@ async def test_route_role_scope(api, infra, route: Route, role: str, claims: dic
         r = await api.post(path, headers=headers, files={"file": ("截图.png", samples.png(), "image/png")})
     else:
         body = route.body(made) if callable(route.body) else filled(route.body, made)
-        r = await api.request(route.method, path, json=body, headers=headers)
+        r = await api.request(route.method, path, json=body, headers=headers, params=route.params)
     if allowed:
         assert 200 <= r.status_code < 300, (r.status_code, r.text)
     else:

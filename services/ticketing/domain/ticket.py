@@ -207,6 +207,9 @@ class Ticket(BaseModel):
     # instants the assignee was reminded of
     sla_breaches: list[SlaBreach] = []
     update_reminders: list[datetime] = []
+    # when the assignee was reminded of a report still unwritten; None once a requester-visible note is written
+    # (domain/reminders.py)
+    update_reminded_at: datetime | None = None
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
@@ -299,6 +302,7 @@ class Ticket(BaseModel):
         self.notes = [*self.notes, Note(at=now, author=actor.sub, body=body, visibility=visibility)]
         if visibility == "requester":
             self._responded(now)  # a progress report to the requester (定期通报处理进度) is a response
+            self.update_reminded_at = None  # the report the assignee was reminded of is written
         self._record("notes", actor, before, now, {"visibility": visibility})
         return TicketProgressNoted(**self.state(actor), visibility=visibility,
                                    body=body if visibility == "requester" else None)
@@ -515,6 +519,7 @@ class Ticket(BaseModel):
         """The assignee is reminded that the progress report due at `update_by` is near (once per instant)."""
         assert self.update_by is not None
         self.update_reminders = [*self.update_reminders, self.update_by]
+        self.update_reminded_at = now
         self._record("update_reminded", actor, self.status, now, {"update_by": self.update_by.isoformat(),
                                                                   "assignee": self.assignee})
         return TicketUpdateDue(**self.state(actor), due_in_seconds=(self.update_by - now).total_seconds())
