@@ -48,7 +48,7 @@ from services.kit.app import Runtime
 from services.kit.auth import Principal
 from services.kit.consumer import PoisonMessage, Subscription
 from services.kit.problems import Problem, invalid
-from services.kit.store import ConcurrencyConflict
+from services.kit.store import ConcurrencyConflict, eq
 from services.ticketing.domain import scope
 from services.ticketing.domain.ticket import Actor, IllegalTransition, MergeTargetRefused, RuleViolation, Ticket
 from services.ticketing.store.collections import TICKETS, duplicates_of, from_document, to_document
@@ -103,7 +103,7 @@ async def merge(rt: Runtime, principal: Principal, source_id: str, into: str, if
         source = await act_on(rt, principal, source_id, "merge", if_match,
                               lambda t, a, now: (t.reserve_merge(target, a, now), ())[1])
     except Problem:
-        await journal.delete_one({"_id": source_id, "at": entry["at"]})  # refused: nothing was written
+        await journal.delete_one({"_id": source_id, "at": eq(entry["at"])})  # refused: nothing was written
         raise
     await _hook(rt, "reserved", source_id, into)
 
@@ -134,7 +134,7 @@ async def merge(rt: Runtime, principal: Principal, source_id: str, into: str, if
         await rt.store.change(TICKETS, into, commit)
     except (Problem, ConcurrencyConflict) as error:  # decided against (or kept losing): the target is unchanged
         await give_up(rt, source_id, into)
-        await journal.delete_one({"_id": source_id, "at": entry["at"]})
+        await journal.delete_one({"_id": source_id, "at": eq(entry["at"])})
         if isinstance(error, ConcurrencyConflict):
             raise Problem(409, "busy", "Ticket busy", f"Ticket {into} kept changing; try again.", into=into) from None
         raise
@@ -142,7 +142,7 @@ async def merge(rt: Runtime, principal: Principal, source_id: str, into: str, if
 
     # 3. close the source
     closed = await finish(rt, source_id, into, actor)
-    await journal.delete_one({"_id": source_id, "at": entry["at"]})
+    await journal.delete_one({"_id": source_id, "at": eq(entry["at"])})
     return out(closed, principal, response)
 
 
@@ -212,7 +212,7 @@ async def recover(rt: Runtime, now: datetime | None = None) -> int:
         except Exception as error:  # noqa: BLE001 - the store failed: the entry stays for the next run
             log.warning("merge.recovery_failed", ticket_id=source_id, into=into, error=repr(error)[:300])
             continue
-        await journal.delete_one({"_id": source_id, "at": entry["at"]})
+        await journal.delete_one({"_id": source_id, "at": eq(entry["at"])})
         handled += 1
     return handled
 
