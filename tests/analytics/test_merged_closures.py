@@ -93,16 +93,16 @@ def merged_closed_event(ticket_id: str, code: str, into: str, sequence: int) -> 
 
 async def test_a_merge_through_the_consumer_corrects_summary_breakdown_and_timeseries(client, infra, send):
     code = product()
+    g1, g2, g3, g4 = (f"TS-{code}-{n}" for n in range(1, 5))  # the database is shared with other modules' tickets
     analyst = token(infra, "analyst")
     period = {"product_code": code, "from": "2026-03-01", "to": "2026-03-31"}
-    await send(opened("TS-G1", code), opened("TS-G2", code), opened("TS-G3", code), closed("TS-G4", code))
+    await send(opened(g1, code), opened(g2, code), opened(g3, code), closed(g4, code))
     body = await caught_up(client, analyst, lambda b: b["opened"] == 4, **period)
     assert (body["backlog"], body["merged"], body["escalation_rate"]["tier2"]) == (3, 0, 0.25)
 
-    # TS-G2 merged into TS-G1: ticketing's ticket.merged and ticket.closed carry one sequence; the first to
-    # arrive is the one the read model keeps, so each must say it was a merge. TS-G3 hears only ticket.merged.
-    await send(merged_event("TS-G2", code, "TS-G1", 2), merged_closed_event("TS-G2", code, "TS-G1", 2),
-               merged_event("TS-G3", code, "TS-G1", 2))
+    # g2 merged into g1: ticketing's ticket.merged and ticket.closed carry one sequence; the first to arrive is
+    # the one the read model keeps, so each must say it was a merge. g3 is heard of only through ticket.merged.
+    await send(merged_event(g2, code, g1, 2), merged_closed_event(g2, code, g1, 2), merged_event(g3, code, g1, 2))
     body = await caught_up(client, analyst, lambda b: b["merged"] == 2, **period)
     assert (body["count"], body["opened"], body["closed"], body["backlog"], body["merged"]) == (2, 2, 1, 1, 2)
     assert body["escalation_rate"]["tier2"] == 0.5 and body["satisfaction_rate"] == 1.0
@@ -134,8 +134,8 @@ async def test_merged_tickets_counted_by_the_old_rule_are_recounted_once(quiet, 
         return counted
 
     real = c.contribution
-    await apply_ticket_event(rt, opened("TS-U1", code))
-    await apply_ticket_event(rt, merged_closed_event("TS-U2", code, "TS-U1", 2))
+    await apply_ticket_event(rt, opened(f"TS-{code}-1", code))
+    await apply_ticket_event(rt, merged_closed_event(f"TS-{code}-2", code, f"TS-{code}-1", 2))
     monkeypatch.setattr(c, "contribution", old_rule)
     await CountersJob(rt.store, "tickets").run()
     body = await figures(client, analyst, product_code=code)
