@@ -98,7 +98,10 @@ class ServiceSpec:
     indexes: Mapping[str, Sequence[IndexModel]] = field(default_factory=dict)
     outbox_collections: Sequence[str] = ()
     stamped_collections: Sequence[str] = ()  # every write carries kit.store.CHANGED (what changed since: one query)
-    publishes: Sequence[str] = ()
+    publishes: Sequence[str] = ()  # event types published on `ops.events` to every subscriber of the type
+    # event types sent to one asking consumer's queue by name (`EventBus.send_to_queue`, routing key `to.<queue>`),
+    # such as a replay's snapshots (kit/replay.py): in the AsyncAPI document beside `publishes`
+    sends: Sequence[str] = ()
     subscriptions: Callable[[Runtime], Sequence[Subscription]] = lambda rt: ()
     jobs: Callable[[Runtime], Sequence[PeriodicJob]] = lambda rt: ()  # scheduled work, one replica at a time
     # Objects of the service that requests and handlers share (e.g. a cache), put in `rt.extras` before anything runs.
@@ -124,6 +127,11 @@ def create_app(spec: ServiceSpec) -> FastAPI:
             register(bus, subscription)
     for event_type in spec.publishes:  # documents the events in AsyncAPI; publishing goes through the outbox
         bus.broker.publisher(exchange=bus.exchange, routing_key=event_type, title=event_type, schema=EVENT_TYPES[event_type])
+    for event_type in spec.sends:
+        bus.broker.publisher(exchange=bus.exchange, routing_key=EventBus.address("{queue}"), title=event_type,
+                             description=f"{event_type}: sent to the asking consumer's own queue alone (routing key "
+                                         "to.<that queue>), never to the subscribers of the type",
+                             schema=EVENT_TYPES[event_type])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -152,6 +160,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     app = FastAPI(title=spec.title, description=spec.description, version="0.1.0", lifespan=lifespan,
                   root_path=settings.root_path)
     app.state.runtime = rt
+    app.state.spec = spec  # what the service declared: its published event types are checked against its AsyncAPI
     problems.install(app)
 
     app.add_middleware(RequestContext, service=settings.service_name)

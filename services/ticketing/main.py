@@ -36,6 +36,8 @@ PUBLISHES = ("ticket.opened", "ticket.assigned", "ticket.escalated", "ticket.pro
              "ticket.reopened", "ticket.closed", "catalog.sync_requested", "ticket.attachment_added",
              "ticket.pending", "ticket.requester_replied", "ticket.answered", "ticket.merged", SLA_CONFIG_CHANGED,
              "ticket.sla_breached", "ticket.update_due")
+# a replay's answer, to the asking consumer's queue alone (kit/replay.py, store/snapshots.py)
+SENDS = (snapshots.SNAPSHOT, replay.COMPLETED)
 
 
 async def learn_catalog(rt: Runtime) -> None:
@@ -126,6 +128,7 @@ def create(settings: Settings | None = None) -> FastAPI:
         indexes={**INDEXES, **webhook_store.INDEXES, **replay.INDEXES, **merges.INDEXES},
         outbox_collections=[TICKETS, SLA_CONFIG],
         publishes=PUBLISHES,
+        sends=SENDS,
         # merges published by the older protocol get their target's half from ticket.merged (events/merges.py)
         subscriptions=lambda rt: [*handlers.subscriptions(rt), *merges.subscriptions(rt),
                                   *sla_config_events.subscriptions(rt), rt.extras["replays"].subscription(),

@@ -60,6 +60,8 @@ class Figures(BaseModel):
     resolved: int = Field(description="答复量: (last) resolution in the period")
     closed: int = Field(description="归档量: closed in the period")
     backlog: int = Field(description="积压量: opened before the period's end and not closed by then")
+    merged: int = Field(0, description="合并重复单: tickets opened in the period and later merged into another as its "
+                                       "duplicate; they are in no other figure (the other ticket counts the contact)")
     timeliness_rate: TimelinessRate = Field(description="及时率")
     satisfaction_rate: float | None = Field(None, description="满意度: satisfied ÷ closed with feedback")
     resolution_hours: ResolutionHours = Field(description="处理时长")

@@ -58,7 +58,7 @@ def report_scope(principal: Principal, product_code: str | None) -> tuple[str | 
 
 def has_figures(report: Report) -> bool:
     overview = report.table("overview").rows[0]
-    return any(overview[k] for k in ("opened", "resolved", "closed", "backlog")) or any(
+    return any(overview.get(k) for k in ("opened", "resolved", "closed", "backlog", "merged")) or any(
         t.rows for t in report.tables if t.name == "kcs")
 
 

@@ -36,7 +36,7 @@ NONE_LABELS = {"industry": "未填行业", "cause": "未归因", "product_code":
 # metric of a time series → where its value sits in the summary figures
 METRICS: dict[str, tuple[str, ...]] = {
     "opened": ("opened",), "resolved": ("resolved",), "closed": ("closed",), "backlog": ("backlog",),
-    "count": ("count",),
+    "count": ("count",), "merged": ("merged",),
     "response_timeliness": ("timeliness_rate", "response"),
     "resolution_timeliness": ("timeliness_rate", "resolution"),
     "satisfaction": ("satisfaction_rate",), "reopen_rate": ("reopen_rate",),

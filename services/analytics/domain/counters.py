@@ -5,7 +5,9 @@ requester's contact) or `opened_at` when absent, first-response figures to the d
 resolution figures to the day of the (last) `resolved_at`, closing figures to the day of `closed_at`. Its
 contribution is a pure function of its newest state (`contribution`), so a later event that changes a figure (a
 reopen moves the resolution, feedback adds satisfaction) is corrected by counting `contribution(new) −
-contribution(counted before)` (`difference`): nothing is ever counted twice, whatever the order of events.
+contribution(counted before)` (`difference`): nothing is ever counted twice, whatever the order of events. A ticket
+merged into another as its duplicate contributes only `merged` (`is_merged`): the requester's contact is the other
+ticket's.
 
 The sums are kept in *cuboids*: the same figures rolled up over fewer dimensions (kind alone, product × kind,
 city × kind, …, all six), each at three grains (day, ISO week, month), one document per cuboid × grain × period
@@ -106,6 +108,17 @@ def hour_bucket(hours: float) -> int:
     return bisect_left(HOUR_EDGES, hours)
 
 
+MERGED = "merged"
+# The rule a stored `_counted` contribution was made by (store/counters.py recounts what an older rule counted
+# differently). 2: merged duplicates count as `merged` only (1 counted them as opened and closed, plus `merged`).
+RULE = 2
+
+
+def is_merged(ticket: Mapping[str, Any]) -> bool:
+    """Closed into another ticket as its duplicate (ticket.closed with close_reason `merged`, or ticket.merged)."""
+    return ticket.get("close_reason") == MERGED
+
+
 def contribution(ticket: Mapping[str, Any]) -> dict[Cell, Measures]:
     """What one ticket (a read-model document) adds to the counters, per day it happened on."""
     keys = dimension_keys(ticket)
@@ -121,10 +134,15 @@ def contribution(ticket: Mapping[str, Any]) -> dict[Cell, Measures]:
                 cell[name] = cell.get(name, 0) + value
 
     opened_at = ticket.get("opened_at")
-    # `merged`: closed as a duplicate of another ticket (the same request twice), which joins that count out
+    if is_merged(ticket):
+        # A duplicate closed into another ticket is the requester's contact that ticket already counts: it is
+        # counted as `merged` on the day it was opened, and in no other figure (not opened, closed, backlog,
+        # timeliness, satisfaction nor escalation). Before its merge it counted as any open ticket; the merge
+        # moves it out of those figures, as any later state corrects them (`difference`).
+        add(ticket.get("received_at") or opened_at, merged=1)
+        return cells
     add(ticket.get("received_at") or opened_at, opened=1,
-        tier2=int((ticket.get("tier_reached") or 1) >= 2), tier3=int((ticket.get("tier_reached") or 1) >= 3),
-        merged=int(ticket.get("close_reason") == "merged"))
+        tier2=int((ticket.get("tier_reached") or 1) >= 2), tier3=int((ticket.get("tier_reached") or 1) >= 3))
     if ticket.get("responded_timely") is not None:
         add(ticket.get("first_response_at"), responded=1, responded_timely=int(ticket["responded_timely"] is True))
     resolved_at = ticket.get("resolved_at")
@@ -331,6 +349,7 @@ def figures(period: Mapping[str, Any], carried_in: int) -> dict[str, Any]:
         "resolved": resolved,
         "closed": closed,
         "backlog": carried_in + opened - closed,
+        "merged": g(MERGED, 0),
         "timeliness_rate": {"response": rate(g("responded_timely", 0), g("responded", 0)),
                             "resolution": rate(g("timely", 0), g("judged", 0))},
         "satisfaction_rate": rate(g("satisfied", 0), g("feedback", 0)),

@@ -33,6 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from contracts.vocabulary import CHANNEL_LABELS, CITIES, KIND_LABELS, Kind
+from services.analytics.domain.counters import is_merged
 from services.analytics.domain.metrics import summarize
 from services.analytics.domain.period import LOCAL_ZONE, Period
 from services.kit.text import query_words
@@ -216,10 +217,11 @@ def _summary_row(summary: Mapping[str, Any]) -> dict[str, Any]:
 def overview_table(tickets: Sequence[Ticket], period: Period) -> Table:
     summary = summarize(tickets, period)
     row = _summary_row(summary) | {"reopen_rate": summary["reopen_rate"],
-                                   "tier2_rate": summary["escalation_rate"]["tier2"]}
-    return Table(name="overview", title="总体指标", description="本月全部工单的受理、答复、归档、积压、及时率与满意度",
+                                   "tier2_rate": summary["escalation_rate"]["tier2"], "merged": summary["merged"]}
+    return Table(name="overview", title="总体指标",
+                 description="本月全部工单的受理、答复、归档、积压、及时率与满意度；合并重复单不计入其他指标",
                  columns=[*SUMMARY_COLUMNS, _c("reopen_rate", "重开率", "rate"),
-                          _c("tier2_rate", "升级至二线比例", "rate")],
+                          _c("tier2_rate", "升级至二线比例", "rate"), _c("merged", "合并重复单")],
                  rows=[row])
 
 
@@ -241,22 +243,29 @@ def city_timeliness_table(tickets: Sequence[Ticket], period: Period) -> Table:
 
 
 def _volumes(tickets: Sequence[Ticket], period: Period, field: str, labels: Mapping[str, str]) -> list[dict]:
-    counts = {value: Counter() for value in labels}
+    groups: dict[str, list[Ticket]] = {value: [] for value in labels}
     for ticket in tickets:
-        value = ticket.get(field) or ""
-        bucket = counts.setdefault(value, Counter())
-        for moment, figure in (("opened_at", "opened"), ("resolved_at", "resolved"), ("closed_at", "closed")):
-            if period.contains(ticket.get(moment)):
-                bucket[figure] += 1
-    return [{field: value, "label": labels.get(value, value or "未知"), "opened": c["opened"],
-             "resolved": c["resolved"], "closed": c["closed"]}
-            for value, c in counts.items() if value in labels or any(c.values())]
+        groups.setdefault(ticket.get(field) or "", []).append(ticket)
+    rows = []
+    for value, group in groups.items():
+        figures = summarize(group, period)  # the summary's own counting: merged duplicates are not opened nor closed
+        row = {field: value, "label": labels.get(value, value or "未知"), "opened": figures["opened"],
+               "resolved": figures["resolved"], "closed": figures["closed"], "merged": figures["merged"]}
+        if value in labels or any(row[f] for f in ("opened", "resolved", "closed", "merged")):
+            rows.append(row)
+    return rows
+
+
+def opened_in(ticket: Ticket, period: Period) -> bool:
+    """Counted as opened in `period`, as the counters count it: on the requester's contact (`received_at`, else
+    `opened_at`), and not a duplicate merged into another ticket (that one holds the question)."""
+    return not is_merged(ticket) and period.contains(ticket.get("received_at") or ticket.get("opened_at"))
 
 
 def volumes_by_kind_table(tickets: Sequence[Ticket], period: Period) -> Table:
     return Table(name="volumes_by_kind", title="按类型工单量", description="咨询、投诉、建议、故障各自的受理、答复、归档量",
                  columns=[_c("kind", "类型编码", "text"), _c("label", "类型", "text"), _c("opened", "受理量"),
-                          _c("resolved", "答复量"), _c("closed", "归档量")],
+                          _c("resolved", "答复量"), _c("closed", "归档量"), _c("merged", "合并重复单")],
                  rows=_volumes(tickets, period, "kind", {k.value: v for k, v in KIND_LABELS.items()}),
                  chart=Chart(kind="pie", category="label", values=["opened"], title="受理量按类型"))
 
@@ -264,14 +273,14 @@ def volumes_by_kind_table(tickets: Sequence[Ticket], period: Period) -> Table:
 def volumes_by_channel_table(tickets: Sequence[Ticket], period: Period) -> Table:
     return Table(name="volumes_by_channel", title="按渠道工单量", description="各接入渠道的受理、答复、归档量",
                  columns=[_c("channel", "渠道编码", "text"), _c("label", "渠道", "text"), _c("opened", "受理量"),
-                          _c("resolved", "答复量"), _c("closed", "归档量")],
+                          _c("resolved", "答复量"), _c("closed", "归档量"), _c("merged", "合并重复单")],
                  rows=_volumes(tickets, period, "channel", {k.value: v for k, v in CHANNEL_LABELS.items()}),
                  chart=Chart(kind="bar", category="label", values=["opened", "resolved", "closed"],
                              title="工单量按渠道"))
 
 
 def top_questions_table(tickets: Sequence[Ticket], period: Period, limit: int = TOP_QUESTIONS) -> Table:
-    opened = [t for t in tickets if period.contains(t.get("opened_at"))]
+    opened = [t for t in tickets if opened_in(t, period)]
     rows = []
     for rank, (_, group) in enumerate(_ranked(_grouped(opened, by_product=False))[:limit], start=1):
         rows.append({"rank": rank, "question": group.question, "tickets": group.tickets,
@@ -286,7 +295,7 @@ def top_questions_table(tickets: Sequence[Ticket], period: Period, limit: int = 
 
 def concentrated_problems_table(tickets: Sequence[Ticket], period: Period,
                                 min_tickets: int = CONCENTRATED_MIN_TICKETS) -> Table:
-    opened = [t for t in tickets if period.contains(t.get("opened_at")) and t.get("kind") in CONCENTRATED_KINDS]
+    opened = [t for t in tickets if opened_in(t, period) and t.get("kind") in CONCENTRATED_KINDS]
     rows = []
     for (product, _), group in _ranked(_grouped(opened, by_product=True)):
         if group.tickets >= min_tickets:

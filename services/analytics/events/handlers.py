@@ -15,6 +15,7 @@ from services.kit.consumer import PoisonMessage, Subscription
 log = structlog.get_logger()
 
 TICKETS_QUEUE = "analytics.tickets"
+MERGED_EVENT = "ticket.merged"
 # Every ticket event carries the ticket's state, so the read model hears them all: a pause, a hand-back or a
 # merge changes what the figures count as much as a resolution does.
 # (Not the snapshots of a rebuild: they come to the asker's own queue alone, events/rebuild.py.)
@@ -37,6 +38,10 @@ async def apply_ticket_event(rt: Runtime, envelope: Envelope) -> None:
         raise PoisonMessage(f"subject {envelope.subject!r} is not the ticket {event.ticket_id!r} it carries")
     state = snapshot({**event.model_dump(include=set(TicketEvent.model_fields)),
                       **{k: v for k, v in envelope.data.items() if k in EXTRA_FIELDS}})
+    if envelope.type == MERGED_EVENT:
+        # ticket.merged and the ticket.closed of a merge carry one sequence, so whichever arrives first is the one
+        # kept: the merge itself must say how the ticket was closed, or a merged duplicate would count as closed.
+        state["close_reason"] = "merged"
     # The breach itself is what counts; a producer that forgot which deadline still reports one.
     deadline = str(envelope.data.get("deadline") or "unspecified") if envelope.type == SLA_BREACHED else None
 

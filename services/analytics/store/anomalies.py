@@ -33,6 +33,9 @@ from services.kit.store import Store, eq, flat_and, public
 log = structlog.get_logger()
 
 ANOMALIES = "anomalies"
+SCANS = "anomaly_scans"   # the daily job's watermark: `_id` WATERMARK, `through` = last complete day judged (YYYYMMDD)
+WATERMARK = "daily"
+CATCH_UP_DAYS = 31        # the oldest missed day the job still judges, counted back from today
 EVENT_TYPE = "analytics.anomaly.detected"
 Dimension = Literal["product_code", "city"]
 DIMENSIONS: tuple[Dimension, ...] = ("product_code", "city")
@@ -232,11 +235,47 @@ async def _record(rt: Runtime, dimension: Dimension, key: str, verdict: Verdict,
             report.opened.append(anomaly_id)
 
 
+async def judged_through(store: Store) -> date | None:
+    """The last complete day the daily job has judged (its watermark), None before its first run."""
+    doc = await store[SCANS].find_one({"_id": eq(WATERMARK)})
+    return counters.parse_day(doc["through"]) if doc and doc.get("through") else None
+
+
+async def _advance(rt: Runtime, through: date, now: datetime) -> None:
+    """Move the watermark to `through`, never back (a replica that stalled past its lease and finishes an older
+    run after its successor leaves the newer watermark alone)."""
+    text = day_key(through)
+
+    def decide(current):
+        if current is not None and current.get("through", "") >= text:
+            return None
+        return {"_id": WATERMARK, "through": text, "updated_at": now}, []
+
+    await rt.store.change(SCANS, WATERMARK, decide)
+
+
+def days_to_judge(current: date, through: date | None) -> list[date]:
+    """Every complete day after the watermark up to yesterday, at most `CATCH_UP_DAYS` back (yesterday alone before
+    the first run: a new service does not judge history it never watched), then today so far."""
+    yesterday = current - timedelta(days=1)
+    first = yesterday if through is None else max(through + timedelta(days=1), current - timedelta(days=CATCH_UP_DAYS))
+    first = min(first, yesterday)  # yesterday is judged again, complete now, whatever the watermark says
+    return [first + timedelta(days=n) for n in range((yesterday - first).days + 1)] + [current]
+
+
 async def run_scan(rt: Runtime, now: datetime | None = None) -> list[ScanReport]:
-    """The periodic job: yesterday, complete now (it may end an episode or start a drop), then today so far."""
+    """The periodic job: every complete day since the last one judged (the days missed while no replica ran it,
+    bounded by `CATCH_UP_DAYS`), oldest first, each complete now (it may end an episode or start a drop), then
+    today so far; the watermark moves to yesterday once they are recorded. Re-judging a day changes nothing it
+    already recorded (an episode's id is its first day), so a run cut short, or run twice, is harmless."""
     now = now or stored_now()
     current = today(now)
-    return await scan_days(rt, [current - timedelta(days=1), current], now=now)
+    days = days_to_judge(current, await judged_through(rt.store))
+    reports = await scan_days(rt, days, now=now)
+    await _advance(rt, current - timedelta(days=1), now)
+    if len(days) > 2:
+        log.info("anomalies.caught_up", first=days[0].isoformat(), days=len(days) - 1)
+    return reports
 
 
 # --- reads and reviews -----------------------------------------------------------------------------------------

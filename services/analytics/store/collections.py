@@ -26,8 +26,8 @@ INDEXES = {
 }
 
 # What the metrics read of a ticket: the rest of the document stays in the store.
-SUMMARY_FIELDS = ("ticket_id", "status", "opened_at", "first_response_at", "resolved_at", "closed_at",
-                  "responded_timely", "timely", "satisfied", "reopen_count", "tier_reached")
+SUMMARY_FIELDS = ("ticket_id", "status", "received_at", "opened_at", "first_response_at", "resolved_at", "closed_at",
+                  "responded_timely", "timely", "satisfied", "reopen_count", "tier_reached", "close_reason")
 
 
 async def newest_event_time(tickets: AsyncCollection) -> datetime | None:

@@ -94,16 +94,34 @@ class CountersJob:
         self.tickets = tickets
         self.batch = batch
         self.queue_depth = queue_depth  # events still waiting for the read model's consumer, reported as lag
+        self._rule_checked = False
 
     async def run(self) -> int:
         """Apply any unfinished batch, then count until no ticket is dirty; the number of tickets counted."""
         await self.recover()
+        await self.upgrade()
         total = 0
         while True:
             counted = await self.count_batch()
             total += counted
             if counted < self.batch:
                 return total
+
+    async def upgrade(self) -> None:
+        """Recount the tickets that an older contribution rule (`meta.rule`, domain/counters.py `RULE`) counted
+        differently: mark them dirty, so the next batches count `new − counted` like any later event. Marking is
+        idempotent, so a crash before the rule is recorded only marks them again."""
+        if self._rule_checked:
+            return
+        meta = await self.meta()
+        if meta.get("rule", 1) < 2:  # rule 1 counted a merged duplicate as opened and closed
+            marked = await self.store[self.tickets].update_many(
+                {"close_reason": eq(c.MERGED)}, {"$set": {DIRTY: True}, "$inc": {REVISION: 1}})
+            log.info("counters.rule_upgraded", rule=c.RULE, recounted=marked.modified_count)
+        if meta.get("rule", 1) < c.RULE:
+            meta["rule"] = c.RULE
+            await self.store[COUNTER_BATCHES].replace_one({"_id": META}, meta, upsert=True)
+        self._rule_checked = True
 
     async def meta(self) -> dict[str, Any]:
         return await self.store[COUNTER_BATCHES].find_one({"_id": META}) or {"_id": META, "last_batch": 0}

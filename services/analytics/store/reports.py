@@ -1,10 +1,12 @@
 """Where the monthly reports' figures come from (`assemble`), where reports are kept (`reports`), and the job that
-keeps last month's reports (`ensure_monthly_reports`).
+keeps each month's reports (`ensure_monthly_reports`).
 
 Figures: one query of the per-ticket read model (`tickets`) for every ticket table of a report (the tickets that
 can count in the month, with only the fields the tables read) and one of `kcs` (the KCS figures knowledge
 publishes, events/kcs.py). Pre-aggregated counters can later replace the ticket query table by table without
 changing the report model (domain/report.py).
+
+The job keeps last month's reports, and those of older months it missed (a watermark, `REPORT_JOB`), from the 1st.
 
 Kept reports: one document per month and scope, `_id` = `<YYYY-MM>:<product_code or *>`, holding the report's JSON
 model; files (CSV, XLSX) are rendered from it on each request. A kept report is written once (an insert: the
@@ -32,6 +34,9 @@ log = structlog.get_logger()
 
 KCS = "kcs"          # knowledge's KCS figures, `_id` = `<product_code>:<YYYY-MM>` (events/kcs.py)
 REPORTS = "reports"  # kept monthly reports, `_id` = report_id(month, product_code)
+REPORT_JOB = "report_job"  # the monthly_reports job's watermark: `_id` WATERMARK, `through` = last month kept (YYYY-MM)
+WATERMARK = "monthly"
+CATCH_UP_MONTHS = 12       # the most months one run keeps, counted back from last month
 ALL = "*"
 
 INDEXES = {
@@ -113,14 +118,54 @@ async def keep(store: Store, report: Report, *, products: Sequence[str] = ()) ->
     return report.model_copy(update={"kept": True})
 
 
+def months_to_keep(previous: str, through: str | None) -> list[str]:
+    """Every month after the watermark up to `previous` (last month), at most `CATCH_UP_MONTHS` of them; last month
+    alone before the first run (a new service keeps no reports of history it never watched) or when the watermark
+    is already past it."""
+    if through is None or through >= previous:
+        return [previous]
+    months = [previous]
+    while len(months) < CATCH_UP_MONTHS:
+        year, number = int(months[0][:4]), int(months[0][5:7])
+        before = f"{year - 1:04d}-12" if number == 1 else f"{year:04d}-{number - 1:02d}"
+        if before <= through:
+            break
+        months.insert(0, before)
+    return months
+
+
+async def kept_through(store: Store) -> str | None:
+    """The last month the job has kept every report of (its watermark, YYYY-MM), None before its first run."""
+    doc = await store[REPORT_JOB].find_one({"_id": eq(WATERMARK)})
+    return doc.get("through") if doc else None
+
+
 async def ensure_monthly_reports(store: Store, *, now: datetime) -> list[str]:
-    """Make sure last month's (Asia/Shanghai) province-wide report and one per product with figures in it are
+    """Keep the reports of every month since the last one kept (`months_to_keep`: normally just last month; the
+    months missed while no replica ran the job, up to `CATCH_UP_MONTHS`), oldest first, then move the watermark to
+    last month, never back. The ids it kept now; none when all were kept already, so a second run keeps nothing and
+    a run cut short is finished by the next (`ensure_month_reports`)."""
+    previous = previous_month(now)
+    made = []
+    for month in months_to_keep(previous, await kept_through(store)):
+        made += await ensure_month_reports(store, month, now=now)
+
+    def advance(current):
+        if current is not None and current.get("through", "") >= previous:
+            return None
+        return {"_id": WATERMARK, "through": previous, "updated_at": now}, []
+
+    await store.change(REPORT_JOB, WATERMARK, advance)
+    return made
+
+
+async def ensure_month_reports(store: Store, month: str, *, now: datetime) -> list[str]:
+    """Make sure `month`'s (Asia/Shanghai) province-wide report and one per product with figures in it are
     kept; the ids it kept now (none when all were kept already). Idempotent: a second run keeps nothing.
 
     The products' reports go first and the province-wide one last, listing the products it was made with; so a
     run that finds the province-wide one and every product it lists has nothing to do (one query), and a run
     cut short is finished by the next."""
-    month = previous_month(now)
     existing = {d["_id"]: d for d in await store[REPORTS].find({"month": eq(month)},
                                                                {"_id": 1, "products": 1}).to_list()}
     whole = existing.get(report_id(month, None))
