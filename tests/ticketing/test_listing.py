@@ -9,7 +9,9 @@ from services.kit import text
 from services.ticketing.domain import sla
 from services.ticketing.domain.ticket import Actor, Customer, Ticket
 from tests.ticketing.test_sla import PausableTicket
-from services.ticketing.store import listing, search
+from services.ticketing.api.routes import breach_filters
+from services.ticketing.domain import schedule
+from services.ticketing.store import listing, scheduled, search
 from services.ticketing.store.collections import from_document, to_document
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -68,6 +70,54 @@ def test_breach_key_answers_exactly_what_ticket_breached_answers(ticket):
     for now in (m for m in moments if m >= ticket.updated_at):  # a list is read after the ticket's last change
         offset = now - T0
         assert (key < listing.instant_text(now)) == ticket.breached(now), (offset, key)
+
+
+def breach_moments(ticket):
+    moments = [T0 + timedelta(days=d, minutes=m) for d in (0, 1, 2, 5, 15, 30) for m in (0, 15, 241)]
+    moments += [ticket.respond_by, ticket.resolve_by, ticket.resolve_by + timedelta(microseconds=1)]
+    moments += [ticket.update_by, ticket.update_by + timedelta(microseconds=1)] if ticket.update_by else []
+    return [m for m in moments if m >= ticket.updated_at]
+
+
+def listed_as_breached(ticket, now) -> bool:
+    """What GET /v1/tickets?breached=true asks of the stored fields: flagged when written, or past its moment
+    since and not raised by the breach job yet (api/routes.breach_filters)."""
+    fields = listing.derived_fields(ticket)
+    ops = {"$eq": lambda a, b: a == b, "$lt": lambda a, b: a < b, "$gte": lambda a, b: a >= b}
+    return any(all(ops[op](fields[field], value) for field, condition in alternative.items()
+                   for op, value in condition.items())
+               for alternative in breach_filters(True, now))
+
+
+def with_breaches_raised(ticket, at):
+    """The ticket as the breach job writes it at `at`: what was due then is recorded."""
+    raised = ticket.model_copy(deep=True)
+    due = schedule.breaches_due(raised, at)
+    if due:  # Ticket.record_breaches' change of state (its history entry needs a real pause, which `paused` fakes)
+        raised.sla_breaches, raised.updated_at = [*raised.sla_breaches, *due], at
+    return raised
+
+
+@pytest.mark.parametrize("ticket", histories())
+def test_breached_true_is_the_flag_plus_what_the_breach_job_has_still_to_raise(ticket):
+    for now in breach_moments(ticket):
+        assert listed_as_breached(ticket, now) == ticket.breached(now), (now - T0, listing.derived_fields(ticket))
+        # and once the job has raised what was due at some earlier moment, the answer is the same
+        for job_ran in (m for m in breach_moments(ticket) if m <= now):
+            raised = with_breaches_raised(ticket, job_ran)
+            assert listed_as_breached(raised, now) == raised.breached(now) == ticket.breached(now), (
+                now - T0, job_ran - T0)
+
+
+def test_the_breach_flag_is_set_by_a_raised_breach_and_by_a_write_after_the_moment():
+    fresh = opened()
+    assert listing.breach_seen(fresh) == "n"
+    late = fresh.respond_by + timedelta(minutes=1)
+    raised = with_breaches_raised(fresh, late)
+    assert raised.sla_breaches and listing.breach_seen(raised) == "y"
+    noted_late = fresh.model_copy(deep=True)
+    noted_late.add_note("内部记录", "internal", ME, late)  # any write after the moment: breached as stored
+    assert listing.breach_seen(noted_late) == "y"
 
 
 def test_the_document_carries_the_derived_fields_and_reads_back_as_the_ticket():

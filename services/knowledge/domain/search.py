@@ -88,15 +88,24 @@ class Analyzer:
     def __init__(self, words: Iterable[str] = ()):
         self.words = frozenset(w for w in (normalise(x).strip() for x in (*DOMAIN_WORDS, *TELECOM_TERMS, *words))
                                if w)
-        self._jieba = rjieba.Jieba()
-        for word in sorted(self.words):
-            self._jieba.add_word(word, 2000, None)  # as kit/text.py: beats the general dictionary's split
+        self._jieba: rjieba.Jieba | None = None
+
+    @property
+    def segmenter(self) -> rjieba.Jieba:
+        """Made on first use: each instance holds a copy of jieba's dictionary (~24 MB), and the analyzers a
+        replica makes as placeholders before its first load never segment anything."""
+        if self._jieba is None:
+            jieba = rjieba.Jieba()
+            for word in sorted(self.words):
+                jieba.add_word(word, 2000, None)  # as kit/text.py: beats the general dictionary's split
+            self._jieba = jieba
+        return self._jieba
 
     def tokens(self, text: str | None) -> list[str]:
         """Every word of `text` with repetitions (search mode: 集团通讯录 also yields 集团, 通讯, 通讯录)."""
         if not text:
             return []
-        return list(searchable(self._jieba.cut_for_search(normalise(text))))
+        return list(searchable(self.segmenter.cut_for_search(normalise(text))))
 
     def query_tokens(self, text: str) -> list[str]:
         seen: dict[str, None] = {}

@@ -30,9 +30,9 @@ def subscriptions(rt: Runtime) -> list[Subscription]:
 
 
 async def record_fault(rt: Runtime, envelope: Envelope) -> None:
+    if envelope.type == "ticket.opened" and envelope.data.get("kind") != Kind.fault.value:
+        return  # a ticket opened as another kind has no fault document to drop; not even parsed (every intake)
     ticket = envelope.payload(EVENT_TYPES[envelope.type])
-    if ticket.kind != Kind.fault and envelope.type == "ticket.opened":
-        return  # a ticket opened as another kind has no fault document to drop (a later event names its kind)
     state = ticket.model_dump()
 
     def decide(current):

@@ -219,13 +219,14 @@ async def list_tickets(principal: Principal = Depends(authenticate), rt: Runtime
         filters["status"] = eq(TicketStatus.pending.value) if pending else {
             "$in": [s.value for s in TicketStatus if s != TicketStatus.pending]}
     now = utcnow()
-    breach = breach_filter(breached, now) if breached is not None else None
+    breaches = breach_filters(breached, now)
     received = received_filter(received_from, received_to)
     # a scope that pins a field to another value than the filter asks for (an account manager asking for another
     # city) matches nothing; left in the query it would be an $and, a scan on nx-27017
     queries = [flat_and(visible, filters, breach, received) for visible in scope.visibility_filters(principal)
                if not any("$eq" in visible.get(field, {}) and visible[field] != condition
-                          for field, condition in filters.items())]
+                          for field, condition in filters.items())
+               for breach in breaches]
     if words:
         queries = [membership(query) for query in queries]  # beside $text (kit.store.membership says why)
     if not queries:
@@ -249,11 +250,21 @@ def received_filter(received_from: datetime | None, received_to: datetime | None
     return {listing.RECEIVED_KEY: bounds} if bounds else None
 
 
-def breach_filter(breached: bool, now: datetime) -> dict[str, Any]:
-    """`Ticket.breached(now)` (past a deadline now, or answered or resolved after one) as one string range:
-    the stored `breach_key` is the moment the ticket is past a deadline unless something happens
-    (store/listing.breach_moment), and `breached(now)` ⟺ now > that moment."""
-    return {listing.BREACH_KEY: {"$lt" if breached else "$gte": listing.instant_text(now)}}
+def breach_filters(breached: bool | None, now: datetime) -> list[dict[str, Any] | None]:
+    """`Ticket.breached(now)` (past a deadline now, or answered or resolved after one) as alternatives whose union
+    it is, each an index range (keyed_page asks them one by one and merges). The stored `breach_key` is the moment
+    the ticket is past a deadline unless something happens (store/listing.breach_moment), and `breached(now)` ⟺
+    now > that moment: `breached=false` is `breach_key >= now`. `breached=true` is the tickets already breached
+    when written (`breach_seen`), plus those past their moment since, which the breach job has not reached yet
+    (`sla_breach_check <= breach_key < now`), rather than `breach_key < now` beside the sort, which walks the sort
+    index past every ticket that is not breached."""
+    if breached is None:
+        return [None]
+    moment = listing.instant_text(now)
+    if not breached:
+        return [{listing.BREACH_KEY: {"$gte": moment}}]
+    return [{listing.BREACH_SEEN: eq("y")},
+            {scheduled.BREACH_CHECK: {"$lt": moment}, listing.BREACH_KEY: {"$lt": moment}}]
 
 
 # --- actions ------------------------------------------------------------------------------------------------

@@ -42,6 +42,8 @@ INDEXES = {
         IndexModel([(listing.DUP_KEY, ASCENDING), (listing.SORT_KEY, DESCENDING)]),
         # received_from / received_to: a string range (listing.RECEIVED_KEY says why not the datetime)
         IndexModel([(listing.RECEIVED_KEY, ASCENDING), (listing.SORT_KEY, DESCENDING)]),
+        # breached=true: the tickets already breached when written, newest first (store/listing.py)
+        IndexModel([(listing.BREACH_SEEN, ASCENDING), (listing.SORT_KEY, DESCENDING)]),
         IndexModel(SLA_OPEN_REVISION),  # open tickets behind the SLA configuration (store/sla_recalc.py)
         # what the scheduled jobs look for, each one string range (store/scheduled.py)
         *(IndexModel(field) for field in scheduled.CHECK_FIELDS),

@@ -5,6 +5,12 @@ every filter of GET /v1/tickets is an equality or a string range that both docum
   order and a cursor page is `sort_key < cursor` (nx-27017 plans datetime ranges and `$or` as Python scans);
 - `breach_key`: the moment the ticket is past a deadline unless something happens, as the same fixed-width text,
   or NEVER: `breached=true` is `breach_key < now`, `breached=false` is `breach_key >= now`;
+- `breach_seen`: "y" when the ticket was already breached as it was written (a breach raised, or its breach
+  moment before its last change), else "n". Breached stays breached while the ticket stays as it is, so
+  `breached=true` is the index range `breach_seen = y` plus the few tickets that went past their moment since
+  they were last written, which the breach job has not reached yet and which its own check field finds
+  (`sla_breach_check < now`, store/scheduled.py): two small index ranges instead of a walk of the sort index
+  past every ticket that is not breached (`breach_key < now` beside the sort);
 - `sla_open_revision`: the SLA configuration revision an open ticket's deadlines were computed under (None once
   resolved or closed), for the recalculation after a calendar or policy change (store/sla_recalc.py);
 - `sla_breach_check`, `update_remind_check`, `auto_close_check`: when the scheduled jobs have something to do for
@@ -37,9 +43,10 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 SORT_KEY, BREACH_KEY, SEARCH_TEXT, DUP_KEY = "sort_key", "breach_key", "search_text", "dup_key"
-RECEIVED_KEY = "received_key"
+RECEIVED_KEY, BREACH_SEEN = "received_key", "breach_seen"
 NEVER = "never"  # sorts after every timestamp text ("n" > "9")
-DERIVED_FIELDS = (SORT_KEY, BREACH_KEY, SEARCH_TEXT, SLA_OPEN_REVISION, DUP_KEY, RECEIVED_KEY, *scheduled.CHECK_FIELDS)
+DERIVED_FIELDS = (SORT_KEY, BREACH_KEY, BREACH_SEEN, SEARCH_TEXT, SLA_OPEN_REVISION, DUP_KEY, RECEIVED_KEY,
+                  *scheduled.CHECK_FIELDS)
 
 
 def instant_text(moment: datetime) -> str:
@@ -78,6 +85,13 @@ def breach_key(ticket: Ticket) -> str:
     return NEVER if moment is None else instant_text(moment)
 
 
+def breach_seen(ticket: Ticket) -> str:
+    """"y" if `ticket.breached(now)` holds for every now from its last change on, as it is stored: a breach was
+    raised (a raised deadline stays in play), or the breach moment lies before the last change."""
+    moment = breach_moment(ticket)
+    return "y" if ticket.sla_breaches or (moment is not None and moment < ticket.updated_at) else "n"
+
+
 def search_text(ticket: Ticket) -> str:
     words = text.index_words(ticket.title, ticket.description, ticket.customer.group_name)
     week = period_name(week_of(ticket.opened_at))
@@ -90,7 +104,8 @@ def dup_key(ticket: Ticket) -> str:
 
 
 def derived_fields(ticket: Ticket) -> dict[str, Any]:
-    return {SORT_KEY: sort_key(ticket), BREACH_KEY: breach_key(ticket), SEARCH_TEXT: search_text(ticket),
+    return {SORT_KEY: sort_key(ticket), BREACH_KEY: breach_key(ticket), BREACH_SEEN: breach_seen(ticket),
+            SEARCH_TEXT: search_text(ticket),
             SLA_OPEN_REVISION: open_revision(ticket), DUP_KEY: dup_key(ticket),
             RECEIVED_KEY: instant_text(ticket.received_at), **scheduled.check_fields(ticket)}
 
@@ -99,15 +114,15 @@ async def backfill(store: "Store", collection: str, *, batch: int = 200, max_bat
     """Add the derived fields to tickets stored before they existed, `batch` documents at a time and at most
     `max_batches` per call (the scheduler calls again), so it finishes well within its job's lease. Idempotent:
     the documents it looks for are those without a sort key (`{sort_key: None}`, which the sort key's index
-    answers on both stores), then those stored before the received key existed (`{received_key: None}`, from its
-    index too); a ticket changed meanwhile through the API got its fields from that write, and the
+    answers on both stores), then those stored before the received key or the breach flag existed (`{received_key:
+    None}`, `{breach_seen: None}`, from their indexes too); a ticket changed meanwhile through the API got its fields from that write, and the
     conflict only means there is nothing left to do for it. Returns how many it updated."""
     from services.ticketing.store.collections import from_document  # collections imports this module
 
     updated, unreadable = 0, set()
     for _ in range(max_batches):
         docs = []
-        for key in (SORT_KEY, RECEIVED_KEY):
+        for key in (SORT_KEY, RECEIVED_KEY, BREACH_SEEN):
             missing = {key: None, **({"_id": {"$nin": sorted(unreadable)}} if unreadable else {})}
             docs = await store[collection].find(missing).limit(batch).to_list()
             if docs:
