@@ -4,6 +4,7 @@ that reads the product's articles is always the one lifecycle last named (issue 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -12,7 +13,7 @@ from services.knowledge.main import create as create_knowledge
 from services.knowledge.settings import Settings as KnowledgeSettings
 from services.lifecycle.main import create as create_lifecycle
 from services.lifecycle.settings import Settings as LifecycleSettings
-from tests.support import eventually, running, settings_for, token
+from tests.support import captured, database, eventually, running, settings_for, token
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +52,29 @@ async def test_the_vendor_lifecycle_names_reads_the_products_knowledge(services,
     search = await knowledge.get("/v1/search", params={"q": "签到定位不准", "product_code": code},
                                  headers=token(infra, "vendor", vendor=first))
     assert search.status_code == 403 and search.json()["parameter"] == "product_code", search.text
+
+
+async def test_a_catalog_cached_before_vendors_were_kept_asks_lifecycle_to_announce_it_again(infra):
+    """Entries cached without `vendor` (knowledge before vendors were kept) would let their vendors read nothing
+    until lifecycle's next start: knowledge asks for the catalog at its own start instead — and not when every
+    entry it holds has its vendor."""
+    service = f"knowledge-old-catalog-{uuid.uuid4().hex[:6]}"
+    settings = settings_for(KnowledgeSettings, infra, service)
+    async with database(infra, service) as db:
+        await db["products"].insert_one({"_id": "mobile_office", "name": "移动办公", "sequence": 3})
+    async with captured(infra, "catalog.sync_requested") as received:
+        async with running(create_knowledge(settings)):
+            pass
+
+        async def asked():
+            return [e for e in await received() if e["source"] == "knowledge"]
+
+        [request] = await eventually(asked, what="knowledge asking for the catalog")
+        assert request["data"]["requested_by"] == "knowledge"
+    async with database(infra, service) as db:
+        await db["products"].update_one({"_id": "mobile_office"}, {"$set": {"vendor": None}})
+    async with captured(infra, "catalog.sync_requested") as received:
+        async with running(create_knowledge(settings)):
+            pass
+        await asyncio.sleep(1.0)
+        assert [e for e in await received() if e["source"] == "knowledge"] == []
