@@ -22,6 +22,8 @@ def create(settings: Settings | None = None) -> FastAPI:
     async def on_start(rt: Runtime) -> None:
         if serves_api:  # a worker answers no search: it keeps no index
             await rt.extras["search"].start()
+        if settings.role in ("all", "worker"):  # the replicas that consume the catalog's events
+            await catalog.ask_for_the_catalog(rt)
 
     async def on_stop(rt: Runtime) -> None:
         await rt.extras["search"].stop()
@@ -37,7 +39,7 @@ def create(settings: Settings | None = None) -> FastAPI:
         outbox_collections=[ARTICLES, CANDIDATES, TRAININGS, KCS_MEASURES],
         stamped_collections=STAMPED,
         publishes=["knowledge.article.published", "knowledge.article.archived", "knowledge.candidate.updated",
-                   "knowledge.training.recorded", "knowledge.kcs.measured"],
+                   "knowledge.training.recorded", "knowledge.kcs.measured", catalog.SYNC_REQUESTED],
         subscriptions=lambda rt: [*handlers.subscriptions(rt), *catalog.subscriptions(rt), *packs.subscriptions(rt)],
         prepare=prepare,
         on_start=on_start,

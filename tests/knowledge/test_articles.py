@@ -7,6 +7,7 @@ import pytest
 
 from services.knowledge.main import create
 from services.knowledge.settings import Settings
+from tests.knowledge.catalog import announce
 from tests.knowledge.test_api import product
 from tests.support import captured, eventually, running, settings_for, token
 
@@ -35,11 +36,12 @@ async def publish(client, infra, article: dict, code: str | None = None, **claim
 
 async def test_the_audience_decides_who_reads_an_article_and_drafts_are_for_staff(client, infra):
     code = product()
+    await announce(infra, "knowledge", code, "vendor-a")
     made = {audience: await publish(client, infra, await write(client, infra, code, audience=audience))
             for audience in ("internal", "account_manager", "customer")}
     draft = await write(client, infra, code, audience="customer")
     readers = {"agent": {"internal", "account_manager", "customer", "draft"},
-               "vendor": {"internal", "account_manager", "customer", "draft"},
+               "vendor": {"internal", "account_manager", "customer", "draft"},  # the product's own vendor
                "account_manager": {"account_manager", "customer"},
                "intake": {"customer"}}
     for role, sees in readers.items():
@@ -54,14 +56,61 @@ async def test_the_audience_decides_who_reads_an_article_and_drafts_are_for_staf
     both = token(infra, "intake", "account_manager", city="济南")
     listed = (await client.get("/v1/articles", params={"product_code": code}, headers=both)).json()
     assert {a["id"] for a in listed["items"]} == {made["account_manager"]["id"], made["customer"]["id"]}
-    # asking for what one may not read answers nothing, not an error
-    for params in ({"state": "draft"}, {"audience": "internal"}):
+    # asking for what one may not read is refused naming the parameter, as search does (not an empty list)
+    for params, parameter in (({"state": "draft"}, "state"), ({"audience": "internal"}, "audience")):
         r = await client.get("/v1/articles", params={"product_code": code, **params}, headers=both)
-        assert r.status_code == 200 and r.json()["items"] == []
+        assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json", r.text
+        assert r.json()["parameter"] == parameter and r.json()["detail"].startswith(f"{parameter}: "), r.text
+    within = await client.get("/v1/articles", params={"product_code": code, "state": "published",
+                                                      "audience": "customer"}, headers=both)
+    assert [a["id"] for a in within.json()["items"]] == [made["customer"]["id"]]
     only = await client.get("/v1/articles", params={"product_code": code, "audience": "customer"},
                             headers=token(infra, "agent"))
     assert {a["id"] for a in only.json()["items"]} == {made["customer"]["id"], draft["id"]}
     assert made["customer"]["audience_label"] == "客户"
+
+
+async def test_a_vendor_reads_the_knowledge_of_the_products_it_supplies_only(client, infra):
+    """Issue 9: a vendor reads only the knowledge of products whose vendor (lifecycle's catalog) is its own —
+    lists, articles, versions, diffs, search and trainings; a product without a known vendor is none of its."""
+    ours, theirs, unknown = product(), product(), product()
+    a, b = f"vendor-{ours}", f"vendor-{theirs}"  # vendors of this test alone: the database is the module's
+    await announce(infra, "knowledge", ours, a)
+    await announce(infra, "knowledge", theirs, b)
+    # `unknown`: never announced; general articles have no product
+    written = {code: await write(client, infra, code, title=f"外勤通签到失败口径{code}") for code in (ours, theirs, unknown)}
+    written["general"] = await write(client, infra, None, title="通用的升级流程口径")
+    published = {k: await publish(client, infra, a, code="any") if k == "general" else await publish(client, infra, a)
+                 for k, a in written.items()}
+    vendor = token(infra, "vendor", vendor=a)
+
+    listed = (await client.get("/v1/articles", params={"limit": 200}, headers=vendor)).json()["items"]
+    assert {a["product_code"] for a in listed} == {ours}
+    refused = await client.get("/v1/articles", params={"product_code": theirs}, headers=vendor)
+    assert refused.status_code == 403 and refused.json()["parameter"] == "product_code", refused.text
+    for key, article in published.items():
+        sees = key == ours
+        for path, params in ((f"/v1/articles/{article['id']}", {}),
+                             (f"/v1/articles/{article['id']}", {"version": 1}),
+                             (f"/v1/articles/{article['id']}/diff", {"from": 1, "to": 2})):
+            r = await client.get(path, params=params, headers=vendor)
+            assert r.status_code == (200 if sees else 404), (key, path, params, r.text)
+    # the other vendor reads its own product, and not ours
+    other = token(infra, "vendor", vendor=b)
+    assert (await client.get(f"/v1/articles/{published[theirs]['id']}", headers=other)).status_code == 200
+    assert (await client.get(f"/v1/articles/{published[ours]['id']}", headers=other)).status_code == 404
+    # no vendor claim: nothing
+    bare = token(infra, "vendor")
+    assert (await client.get("/v1/articles", params={"limit": 200}, headers=bare)).json()["items"] == []
+    assert (await client.get(f"/v1/articles/{published[ours]['id']}", headers=bare)).status_code == 404
+    # an agent who is also a vendor reads as an agent
+    both = token(infra, "vendor", "agent", vendor=a)
+    assert (await client.get(f"/v1/articles/{published[theirs]['id']}", headers=both)).status_code == 200
+
+    # lifecycle moves the product to another vendor (PATCH → a newer announcement): the old vendor loses it
+    await announce(infra, "knowledge", ours, b, sequence=2)
+    assert (await client.get(f"/v1/articles/{published[ours]['id']}", headers=vendor)).status_code == 404
+    assert (await client.get(f"/v1/articles/{published[ours]['id']}", headers=other)).status_code == 200
 
 
 async def test_a_customer_reads_only_the_versions_meant_for_customers(client, infra):

@@ -8,7 +8,6 @@ import pytest
 from contracts.events import TicketClosed
 from contracts.vocabulary import ArticleType, Audience, Cause, Kind, Role
 from services.kit import once
-from services.kit.auth import Principal
 from services.knowledge.api.search import readable_published
 from services.knowledge.domain import articles, candidates, kcs
 from services.knowledge.domain.articles import ArticleState
@@ -281,7 +280,7 @@ def test_an_article_stored_before_audiences_existed_is_internal():
 
 @pytest.mark.parametrize("roles, audience, state, readable", [
     (["agent"], "internal", "draft", True),
-    (["vendor"], "internal", "draft", True),
+    (["vendor"], "internal", "draft", True),                # of a product it supplies (below: SUPPLIED)
     (["analyst"], "customer", "published", True),
     (["account_manager"], "internal", "published", False),
     (["account_manager"], "account_manager", "published", True),
@@ -295,27 +294,83 @@ def test_an_article_stored_before_audiences_existed_is_internal():
     (["intake", "account_manager"], "customer", "draft", False),
 ])
 def test_who_reads_what(roles, audience, state, readable):
-    doc = {"audience": audience, "state": state}
-    assert articles.readable(doc, roles) is readable
+    doc = {"audience": audience, "state": state, "product_code": "ydbg"}
+    assert articles.readable(doc, articles.reach(roles, supplied=SUPPLIED)) is readable
+
+
+SUPPLIED = {"ydbg", "wqt"}  # the products a test vendor supplies
+
+
+@pytest.mark.parametrize("roles, supplied, product_code, readable", [
+    (["vendor"], SUPPLIED, "ydbg", True),
+    (["vendor"], SUPPLIED, "jttxl", False),          # another vendor's product
+    (["vendor"], SUPPLIED, None, False),             # a general article is of no product it supplies
+    (["vendor"], set(), "ydbg", False),              # a vendor the catalog names for no product sees nothing
+    (["vendor", "account_manager"], SUPPLIED, "jttxl", False),  # still bound: an account manager reads all products
+    (["vendor", "agent"], set(), "jttxl", True),     # not bound: an agent reads every product
+    (["agent"], None, "jttxl", True),
+    (["admin"], None, None, True),
+])
+def test_a_vendor_reads_the_products_it_supplies_only(roles, supplied, product_code, readable):
+    doc = {"audience": "customer", "state": "published", "product_code": product_code}
+    assert articles.readable(doc, articles.reach(roles, supplied=supplied)) is readable
+    # a version snapshot is judged by its article's product
+    snapshot = {"audience": "customer", "state": "published"}
+    assert articles.readable(snapshot, articles.reach(roles, supplied=supplied), product_code=product_code) is readable
+
+
+def test_a_vendors_reach_cannot_be_made_without_its_products():
+    with pytest.raises(ValueError):
+        articles.reach(["vendor"], supplied=None)
+    assert articles.reach(["agent", "vendor"], supplied=None).product_code is None
 
 
 def test_the_store_filter_says_what_readable_says():
-    assert articles.visibility_query(["agent"]) == {}
-    assert articles.visibility_query(["account_manager"]) == {
+    def query(roles, supplied=None):
+        return articles.visibility_query(articles.reach(roles, supplied=supplied))
+
+    assert query(["agent"]) == {}
+    assert query(["account_manager"]) == {
         "audience": {"$in": ["account_manager", "customer"]}, "state": {"$in": ["published", "archived"]}}
-    assert articles.visibility_query(["intake"])["audience"] == {"$in": ["customer"]}
+    assert query(["intake"])["audience"] == {"$eq": "customer"}
+    assert query(["vendor"], ["wqt", "ydbg"]) == {"product_code": {"$in": ["wqt", "ydbg"]}}
+    assert query(["vendor"], ["ydbg"]) == {"product_code": {"$eq": "ydbg"}}
+    assert query(["vendor"], []) is None  # nothing can match: not asked of the store
+
+
+@pytest.mark.parametrize("roles, asked, parameter", [
+    (["account_manager"], {"states": ["draft"]}, "state"),
+    (["intake"], {"states": ["published", "draft"], "states_parameter": "include_drafts"}, "include_drafts"),
+    (["intake"], {"audience": "internal"}, "audience"),
+    (["account_manager"], {"audience": "internal"}, "audience"),
+    (["vendor"], {"product_code": "jttxl"}, "product_code"),
+])
+def test_asking_for_more_than_ones_reach_names_the_parameter(roles, asked, parameter):
+    with pytest.raises(articles.OutOfReach) as refused:
+        articles.narrowed(articles.reach(roles, supplied=SUPPLIED), **asked)
+    assert refused.value.parameter == parameter
+
+
+def test_asking_within_ones_reach_narrows_it():
+    vendor = articles.reach(["vendor"], supplied=SUPPLIED)
+    only = articles.narrowed(vendor, product_code="ydbg", audience="customer", states=["published"])
+    assert (only.product_code, only.audience, only.state) == ({"ydbg"}, {"customer"}, {"published"})
+    agent = articles.narrowed(articles.reach(["agent"], supplied=None), product_code="jttxl")
+    assert agent.product_code == {"jttxl"}
 
 
 def test_search_filters_its_index_by_the_articles_rule():
-    """Search and suggestions (api/search.py) read no rule of their own: for every role, audience and state an
-    article passes their index filter exactly when `readable` says so and it is published."""
+    """Search and suggestions (api/search.py) read no rule of their own: for every role, audience, state and
+    product an article passes their index filter exactly when `readable` says so and it is published."""
     for role in Role:
-        where = readable_published(Principal(sub="t", roles=[role]))
+        allowed = articles.reach([role], supplied=SUPPLIED)
+        where = readable_published(allowed)
         for audience in Audience:
             for state in ArticleState:
-                doc = {"audience": audience.value, "state": state.value}
-                admitted = all(doc[field] in allowed for field, allowed in where.items())
-                assert admitted is (articles.readable(doc, [role]) and state == "published"), (role, doc)
+                for product in ("ydbg", "jttxl", None):
+                    doc = {"audience": audience.value, "state": state.value, "product_code": product}
+                    admitted = all(doc[field] in values for field, values in where.items())
+                    assert admitted is (articles.readable(doc, allowed) and state == "published"), (role, doc)
 
 
 def test_a_diff_compares_every_field_and_the_body_line_by_line():

@@ -6,12 +6,16 @@ answer depends on what it is asked about has one row per case, e.g. reading a cu
 draft). Each case gets what its row needs, made by an admin, then calls the route as the role: an allowed role
 gets a 2xx, anyone else the row's refusal (403; 404 where the article is, to that role, not there).
 
-Scope in knowledge is the product manager's `products`: they validate (publish, archive), write and record
-trainings for their own products only, and read everything. The claims of the other scoped roles (an account
-manager's city, a vendor's id, a channel's sub) decide nothing here — what an account manager or a channel reads
-is decided by the article's audience, and the out-of-scope case of those roles expects what the in-scope one
-does. `test_the_table_covers_every_route_of_the_app` keeps the table complete: a new /v1 route without a row
-fails it (to add one: one `Route(...)` line, and a `prepare` state if it needs something made first).
+Scope in knowledge is the product manager's `products` and the vendor's `vendor`. A product manager validates
+(publishes, archives), writes and records trainings for their own products only, and reads everything. A vendor
+reads the knowledge (articles, versions, diffs, search, trainings) of the products whose vendor lifecycle's
+catalog names as theirs (PRODUCT is vendor-a's, announced by the fixture): out of scope (vendor-b) asking for
+PRODUCT is a 403 naming `product_code`, reading one of its articles or trainings a 404 (not there, to them). The
+claims of the other scoped roles (an account manager's city, a channel's sub) decide nothing here — what an account
+manager or a channel reads is decided by the article's audience, and the out-of-scope case of those roles expects
+what the in-scope one does. `test_the_table_covers_every_route_of_the_app` keeps the table complete: a new /v1
+route without a row fails it (to add one: one `Route(...)` line, and a `prepare` state if it needs something made
+first).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import pytest
 from services.knowledge.domain.synonyms import DEFAULT_GROUPS
 from services.knowledge.main import create
 from services.knowledge.settings import Settings
+from tests.knowledge.catalog import announce
 from tests.knowledge.test_api import closed_event
 from tests.support import eventually, publish, role_cases, running, settings_for, token, v1_routes
 
@@ -38,12 +43,16 @@ SCOPES: dict[str, tuple[dict, dict] | None] = {
     "agent": None, "complaint_handler": None, "ops_engineer": None, "analyst": None, "admin": None,
 }
 EVERYONE = tuple(SCOPES)
-SCOPE_BLIND = ("intake", "account_manager", "vendor")  # scoped roles whose claims knowledge does not look at
+SCOPE_BLIND = ("intake", "account_manager")  # scoped roles whose claims knowledge does not look at
 # SPEC §1: the front line answers from the scripts and writes them, the product manager owns them
 AUTHORS = ("agent", "complaint_handler", "product_manager", "admin")
 VALIDATORS = ("product_manager", "admin")  # issue 9: publish and archive
 # issue 9: drafts and trainings are for the centre's staff, not for channel systems nor account managers
 STAFF = tuple(r for r in EVERYONE if r not in ("intake", "account_manager"))
+# issue 9: a vendor reads the knowledge of its own products only; everyone else who reads, reads every product
+EVERY_PRODUCT = tuple(r for r in EVERYONE if r != "vendor")
+STAFF_EVERY_PRODUCT = tuple(r for r in STAFF if r != "vendor")
+OURS = {"product_code": PRODUCT}
 CANDIDATE_READERS = ("agent", "complaint_handler", "product_manager", "analyst", "admin")
 # issue 9: suggestions are for those who answer tickets from the scripts — the front line, the product manager
 # (second line) and account managers; not channels, analysts nor vendors (who answer only what is escalated to them)
@@ -77,17 +86,22 @@ class Route:
     if_match: bool = False  # send If-Match with the version prepare made
     unscoped: tuple[str, ...] = ()  # roles that may even out of their scope (reads: they concern no product)
     refused: int = 403  # what a role that may not gets
+    refused_out_of_scope: int | None = None  # what a role allowed in scope gets outside it (default: `refused`)
 
 
 ROUTES = [
     Route("write", "POST", "/v1/articles", "none", AUTHORS, ARTICLE),
-    Route("list", "GET", "/v1/articles", "none", EVERYONE, unscoped=EVERYONE),
-    Route("read-customer", "GET", "/v1/articles/{article_id}", "published_customer", EVERYONE, unscoped=EVERYONE),
-    Route("read-draft", "GET", "/v1/articles/{article_id}", "draft", STAFF, unscoped=STAFF, refused=404),
+    Route("list", "GET", "/v1/articles", "none", EVERYONE, params=OURS, unscoped=EVERY_PRODUCT),
+    Route("read-customer", "GET", "/v1/articles/{article_id}", "published_customer", EVERYONE,
+          unscoped=EVERY_PRODUCT, refused=404),
+    Route("read-draft", "GET", "/v1/articles/{article_id}", "draft", STAFF, unscoped=STAFF_EVERY_PRODUCT,
+          refused=404),
+    Route("read-version", "GET", "/v1/articles/{article_id}", "published_customer", EVERYONE,
+          params={"version": 2}, unscoped=EVERY_PRODUCT, refused=404),
     Route("diff-customer", "GET", "/v1/articles/{article_id}/diff", "published_customer", EVERYONE,
-          params={"from": 2, "to": 2}, unscoped=EVERYONE),
+          params={"from": 2, "to": 2}, unscoped=EVERY_PRODUCT, refused=404),
     Route("diff-draft", "GET", "/v1/articles/{article_id}/diff", "draft", STAFF, params={"from": 1, "to": 1},
-          unscoped=STAFF, refused=404),
+          unscoped=STAFF_EVERY_PRODUCT, refused=404),
     Route("edit", "PUT", "/v1/articles/{article_id}", "draft", AUTHORS, EDIT, if_match=True),
     Route("publish", "POST", "/v1/articles/{article_id}/publish", "draft", VALIDATORS, {"note": "角色测试：发布"},
           if_match=True),
@@ -111,12 +125,14 @@ ROUTES = [
     Route("publish-monthly-faq", "POST", "/v1/faq/monthly/{month}/publish", "month_faq", VALIDATORS,
           params={"product_code": PRODUCT}, if_match=True),
     Route("record-training", "POST", "/v1/trainings", "none", VALIDATORS, TRAINING),
-    Route("trainings", "GET", "/v1/trainings", "none", STAFF, unscoped=STAFF),
-    Route("training", "GET", "/v1/trainings/{training_id}", "none", STAFF, unscoped=STAFF),
+    Route("trainings", "GET", "/v1/trainings", "none", STAFF, params=OURS, unscoped=STAFF_EVERY_PRODUCT),
+    Route("training", "GET", "/v1/trainings/{training_id}", "none", STAFF, unscoped=STAFF_EVERY_PRODUCT,
+          refused_out_of_scope=404),
     # issue 9: search is for everyone, over what their audiences read; drafts only when staff ask for them
-    Route("search", "GET", "/v1/search", "none", EVERYONE, params={"q": "批量导入"}, unscoped=EVERYONE),
-    Route("search-drafts", "GET", "/v1/search", "none", STAFF, params={"q": "批量导入", "include_drafts": "true"},
-          unscoped=STAFF),
+    Route("search", "GET", "/v1/search", "none", EVERYONE, params={"q": "批量导入", **OURS},
+          unscoped=EVERY_PRODUCT),
+    Route("search-drafts", "GET", "/v1/search", "none", STAFF,
+          params={"q": "批量导入", "include_drafts": "true", **OURS}, unscoped=STAFF_EVERY_PRODUCT),
     Route("suggestions", "GET", "/v1/suggestions", "none", SUGGESTION_USERS, params={"q": "通讯录导入失败"},
           unscoped=SUGGESTION_USERS),
     Route("synonyms", "GET", "/v1/synonyms", "none", STAFF, unscoped=STAFF),
@@ -143,6 +159,7 @@ def test_the_table_covers_every_route_of_the_app():
 async def api(infra):
     async with running(create(settings_for(Settings, infra, "knowledge-roles"))) as client:
         admin = token(infra, "admin", sub="admin-1")
+        await announce(infra, "knowledge-roles", PRODUCT, "vendor-a")  # lifecycle's catalog: vendor-a supplies it
         event = closed_event(PRODUCT, title="角色测试的问题")
         await publish(infra, event)
 
@@ -209,5 +226,7 @@ async def test_route_role_scope(api, infra, route: Route, role: str, claims: dic
     if allowed:
         assert 200 <= r.status_code < 300, (r.status_code, r.text)
     else:
-        assert r.status_code == route.refused, (r.status_code, r.text)
+        out_of_scope = SCOPES.get(role) is not None and claims == SCOPES[role][1] and role in route.allowed
+        refused = route.refused_out_of_scope if out_of_scope and route.refused_out_of_scope else route.refused
+        assert r.status_code == refused, (r.status_code, r.text)
         assert r.headers["content-type"].startswith("application/problem+json")

@@ -18,6 +18,7 @@ from services.kit.store import CHANGED, REVISION, change_stamp
 from services.knowledge.domain.synonyms import DEFAULT_GROUPS
 from services.knowledge.main import create
 from services.knowledge.settings import Settings
+from tests.knowledge.catalog import announce
 from tests.knowledge.test_api import closed_event, create_article
 from tests.knowledge.test_articles import publish as publish_article
 from tests.support import database, eventually, publish, running, settings_for, token
@@ -155,6 +156,8 @@ async def test_what_one_replica_publishes_or_edits_the_other_finds_within_a_seco
 async def test_audience_and_roles(replicas, infra):
     one, two = replicas
     code = product()
+    vendor = {"vendor": f"vendor-{code}"}
+    await announce(infra, "knowledge", code, vendor["vendor"])
     ids = {audience: (await create_and_publish(one, infra, code, title=f"集团彩铃设置方法（{audience}）",
                                                body="上传铃音并提交审核。", audience=audience))["id"]
            for audience in ("internal", "account_manager", "customer")}
@@ -170,7 +173,7 @@ async def test_audience_and_roles(replicas, infra):
 
     everyone = {*ids.values(), legacy}
     assert await readable("agent") == everyone
-    assert await readable("vendor") == everyone
+    assert await readable("vendor", vendor) == everyone  # the product's own vendor
     assert await readable("product_manager", {"products": ["someone-else"]}) == everyone  # searches all products
     assert await readable("account_manager") == {ids["account_manager"], ids["customer"]}
     assert await readable("intake") == {ids["customer"]}                      # a missing audience is internal
@@ -178,15 +181,22 @@ async def test_audience_and_roles(replicas, infra):
     assert await readable("agent", include_drafts="true") == {*everyone, draft}
     # drafts by the articles' rule (GET /v1/articles/{id} says the same): staff, vendors included, not channels
     # nor account managers — not even a draft meant for customers
-    assert await readable("vendor", {"vendor": "acme"}, include_drafts="true") == {*everyone, draft}
+    assert await readable("vendor", vendor, include_drafts="true") == {*everyone, draft}
+    # another vendor: nothing of this product (asked for it: 403 naming product_code, as GET /v1/articles)
+    stranger = token(infra, "vendor", vendor="vendor-acme")
+    assert code not in {h["product_code"] for h in (await two.get("/v1/search", params={"q": "集团彩铃设置"},
+                                                                   headers=stranger)).json()["items"]}
+    refused = await two.get("/v1/search", params={"q": "彩铃", "product_code": code}, headers=stranger)
+    assert refused.status_code == 403 and refused.json()["parameter"] == "product_code", refused.text
 
     headers = {"intake": token(infra, "intake"), "account_manager": token(infra, "account_manager", city="济南")}
     for role in ("intake", "account_manager"):
         refused = await two.get("/v1/search", params={"q": "彩铃", "include_drafts": "true"}, headers=headers[role])
         assert refused.status_code == 403 and refused.headers["content-type"] == "application/problem+json", role
+        assert refused.json()["parameter"] == "include_drafts", refused.text
         assert (await two.get(f"/v1/articles/{draft}", headers=headers[role])).status_code == 404, role
     refused = await two.get("/v1/search", params={"q": "彩铃", "audience": "internal"}, headers=headers["intake"])
-    assert refused.status_code == 403
+    assert refused.status_code == 403 and refused.json()["parameter"] == "audience", refused.text
     assert (await two.get("/v1/search", params={"q": "彩铃"})).status_code == 401
     assert (await two.get("/v1/search", params={"q": "彩铃"},
                           headers={"Authorization": "Bearer nonsense"})).status_code == 401

@@ -13,6 +13,7 @@ from services.knowledge.domain import trainings
 from services.knowledge.domain.trainings import InvalidTraining
 from services.knowledge.main import create
 from services.knowledge.settings import Settings
+from tests.knowledge.catalog import announce
 from tests.knowledge.test_api import product
 from tests.support import captured, eventually, running, settings_for, token
 
@@ -71,8 +72,19 @@ async def test_a_recorded_training_is_listed_and_announced(client, infra):
     rest = (await client.get("/v1/trainings", params={"product_code": code, "limit": 1,
                                                       "cursor": first["next_cursor"]}, headers=reader)).json()
     assert [t["id"] for t in first["items"] + rest["items"]] == [t["id"] for t in listed["items"]]
-    one = await client.get(f"/v1/trainings/{recorded['id']}", headers=token(infra, "vendor", vendor="v"))
+    # a vendor reads the sessions of the products it supplies (lifecycle's catalog), not another vendor's
+    await announce(infra, "knowledge", code, f"vendor-{code}")
+    vendor = token(infra, "vendor", vendor=f"vendor-{code}")
+    one = await client.get(f"/v1/trainings/{recorded['id']}", headers=vendor)
     assert one.status_code == 200 and one.json() == recorded
+    own = (await client.get("/v1/trainings", params={"limit": 200}, headers=vendor)).json()["items"]
+    assert [t["id"] for t in own] == [later.json()["id"], recorded["id"]]
+    stranger = token(infra, "vendor", vendor="vendor-acme")
+    assert (await client.get(f"/v1/trainings/{recorded['id']}", headers=stranger)).status_code == 404
+    refused = await client.get("/v1/trainings", params={"product_code": code}, headers=stranger)
+    assert refused.status_code == 403 and refused.json()["parameter"] == "product_code", refused.text
+    assert code not in {t["product_code"] for t in (await client.get("/v1/trainings", params={"limit": 200},
+                                                                     headers=stranger)).json()["items"]}
     assert (await client.get("/v1/trainings/PX-999999", headers=reader)).status_code == 404
 
 

@@ -6,6 +6,12 @@ version of that same article each later time (it keeps its state: a published FA
 month's newer figures), so re-publishing after late closes never makes a second FAQ of one month. Both go by the
 articles' rules (api/routes.py): the product manager's own products, a `note` on the version, If-Match on the new
 version of the existing article (428 without it, 412 when stale), written through the Store so search sees it.
+
+Who reads which FAQ: the centre's staff (front line, product managers, analysts) the working one, with the
+candidates' answers nobody has reviewed yet — what the product manager turns into articles; the account managers,
+who hand the FAQ to their customers (客服分析 for the cities), the reviewed one: only questions answered by a
+published article they may read (by the articles' rule, domain/articles.py), a candidate's closes counted on the
+article it was promoted to, the rest left out and only counted (`unreviewed_closes`).
 """
 
 from __future__ import annotations
@@ -22,9 +28,9 @@ from services.kit.clock import stored_now
 from services.kit.preconditions import parse_if_match
 from services.kit.problems import Problem
 from services.kit.store import eq
-from services.knowledge.api.routes import check_if_match, check_product, replace_article
-from services.knowledge.domain import articles, faq, kcs
-from services.knowledge.domain.articles import IllegalTransition
+from services.knowledge.api.routes import check_if_match, check_product, narrowed, reach_of, replace_article
+from services.knowledge.domain import articles, candidates, faq, kcs
+from services.knowledge.domain.articles import ArticleState, IllegalTransition
 from services.knowledge.store.collections import ARTICLES, CANDIDATES, CLOSURES, next_article_number
 
 router = APIRouter(prefix="/v1", tags=["faq"])
@@ -61,6 +67,12 @@ class MonthlyFaq(BaseModel):
     product_code: str
     month: str
     closes: int = Field(description="closed tickets the entries count")
+    reviewed_only: bool = Field(description="true: reviewed content only, for readers outside the centre's staff "
+                                            "(account managers): every answer is a published article they may "
+                                            "read; false: the staff's working FAQ, with candidates' unreviewed "
+                                            "answers")
+    unreviewed_closes: int = Field(description="closed tickets of questions left out for want of a reviewed "
+                                               "answer (reviewed FAQ only; 0 in the working one)")
     misunderstandings: list[FaqEntry] = Field(description="理解偏差类投诉 first, for the account managers")
     questions: list[FaqEntry] = Field(description="the other frequent questions, most frequent first")
 
@@ -80,7 +92,8 @@ class FaqPublished(BaseModel):
                        422: PROBLEM})
 async def monthly_faq(month: Month, rt: Rt, principal: Reader, product_code: Product, limit: Limit = 20,
                       format: Annotated[Literal["json", "md", "docx"], Query(description="json | md | docx")] = "json"):
-    built = await _build(rt, product_code, month, limit)
+    allowed = narrowed(await reach_of(rt, principal), product_code=product_code)
+    built = await _build(rt, product_code, month, limit, None if reviews(principal) else allowed)
     if format == "json":
         return built
     filename = f"faq-{_ascii(product_code)}-{month}.{format}"
@@ -131,17 +144,34 @@ async def publish_faq(month: Month, response: Response, rt: Rt, principal: Publi
             "state": article["state"], "title": article["title"]}
 
 
-async def _build(rt: Runtime, product_code: str, month: str, limit: int) -> dict[str, Any]:
+async def _build(rt: Runtime, product_code: str, month: str, limit: int,
+                 allowed: articles.Reach | None = None) -> dict[str, Any]:
+    """The month's FAQ: the staff's working one (`allowed` None), or the reviewed one for a reader of reach
+    `allowed` (published articles they may read only, domain/faq.py)."""
     fields = {f: 1 for f in ("candidate_id", "article_id", "kind", "cause", "question", "answer", "city", "type")}
     closures = await rt.store[CLOSURES].find({"product_code": eq(product_code), "month": eq(month),
                                               "state": eq("counted")}, fields).to_list()
     candidate_ids = sorted({c["candidate_id"] for c in closures if c.get("candidate_id")})
-    article_ids = sorted({c["article_id"] for c in closures if c.get("article_id")})
     found_candidates = {d["_id"]: d for d in await rt.store[CANDIDATES].find(
-        {"_id": {"$in": candidate_ids}}, {"state": 1, "question": 1, "answers": 1, "type": 1}).to_list()}
+        {"_id": {"$in": candidate_ids}}, {"state": 1, "question": 1, "answers": 1, "type": 1,
+                                         candidates.PROMOTED: 1}).to_list()}
+    article_ids = {c["article_id"] for c in closures if c.get("article_id")}
+    if allowed is not None:  # the articles the candidates were promoted to answer for them
+        article_ids |= {d[candidates.PROMOTED]["article_id"] for d in found_candidates.values()
+                        if (d.get(candidates.PROMOTED) or {}).get("article_id")}
     found_articles = {d["_id"]: d for d in await rt.store[ARTICLES].find(
-        {"_id": {"$in": article_ids}}, {"title": 1, "body": 1, "type": 1}).to_list()}
-    return faq.monthly(product_code, month, closures, found_candidates, found_articles, limit=limit)
+        {"_id": {"$in": sorted(article_ids)}},
+        {"title": 1, "body": 1, "type": 1, "state": 1, "audience": 1, "product_code": 1}).to_list()}
+    reviewed = None if allowed is None else (
+        lambda article: article["state"] == ArticleState.published.value and articles.readable(article, allowed))
+    return faq.monthly(product_code, month, closures, found_candidates, found_articles, limit=limit,
+                       reviewed=reviewed)
+
+
+def reviews(principal: Principal) -> bool:
+    """Whether the reader gets the working FAQ, unreviewed candidate answers included: the centre's staff, who
+    read drafts too (articles.DRAFT_READERS); the account managers get the reviewed FAQ."""
+    return articles.reads_drafts(principal.roles)
 
 
 def _ascii(text: str) -> str:

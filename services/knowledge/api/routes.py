@@ -10,6 +10,7 @@ from contracts.events import ArticleArchived, ArticlePublished
 from contracts.vocabulary import AUDIENCE_LABELS, ArticleType, Audience, Role
 from services.kit.app import Runtime, runtime
 from services.kit.auth import Principal, authenticate, require_roles
+from services.kit.catalog import supplied_by
 from services.kit.clock import stored_now
 from services.kit.pagination import PageParams, page, page_params
 from services.kit.preconditions import check_version, parse_if_match
@@ -25,7 +26,7 @@ from services.knowledge.api.models import (
 )
 from services.knowledge.domain import articles
 from services.knowledge.domain.articles import STATE_LABELS, TYPE_LABELS, ArticleState, IllegalTransition
-from services.knowledge.store.collections import ARTICLE_ORDER, ARTICLES, filters, next_article_number
+from services.knowledge.store.collections import ARTICLE_ORDER, ARTICLES, PRODUCTS, filters, next_article_number
 
 router = APIRouter(prefix="/v1", tags=["knowledge"])
 
@@ -59,37 +60,38 @@ async def create_article(body: ArticleIn, response: Response, rt: Rt, principal:
                                    actor=principal.sub, at=_now())
     await rt.store.insert(ARTICLES, article)
     response.headers["Location"] = f"/v1/articles/{id}"
-    return _answer(article, response, principal)
+    return _answer(article, response, await reach_of(rt, principal))
 
 
 @router.get("/articles", response_model=ArticlePage, summary="List the articles you may read, newest first",
             description="Only articles whose audience is one of yours (by role: staff all, account managers "
-                        "account_manager and customer, channels customer); drafts only for staff.",
-            responses={401: PROBLEM, 422: PROBLEM})
+                        "account_manager and customer, channels customer); drafts only for staff; a vendor only "
+                        "those of the products it supplies. Asking for an audience, a state or (a vendor) a product "
+                        "outside that is a 403 naming the parameter.",
+            responses={401: PROBLEM, 403: PROBLEM, 422: PROBLEM})
 async def list_articles(rt: Rt, principal: Reader, params: Paging, product_code: str | None = None,
                         type: ArticleType | None = None, state: ArticleState | None = None,
                         audience: Audience | None = None):
-    visible = articles.visibility_query(principal.roles)
-    asked = filters(product_code=product_code, type=type, state=state, audience=audience)
-    if not all(_admits(visible.get(f), asked[f]) for f in asked if f in visible):
-        return {"items": [], "next_cursor": None}  # asked for what the caller may not read
-    docs, cursor = await page(rt.store[ARTICLES], {**visible, **asked}, params, ARTICLE_ORDER)
-    return {"items": [_view(d, principal) for d in docs], "next_cursor": cursor}
-
-
-def _admits(allowed: dict[str, list] | None, value: str) -> bool:
-    return allowed is None or value in allowed["$in"]
+    allowed = narrowed(await reach_of(rt, principal), audience=audience.value if audience else None,
+                       states=[state.value] if state else None, product_code=product_code)
+    query = articles.visibility_query(allowed)
+    if query is None:
+        return {"items": [], "next_cursor": None}  # a vendor that supplies no product known here
+    docs, cursor = await page(rt.store[ARTICLES], {**query, **filters(type=type)}, params, ARTICLE_ORDER)
+    return {"items": [_view(d, allowed) for d in docs], "next_cursor": cursor}
 
 
 @router.get("/articles/{article_id}", response_model=ArticleOut, summary="One article (?version= for a past one)",
-            description="404 for an article (or version) outside your audiences, or a draft if you are not staff.",
+            description="404 for an article (or version) outside your audiences, a draft if you are not staff, or "
+                        "(a vendor) an article of a product it does not supply.",
             responses={401: PROBLEM, 404: PROBLEM})
 async def get_article(article_id: str, response: Response, rt: Rt, principal: Reader,
                       version: Annotated[int | None, Query(ge=1)] = None):
-    article = await _readable_article(rt, article_id, principal)
+    allowed = await reach_of(rt, principal)
+    article = await _readable_article(rt, article_id, allowed)
     if version is None:
-        return _answer(article, response, principal)
-    return _view(_readable_version(article, version, principal), principal, latest=article)
+        return _answer(article, response, allowed)
+    return _view(_readable_version(article, version, allowed), allowed, latest=article)
 
 
 @router.get("/articles/{article_id}/diff", response_model=ArticleDiff,
@@ -100,8 +102,9 @@ async def get_article(article_id: str, response: Response, rt: Rt, principal: Re
 async def diff_article(article_id: str, rt: Rt, principal: Reader,
                        from_: Annotated[int, Query(alias="from", ge=1, description="older version")],
                        to: Annotated[int, Query(ge=1, description="newer version")]):
-    article = await _readable_article(rt, article_id, principal)
-    old, new = (_readable_version(article, v, principal, snapshot=True) for v in (from_, to))
+    allowed = await reach_of(rt, principal)
+    article = await _readable_article(rt, article_id, allowed)
+    old, new = (_readable_version(article, v, allowed, snapshot=True) for v in (from_, to))
     return {"article_id": article_id, "from_version": _version_info(old), "to_version": _version_info(new),
             "fields": articles.diff(old, new)}
 
@@ -110,7 +113,8 @@ async def diff_article(article_id: str, rt: Rt, principal: Reader,
             responses=CHANGE_ERRORS)
 async def edit_article(article_id: str, body: ArticleEdit, response: Response, rt: Rt, principal: Author,
                        if_match: IfMatch = None):
-    article = await _readable_article(rt, article_id, principal)
+    allowed = await reach_of(rt, principal)
+    article = await _readable_article(rt, article_id, allowed)
     check_product(principal, article["product_code"], authors=True)
     check_if_match(article, if_match)
     try:
@@ -118,7 +122,7 @@ async def edit_article(article_id: str, body: ArticleEdit, response: Response, r
                                note=body.note, actor=principal.sub, at=_now())
     except IllegalTransition as error:
         raise _illegal(error) from error
-    return _answer(await replace_article(rt, edited), response, principal)
+    return _answer(await replace_article(rt, edited), response, allowed)
 
 
 @router.post("/articles/{article_id}/publish", response_model=ArticleOut,
@@ -127,8 +131,8 @@ async def edit_article(article_id: str, body: ArticleEdit, response: Response, r
              responses=CHANGE_ERRORS)
 async def publish_article(article_id: str, response: Response, rt: Rt, principal: Validator,
                           body: Why, if_match: IfMatch = None):
-    changed = await _transition(rt, article_id, "publish", principal, if_match, body)
-    return _answer(changed, response, principal)
+    changed, allowed = await _transition(rt, article_id, "publish", principal, if_match, body)
+    return _answer(changed, response, allowed)
 
 
 @router.post("/articles/{article_id}/archive", response_model=ArticleOut,
@@ -137,13 +141,14 @@ async def publish_article(article_id: str, response: Response, rt: Rt, principal
              responses=CHANGE_ERRORS)
 async def archive_article(article_id: str, response: Response, rt: Rt, principal: Validator,
                           body: Why, if_match: IfMatch = None):
-    changed = await _transition(rt, article_id, "archive", principal, if_match, body)
-    return _answer(changed, response, principal)
+    changed, allowed = await _transition(rt, article_id, "archive", principal, if_match, body)
+    return _answer(changed, response, allowed)
 
 
 async def _transition(rt: Runtime, article_id: str, action: str, principal: Principal, if_match: str | None,
-                      body: ArticleAction) -> dict[str, Any]:
-    article = await _readable_article(rt, article_id, principal)
+                      body: ArticleAction) -> tuple[dict[str, Any], articles.Reach]:
+    allowed = await reach_of(rt, principal)
+    article = await _readable_article(rt, article_id, allowed)
     check_product(principal, article["product_code"], what=article["_id"])
     check_if_match(article, if_match)
     try:
@@ -154,7 +159,7 @@ async def _transition(rt: Runtime, article_id: str, action: str, principal: Prin
     payload = model(article_id=changed["_id"], type=changed["type"], product_code=changed["product_code"],
                     title=changed["title"], version=changed["version"], audience=changed["audience"])
     event = rt.event(payload, type=event_type, subject=changed["_id"], sequence=changed["version"])
-    return await replace_article(rt, changed, [event])
+    return await replace_article(rt, changed, [event]), allowed
 
 
 async def _article(rt: Runtime, article_id: str) -> dict[str, Any]:
@@ -164,18 +169,40 @@ async def _article(rt: Runtime, article_id: str) -> dict[str, Any]:
     return article
 
 
-async def _readable_article(rt: Runtime, article_id: str, principal: Principal) -> dict[str, Any]:
+async def reach_of(rt: Runtime, principal: Principal) -> articles.Reach:
+    """What `principal` reads (domain/articles.py `reach`): for a vendor, with the products the catalog says it
+    supplies, read from the store at each request (a product's vendor changes by lifecycle's events)."""
+    supplied = None
+    if articles.vendor_bound(principal.roles):
+        supplied = await supplied_by(rt.store, PRODUCTS, principal.vendor)
+    return articles.reach(principal.roles, supplied=supplied)
+
+
+def narrowed(allowed: articles.Reach, **asked) -> articles.Reach:
+    """`articles.narrowed`, refusing with a 403 that names the parameter asked outside the caller's reach."""
+    try:
+        return articles.narrowed(allowed, **asked)
+    except articles.OutOfReach as error:
+        raise out_of_reach(error) from error
+
+
+def out_of_reach(error: articles.OutOfReach) -> Problem:
+    return Problem(403, "forbidden", "Outside what you may read", f"{error.parameter}: {error.message}.",
+                   parameter=error.parameter)
+
+
+async def _readable_article(rt: Runtime, article_id: str, allowed: articles.Reach) -> dict[str, Any]:
     """The article, or 404 when it does not exist or the caller may not read it (not there, to them)."""
     article = await _article(rt, article_id)
-    if not articles.readable(article, principal.roles):
+    if not articles.readable(article, allowed):
         raise _not_found(article_id)
     return article
 
 
-def _readable_version(article: dict[str, Any], version: int, principal: Principal, *,
+def _readable_version(article: dict[str, Any], version: int, allowed: articles.Reach, *,
                       snapshot: bool = False) -> dict[str, Any]:
     found = articles.snapshot_of(article, version)
-    if found is None or not articles.readable(found, principal.roles):
+    if found is None or not articles.readable(found, allowed, product_code=article["product_code"]):
         raise Problem(404, "not-found", "Version not found",
                       f"{article['_id']} has no version {version} that you may read.", version=version)
     return found if snapshot else articles.at_version(article, version)
@@ -222,9 +249,9 @@ def _illegal(error: IllegalTransition) -> Problem:
                    f"{error.state} ({STATE_LABELS[ArticleState(error.state)]}).", state=error.state)
 
 
-def _answer(article: dict[str, Any], response: Response, principal: Principal) -> dict[str, Any]:
+def _answer(article: dict[str, Any], response: Response, allowed: articles.Reach) -> dict[str, Any]:
     response.headers["ETag"] = f'"{article["version"]}"'
-    return _view(article, principal)
+    return _view(article, allowed)
 
 
 def _version_info(snapshot: dict[str, Any]) -> dict[str, Any]:
@@ -233,7 +260,7 @@ def _version_info(snapshot: dict[str, Any]) -> dict[str, Any]:
             "note": snapshot.get("note")}
 
 
-def _view(article: dict[str, Any], principal: Principal, latest: dict[str, Any] | None = None) -> dict[str, Any]:
+def _view(article: dict[str, Any], allowed: articles.Reach, latest: dict[str, Any] | None = None) -> dict[str, Any]:
     """An article (or a past version of it) as the caller may see it: `versions` lists only those they may read."""
     latest = latest or article
     audience = Audience(articles.audience_of(article))
@@ -246,7 +273,8 @@ def _view(article: dict[str, Any], principal: Principal, latest: dict[str, Any] 
         **{f: article.get(f) for f in ("created_at", "created_by", "updated_at", "updated_by", "published_at",
                                        "archived_at")},
         "reuse_count": article["reuse_count"], "reuse_by_month": article.get("reuse_by_month") or {},
-        "versions": [_version_info(v) for v in latest["versions"] if articles.readable(v, principal.roles)],
+        "versions": [_version_info(v) for v in latest["versions"]
+                     if articles.readable(v, allowed, product_code=latest["product_code"])],
     }
 
 

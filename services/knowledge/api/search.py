@@ -3,14 +3,14 @@ synonyms an admin edits (`GET/PUT /v1/synonyms`). The engine is services/knowled
 per-replica index services/knowledge/store/search_index.py; docs/knowledge-search.md describes both.
 
 Who may do what (SPEC §1):
-- search: every role, over what it may read by the articles' own rule (domain/articles.py `visible`, the one
+- search: every role, over what it may read by the articles' own rule (domain/articles.py `reach`, the one
   `GET /v1/articles` applies: audiences by role, intake only customer text, account managers theirs and the
-  customers'; drafts for staff only, vendors included); `audience=` narrows that further and asking for an
-  audience the caller does not read is a 403. Published articles only unless staff add drafts with
-  `include_drafts=true` (403 for others). Product managers search every product: reading is not scoped,
-  publishing is.
-- suggestions: the front line — agents, ops engineers, complaint handlers, product managers, account managers.
-  Candidate answers are unvalidated text from closed tickets (KCS: not yet reviewed), so account managers get
+  customers'; drafts for staff only, vendors included; a vendor only the products it supplies). `audience=`,
+  `include_drafts=true` and `product_code=` narrow that further, and asking for more than one's reach is a 403
+  naming the parameter, as on `GET /v1/articles`. Product managers search every product: reading is not
+  scoped, publishing is.
+- suggestions: the front line — agents, ops engineers, complaint handlers, product managers, account managers —
+  over the published articles they read (the same rule). Candidate answers are unvalidated text from closed tickets (KCS: not yet reviewed), so account managers get
   the articles only, as they do not read candidates either.
 - synonyms: staff (articles.STAFF) read them, admins change them, If-Match required as on every change in
   knowledge (428 without it).
@@ -30,6 +30,7 @@ from services.kit.auth import Principal, authenticate, require_roles
 from services.kit.preconditions import check_version, parse_if_match
 from services.kit.problems import Problem, invalid
 from services.kit.store import ConcurrencyConflict
+from services.knowledge.api.routes import narrowed, reach_of
 from services.knowledge.api.search_models import SearchPage, Suggestions, SynonymsIn, SynonymsOut
 from services.knowledge.domain import articles
 from services.knowledge.domain.articles import STAFF, TYPE_LABELS, ArticleState
@@ -62,9 +63,9 @@ def live(rt: Runtime) -> LiveSearch:
     return rt.extras["search"]
 
 
-def readable_published(principal: Principal) -> dict[str, frozenset[str]]:
-    """The index filter of what `principal` reads (articles.visible), published articles only."""
-    return {**articles.visible(principal.roles), "state": frozenset({ArticleState.published.value})}
+def readable_published(allowed: articles.Reach) -> dict[str, frozenset[str]]:
+    """The index filter of what a principal of reach `allowed` reads (articles.reach), published articles only."""
+    return {**allowed.fields(), "state": frozenset({ArticleState.published.value})}
 
 
 def _offset(cursor: str | None) -> int:
@@ -88,23 +89,13 @@ async def search_articles(
         limit: Annotated[int, Query(ge=1, le=50)] = 10,
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None):
     offset = _offset(cursor)
-    visible = articles.visible(principal.roles)
-    where = readable_published(principal)
-    if audience is not None:
-        if audience.value not in visible["audience"]:
-            raise Problem(403, "forbidden", "Audience not readable",
-                          f"Articles for {audience.value} are not readable with the roles "
-                          f"{', '.join(r.value for r in principal.roles)}.")
-        where["audience"] = frozenset({audience.value})
-    if include_drafts:
-        if ArticleState.draft.value not in visible["state"]:
-            raise Problem(403, "forbidden", "Drafts are for staff", "include_drafts=true needs one of the roles: "
-                          + ", ".join(r.value for r in Role if r in articles.DRAFT_READERS) + ".")
-        where["state"] = frozenset({ArticleState.published.value, ArticleState.draft.value})
+    states = [ArticleState.published.value, *([ArticleState.draft.value] if include_drafts else [])]
+    allowed = narrowed(await reach_of(rt, principal), audience=audience.value if audience else None,
+                       states=states, product_code=product_code, states_parameter="include_drafts")
+    where = allowed.fields()
     search = live(rt)
     query = parse_query(q, search.articles.analyzer, search.synonyms)
-    where |= {**({"product_code": (product_code,)} if product_code else {}),
-              **({"type": (type.value,)} if type else {})}
+    where |= {"type": (type.value,)} if type else {}
     limit = min(limit, MAX_RESULTS - offset)
     hits, total = search.articles.search(query, where=where, limit=limit, offset=offset)
     following = offset + len(hits)
@@ -131,24 +122,22 @@ async def suggestions(
         limit: Annotated[int, Query(ge=1, le=20, description="articles and answers, each")] = 5):
     search = live(rt)
     query = parse_query(q, search.articles.analyzer, search.synonyms)
-    hits, _ = search.articles.search(query, where={**readable_published(principal),
-                                                   **({"product_code": (product_code,)} if product_code else {})},
-                                     limit=limit)
+    allowed = narrowed(await reach_of(rt, principal), product_code=product_code)
+    hits, _ = search.articles.search(query, where=readable_published(allowed), limit=limit)
     found = [{"id": h.id, "title": h.doc.title, "type": h.doc.attrs["type"],
               "type_label": TYPE_LABELS[ArticleType(h.doc.attrs["type"])],
               "product_code": h.doc.attrs["product_code"], "snippet": h.snippet, "highlights": h.highlights,
               "score": h.score} for h in hits]
-    answers = await _answers(rt, search, query, product_code, limit) if principal.has(*ANSWER_READERS, Role.admin) \
+    answers = await _answers(rt, search, query, allowed, limit) if principal.has(*ANSWER_READERS, Role.admin) \
         else []
     return {"articles": found, "answers": answers, "words": query.words}
 
 
-async def _answers(rt: Runtime, search: LiveSearch, query, product_code: str | None, limit: int) -> list[dict]:
-    """Open candidates by text score × occurrences; each read again from the store (a few documents by id), so a
-    candidate promoted or dismissed a moment ago on another replica is not suggested."""
-    hits, _ = search.candidates.search(query, where={"state": (OPEN,), **({"product_code": (product_code,)}
-                                                                         if product_code else {})},
-                                       limit=50, snippets=False)
+async def _answers(rt: Runtime, search: LiveSearch, query, allowed: articles.Reach, limit: int) -> list[dict]:
+    """Open candidates (of the products in reach) by text score × occurrences; each read again from the store (a
+    few documents by id), so a candidate promoted or dismissed a moment ago on another replica is not suggested."""
+    products = {} if allowed.product_code is None else {"product_code": allowed.product_code}
+    hits, _ = search.candidates.search(query, where={"state": (OPEN,), **products}, limit=50, snippets=False)
     ranked = rank_by_occurrences(hits, lambda h: h.doc.attrs["occurrences"], limit)
     if not ranked:
         return []

@@ -1,5 +1,7 @@
 """Training sessions (培训指导, issue 9 point 7): `POST /v1/trainings` records one held for a product and
-publishes `knowledge.training.recorded`; `GET /v1/trainings` lists them per product and city."""
+publishes `knowledge.training.recorded`; `GET /v1/trainings` lists them per product and city. Staff read them; a
+vendor only those of the products it supplies (domain/articles.py `reach`: another product is 403 when asked
+for, 404 when read by id)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from services.kit.clock import stored_now
 from services.kit.pagination import PageParams, keyed_page, page_params
 from services.kit.problems import Problem, invalid
 from services.kit.store import eq
-from services.knowledge.api.routes import check_product
+from services.knowledge.api.routes import check_product, narrowed, reach_of
 from services.knowledge.domain import trainings
 from services.knowledge.domain.trainings import InvalidTraining
 from services.knowledge.store.collections import ARTICLES, TRAININGS, next_training_number
@@ -109,9 +111,14 @@ async def record_training(body: TrainingIn, response: Response, rt: Rt, principa
             responses={401: PROBLEM, 403: PROBLEM, 422: PROBLEM})
 async def list_trainings(rt: Rt, principal: Reader, params: Paging, product_code: str | None = None,
                          city: Annotated[City | None, Query(description="参训地市")] = None):
+    allowed = narrowed(await reach_of(rt, principal), product_code=product_code)
     query: dict[str, Any] = {}
     if product_code is not None:
         query["product_code"] = eq(product_code)
+    elif allowed.product_code is not None:  # a vendor: the sessions of the products it supplies
+        if not allowed.product_code:
+            return {"items": [], "next_cursor": None}
+        query["product_code"] = {"$in": sorted(allowed.product_code)}
     if city is not None:
         query["cities"] = {"$in": [city]}
     docs, cursor = await keyed_page(rt.store[TRAININGS], [query], params, "list_key")
@@ -122,7 +129,7 @@ async def list_trainings(rt: Rt, principal: Reader, params: Paging, product_code
             responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM})
 async def get_training(training_id: str, rt: Rt, principal: Reader):
     doc = await rt.store[TRAININGS].find_one({"_id": training_id})
-    if doc is None:
+    if doc is None or not (await reach_of(rt, principal)).admits_product(doc["product_code"]):
         raise Problem(404, "not-found", "Training not found", f"No training session {training_id}.")
     return _view(doc)
 

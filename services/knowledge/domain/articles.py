@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -128,6 +129,36 @@ def at_version(article: dict[str, Any], version: int) -> dict[str, Any] | None:
 
 
 # --- who reads what ------------------------------------------------------------------------------------------
+#
+# The one rule of who reads which article. `reach` says what a principal reads, per field (audience, state and,
+# for a vendor, product); `readable` judges one document by it, `visibility_query` makes it a store filter,
+# `Reach.fields` the search index's, and `narrowed` applies what a caller asks for (`audience=`, `state=`,
+# `include_drafts=`, `product_code=`) — asking for more than one's reach is refused (`OutOfReach`, a 403 naming
+# the parameter), never silently answered with nothing.
+#
+# A vendor (厂家) is the third line of the products it supplies, and of those only (SPEC §1): it reads the
+# knowledge of the products whose vendor, as lifecycle's catalog announces it (kit/catalog.py), is its own
+# `vendor` claim. A product whose vendor knowledge does not know is none of its products, and neither is a
+# general article (no product). A principal holding another staff role as well (an agent who is also a vendor) is
+# not bound so: that role reads every product.
+
+
+class OutOfReach(Exception):
+    """A filter asked for what the principal may not read: `parameter` names the query parameter."""
+
+    def __init__(self, parameter: str, message: str):
+        super().__init__(f"{parameter}: {message}")
+        self.parameter, self.message = parameter, message
+
+
+# Roles that read the knowledge of every product (the staff but vendors).
+EVERY_PRODUCT = STAFF - {Role.vendor}
+
+
+def vendor_bound(roles: Iterable[Role | str]) -> bool:
+    """Whether what a principal reads is limited to the products of its vendor id."""
+    held = {Role(role) for role in roles}
+    return Role.vendor in held and not held & EVERY_PRODUCT
 
 
 def audiences_of(roles: Iterable[Role | str]) -> frozenset[str]:
@@ -142,31 +173,88 @@ def reads_drafts(roles: Iterable[Role | str]) -> bool:
     return any(Role(role) in DRAFT_READERS for role in roles)
 
 
-def visible(roles: Iterable[Role | str]) -> dict[str, frozenset[str]]:
-    """What a principal with `roles` may read, per field: the audiences and the states. The one rule of who reads
-    which article: `readable` judges one document by it, `visibility_query` makes it a store filter, and search
-    and suggestions (api/search.py) filter their index with it."""
+@dataclass(frozen=True)
+class Reach:
+    """What one principal reads: articles whose audience is one of `audience`, whose state is one of `state`
+    and, unless `product_code` is None (every product, general articles included), whose product is one of
+    `product_code`."""
+
+    audience: frozenset[str]
+    state: frozenset[str]
+    product_code: frozenset[str] | None = None
+
+    def fields(self) -> dict[str, frozenset[str]]:
+        """Field → allowed values: what the search index filters on (api/search.py)."""
+        return {"audience": self.audience, "state": self.state,
+                **({} if self.product_code is None else {"product_code": self.product_code})}
+
+    def admits_product(self, product_code: str | None) -> bool:
+        return self.product_code is None or product_code in self.product_code
+
+
+def reach(roles: Iterable[Role | str], *, supplied: Iterable[str] | None) -> Reach:
+    """What a principal with `roles` reads. `supplied`: the codes of the products whose vendor is the principal's
+    (the catalog's `vendor`), asked of the store by the caller when `vendor_bound(roles)`; ignored otherwise."""
     roles = list(roles)
     states = READABLE_STATES if reads_drafts(roles) else STATES_WITHOUT_DRAFTS
-    return {"audience": audiences_of(roles), "state": frozenset(s.value for s in states)}
+    products = None
+    if vendor_bound(roles):
+        if supplied is None:
+            raise ValueError("a vendor's reach needs the products it supplies")
+        products = frozenset(supplied)
+    return Reach(audience=audiences_of(roles), state=frozenset(s.value for s in states), product_code=products)
 
 
-def readable(doc: dict[str, Any], roles: Iterable[Role | str]) -> bool:
-    """Whether a principal with `roles` may read this article or version: its audience is one of theirs, and a
-    draft only if they read drafts. Anything else is, to them, not there (404, absent from lists)."""
-    allowed = visible(roles)
-    return audience_of(doc) in allowed["audience"] and doc["state"] in allowed["state"]
+def readable(doc: dict[str, Any], allowed: Reach, *, product_code: str | None = None) -> bool:
+    """Whether a principal of reach `allowed` may read this article or version: its audience is one of theirs,
+    its state (a draft only if they read drafts) and its product (a vendor's own). A version snapshot carries
+    no product: pass the article's as `product_code`. Anything else is, to them, not there (404, absent from
+    lists)."""
+    product = doc["product_code"] if "product_code" in doc else product_code
+    return audience_of(doc) in allowed.audience and doc["state"] in allowed.state and allowed.admits_product(product)
 
 
-def visibility_query(roles: Iterable[Role | str]) -> dict[str, Any]:
-    """The store filter equal to `readable` (empty for staff, who read everything)."""
-    allowed = visible(roles)
+def visibility_query(allowed: Reach) -> dict[str, Any]:
+    """The store filter equal to `readable` (empty for staff, who read everything). None when nothing can match
+    (a vendor that supplies no product known here): the caller answers nothing without asking the store."""
     query: dict[str, Any] = {}
-    if allowed["audience"] != {a.value for a in Audience}:
-        query["audience"] = {"$in": sorted(allowed["audience"])}
-    if allowed["state"] != {s.value for s in ArticleState}:
-        query["state"] = {"$in": [s.value for s in ArticleState if s.value in allowed["state"]]}
+    if allowed.audience != {a.value for a in Audience}:
+        query["audience"] = _one_of(sorted(allowed.audience))
+    if allowed.state != {s.value for s in ArticleState}:
+        query["state"] = _one_of([s.value for s in ArticleState if s.value in allowed.state])
+    if allowed.product_code is not None:
+        if not allowed.product_code:
+            return None
+        query["product_code"] = _one_of(sorted(allowed.product_code))
     return query
+
+
+def _one_of(values: list[str]) -> dict[str, Any]:
+    # one value as `$eq`, the comparison an index serves on both stores (kit/store.py `eq`)
+    return {"$eq": values[0]} if len(values) == 1 else {"$in": values}
+
+
+def narrowed(allowed: Reach, *, audience: str | None = None, states: Iterable[str] | None = None,
+             product_code: str | None = None, states_parameter: str = "state") -> Reach:
+    """`allowed` narrowed to what a caller asks for; OutOfReach when they ask for what they may not read: an
+    audience not theirs, a state they do not read (drafts, for those who are not staff: `states_parameter`
+    names how they asked, `state` on lists, `include_drafts` on search), a product not theirs (a vendor's)."""
+    if audience is not None:
+        if audience not in allowed.audience:
+            raise OutOfReach("audience", f"articles for {audience} are not readable by you (you read: "
+                                         f"{', '.join(sorted(allowed.audience))})")
+        allowed = replace(allowed, audience=frozenset({audience}))
+    if states is not None:
+        states = frozenset(states)
+        if not states <= allowed.state:
+            refused = ", ".join(s for s in sorted(states - allowed.state))
+            raise OutOfReach(states_parameter, f"{refused} articles are for the centre's staff only")
+        allowed = replace(allowed, state=states)
+    if product_code is not None:
+        if not allowed.admits_product(product_code):
+            raise OutOfReach("product_code", f"{product_code} is not a product of your vendor id")
+        allowed = replace(allowed, product_code=frozenset({product_code}))
+    return allowed
 
 
 # --- comparing two versions ----------------------------------------------------------------------------------

@@ -2,13 +2,17 @@
 their best answers, the misunderstanding-driven complaints (理解偏差) first, for the account managers who explain
 the product to their customers. Built from the month's `closures` records (one per closed ticket that fed
 knowledge) and the candidates and articles they were counted on; rendered as Markdown or DOCX (python-docx).
+
+Two FAQs of one month: the centre's staff get the working one, candidates' unreviewed answers included (what the
+product manager reviews before publishing it); the account managers, who take it to their customers, get the
+reviewed one, built from published articles they may read only (`monthly(reviewed=...)`).
 """
 
 from __future__ import annotations
 
 import io
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from services.knowledge.domain import candidates as candidate_rules
@@ -23,18 +27,34 @@ def _most_common(values: Iterable[str]) -> str | None:
 
 def monthly(product_code: str, month: str, closures: list[Mapping[str, Any]],
             candidates: Mapping[str, Mapping[str, Any]], articles: Mapping[str, Mapping[str, Any]],
-            *, limit: int = 20) -> dict[str, Any]:
+            *, limit: int = 20, reviewed: Callable[[Mapping[str, Any]], bool] | None = None) -> dict[str, Any]:
     """The FAQ: entries grouped by what they were counted on (a candidate, or the article a ticket named), a
     dismissed candidate's left out (its product manager judged it no FAQ material). An entry's question is the
     month's most frequent phrasing (an article's title), its answer the month's most frequent accepted answer,
-    else the candidate's best one (an article's body)."""
+    else the candidate's best one (an article's body).
+
+    With `reviewed` (whether the reader may take an article as a reviewed answer: published, and readable by
+    them), the FAQ holds reviewed content only, for readers outside the centre's staff (the account managers):
+    each entry is an article `reviewed` admits, with its title and body; a candidate's closes count on the
+    article it was promoted to, if that one is admitted; every other close (a candidate not promoted, an article
+    not published or not for them) is left out, its question and answer unshown, and only counted in
+    `unreviewed_closes`."""
     groups: dict[str, list[Mapping[str, Any]]] = {}
+    unreviewed = 0
     for closure in closures:
         key = closure.get("candidate_id") or closure.get("article_id")
         if key is None:
             continue
-        if closure.get("candidate_id") and (candidates.get(key) or {}).get("state") == candidate_rules.DISMISSED:
+        candidate = candidates.get(key) if closure.get("candidate_id") else None
+        if candidate is not None and candidate.get("state") == candidate_rules.DISMISSED:
             continue
+        if reviewed is not None:
+            if closure.get("candidate_id"):
+                key = ((candidate or {}).get(candidate_rules.PROMOTED) or {}).get("article_id")
+            if key is None or key not in articles or not reviewed(articles[key]):
+                unreviewed += 1
+                continue
+            closure = {**closure, "article_id": key, "candidate_id": None}
         groups.setdefault(key, []).append(closure)
     entries = []
     for key, members in groups.items():
@@ -57,7 +77,17 @@ def monthly(product_code: str, month: str, closures: list[Mapping[str, Any]],
     rest = sorted((e for e in entries if not e["misunderstanding_complaints"]), key=lambda e: (-e["count"],
                                                                                                 e["question"]))
     return {"product_code": product_code, "month": month, "closes": sum(e["count"] for e in entries),
+            "reviewed_only": reviewed is not None, "unreviewed_closes": unreviewed,
             "misunderstandings": first[:limit], "questions": rest[:max(0, limit - len(first[:limit]))]}
+
+
+def _preamble(faq: Mapping[str, Any]) -> str:
+    if not faq.get("reviewed_only"):
+        return f"本月共 {faq['closes']} 张已关闭工单涉及以下问题（由知识库按月自动整理，发布前请产品经理审核）。"
+    text = f"本月共 {faq['closes']} 张已关闭工单涉及以下问题，答复均来自已发布的知识。"
+    if faq.get("unreviewed_closes"):
+        text += f"另有 {faq['unreviewed_closes']} 张工单的问题尚无审核过的答复，未列入。"
+    return text
 
 
 def title(faq: Mapping[str, Any]) -> str:
@@ -66,8 +96,7 @@ def title(faq: Mapping[str, Any]) -> str:
 
 
 def markdown(faq: Mapping[str, Any]) -> str:
-    lines = [f"# {title(faq)}", "",
-             f"本月共 {faq['closes']} 张已关闭工单涉及以下问题（由知识库按月自动整理，发布前请产品经理审核）。", ""]
+    lines = [f"# {title(faq)}", "", _preamble(faq), ""]
     number = 0
     for heading, entries in (("一、理解偏差类投诉（供客户经理向客户解释）", faq["misunderstandings"]),
                              ("二、常见问题", faq["questions"])):
@@ -91,7 +120,7 @@ def docx(faq: Mapping[str, Any]) -> bytes:
 
     document = Document()
     document.add_heading(title(faq), level=0)
-    document.add_paragraph(f"本月共 {faq['closes']} 张已关闭工单涉及以下问题（由知识库按月自动整理，发布前请产品经理审核）。")
+    document.add_paragraph(_preamble(faq))
     number = 0
     for heading, entries in (("一、理解偏差类投诉（供客户经理向客户解释）", faq["misunderstandings"]),
                              ("二、常见问题", faq["questions"])):

@@ -16,6 +16,9 @@ STAMPED = (ARTICLES, CANDIDATES, PRODUCTS, SYNONYMS)
 CLOSURES = "closures"   # one small record per closed ticket that feeds knowledge (_id = ticket id): kit/once.py
 PACKS = "stage_packs"   # the trial-commercial pack opened per entry into trial: reserved article ids (events/packs.py)
 KCS_MEASURES = "kcs_measures"  # KCS figures per product and month (_id = "<product_code>:<YYYY-MM>")
+# the candidates started, as the replicas agreed under the start lease: {_id: candidate id, product_code, type,
+# signature, at} (events/matching.py)
+CANDIDATE_STARTS = "candidate_starts"
 
 INDEXES = {
     ARTICLES: [
@@ -36,6 +39,7 @@ INDEXES = {
         IndexModel([("product_code", ASCENDING), ("list_key", DESCENDING)]),
     ],
     CLOSURES: [IndexModel([("product_code", ASCENDING), ("month", ASCENDING)])],
+    CANDIDATE_STARTS: [IndexModel([("product_code", ASCENDING), ("type", ASCENDING), ("at", ASCENDING)])],
     KCS_MEASURES: [IndexModel([("product_code", ASCENDING), ("month", ASCENDING)]), IndexModel([("month", ASCENDING)])],
 }
 

@@ -5,7 +5,7 @@ import { useState } from "react";
 import { Link, useNavigate } from "react-router-dom";
 import { useAuth } from "../../lib/auth";
 import { useLang } from "../../lib/i18n";
-import { ARTICLE_TYPES, AUDIENCE_LABELS, STATE_LABELS, TYPE_LABELS, label, mayWrite } from "./logic";
+import { ARTICLE_TYPES, AUDIENCE_LABELS, STATE_LABELS, TYPE_LABELS, label, mayWrite, readsDrafts } from "./logic";
 import { productOptions, useCatalog } from "./products";
 import { usePaged } from "./usePaged";
 import "./words";
@@ -54,7 +54,8 @@ export default function Articles() {
         <Col xs={12} sm={6} md={4}>
           <Select aria-label={t("kn.state")} style={{ width: "100%" }} allowClear placeholder={t("kn.state")}
             value={state} onChange={setState} data-testid="articles-state"
-            options={Object.keys(STATE_LABELS).map((v) => ({ value: v, label: label(STATE_LABELS, v, lang) }))} />
+            options={Object.keys(STATE_LABELS).filter((v) => v !== "draft" || (!!user && readsDrafts(user)))
+              .map((v) => ({ value: v, label: label(STATE_LABELS, v, lang) }))} />
         </Col>
         <Col flex="auto" style={{ textAlign: "right" }}>
           {canWrite && (

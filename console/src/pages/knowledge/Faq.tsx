@@ -25,6 +25,8 @@ interface MonthlyFaq {
   product_code: string;
   month: string;
   closes: number;
+  reviewed_only?: boolean;
+  unreviewed_closes?: number;
   misunderstandings: Entry[];
   questions: Entry[];
 }
@@ -176,6 +178,10 @@ export default function Faq() {
       {faq && (
         <>
           <Typography.Text type="secondary">{faq.month} · {t("kn.closes")} {faq.closes}</Typography.Text>
+          {faq.reviewed_only && (
+            <Alert type="info" showIcon data-testid="faq-reviewed-only"
+              message={`${t("kn.reviewedOnly")} ${faq.unreviewed_closes ?? 0}`} />
+          )}
           {section(t("kn.misunderstandings"), faq.misunderstandings, "faq-misunderstandings")}
           {section(t("kn.otherQuestions"), faq.questions, "faq-questions")}
         </>

@@ -6,7 +6,7 @@ import { Link } from "react-router-dom";
 import { api } from "../../lib/api";
 import { useAuth } from "../../lib/auth";
 import { useLang } from "../../lib/i18n";
-import { ARTICLE_TYPES, STATE_LABELS, TYPE_LABELS, highlight, label } from "./logic";
+import { ARTICLE_TYPES, STATE_LABELS, TYPE_LABELS, highlight, label, readsDrafts } from "./logic";
 import { productOptions, useCatalog } from "./products";
 import "./words";
 
@@ -50,7 +50,7 @@ export function Highlighted({ text, spans }: { text: string; spans: [number, num
 export default function Search() {
   const { t, lang } = useLang();
   const { user } = useAuth();
-  const staff = !!user && !user.roles.every((r) => r === "intake" || r === "account_manager");
+  const staff = !!user && readsDrafts(user);
   const { entries, error: catalogError } = useCatalog();
   const [q, setQ] = useState("");
   const [product, setProduct] = useState<string | undefined>();

@@ -10,6 +10,7 @@ import {
   mayDecide,
   parseTags,
   previousMonth,
+  readsDrafts,
 } from "./logic";
 
 describe("highlight", () => {
@@ -87,6 +88,16 @@ describe("mayDecide", () => {
     expect(mayDecide(pm, { state: "promoted", product_code: "mobile_office" })).toBe(false);
     expect(mayDecide({ roles: ["admin"] }, { state: "open", product_code: "x" })).toBe(true);
     expect(mayDecide({ roles: ["agent"] }, { state: "open", product_code: "x" })).toBe(false);
+  });
+});
+
+describe("readsDrafts", () => {
+  it("is the centre's staff, vendors included: not a channel system nor an account manager alone", () => {
+    expect(readsDrafts({ roles: ["agent"] })).toBe(true);
+    expect(readsDrafts({ roles: ["vendor"] })).toBe(true);
+    expect(readsDrafts({ roles: ["account_manager", "agent"] })).toBe(true);
+    expect(readsDrafts({ roles: ["account_manager"] })).toBe(false);
+    expect(readsDrafts({ roles: ["intake", "account_manager"] })).toBe(false);
   });
 });
 

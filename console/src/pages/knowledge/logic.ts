@@ -121,6 +121,12 @@ export interface Who {
 
 const has = (who: Who, ...roles: string[]) => who.roles.includes("admin") || roles.some((r) => who.roles.includes(r));
 
+/** Whether `who` reads drafts (the centre's staff, vendors included): not a channel system nor an account manager.
+ *  Asking the service for drafts otherwise is a 403 (`state=draft` on the list, `include_drafts` on search). */
+export function readsDrafts(who: Who): boolean {
+  return !who.roles.every((r) => r === "intake" || r === "account_manager");
+}
+
 /** Whether `who` may validate (publish, archive) the knowledge of this product: an admin, or a product manager of
  *  the product (any product manager for a general article). */
 export function mayValidate(who: Who, productCode: string | null | undefined): boolean {

@@ -72,6 +72,7 @@ words({
   "kn.count": { zh: "本月次数", en: "This month" },
   "kn.cities": { zh: "地市", en: "Cities" },
   "kn.closes": { zh: "已关闭工单", en: "Closed tickets" },
+  "kn.reviewedOnly": { zh: "仅含已发布知识的答复；尚无审核过答复的问题未列入，涉及工单", en: "Published answers only; questions without a reviewed answer are left out, closed tickets" },
   "kn.pickProduct": { zh: "请选择产品", en: "Choose a product" },
   "kn.required": { zh: "必填", en: "Required" },
   "kn.all": { zh: "全部", en: "All" },
