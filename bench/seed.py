@@ -40,7 +40,9 @@ from contracts.vocabulary import KIND_ID_PREFIX, Cause, Channel, Industry, Kind,
 from services.kit.store import OUTBOX, OUTBOX_PENDING, REVISION, WRITE_REVISION, ensure_text_index  # noqa: E402
 from services.lifecycle.domain.seed import PRODUCTS  # noqa: E402
 from services.ticketing.api.models import TicketOut  # noqa: E402
+from services.ticketing.domain import schedule  # noqa: E402
 from services.ticketing.domain.ticket import Actor, Customer, Ticket  # noqa: E402
+from services.ticketing.store.scheduled import SLA_MONITOR  # noqa: E402
 from services.ticketing.store.collections import (  # noqa: E402
     CATALOG, COUNTERS, INDEXES, SEARCH_INDEX, TICKETS, to_document,
 )
@@ -210,6 +212,11 @@ def build_ticket(rng: random.Random, ticket_id: str, kind: Kind, opened: datetim
             satisfied = not (reopen and round_ == 0)
             ticket.give_feedback(satisfied, rng.choice((4, 5, 5, 5)) if satisfied else 2,
                                  None if satisfied else "问题没有解决", opener, max(moment, ticket.updated_at))
+    # what the breach job (store/scheduled.py) of a live system has raised by now: a seeded store is one the job
+    # keeps up with, not a backlog of tens of thousands of tickets for its first passes to write
+    due = schedule.breaches_due(ticket, now)
+    if due:
+        ticket.record_breaches(due, SLA_MONITOR, now)
     # as open_ticket stores them: channels send an Idempotency-Key (the first answer is kept for replays),
     # staff filing from the console do not
     keyed = rng.random() < 0.6
