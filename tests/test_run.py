@@ -38,11 +38,13 @@ class RunPy:
     """scripts/run.py as a subprocess, its output collected line by line."""
 
     def __init__(self, infra, tmp_path: Path, *, ports: dict[str, int] | None = None, via_parent: bool = False):
-        self.ports = {name: devstack.free_port() for name in (*SERVICES, "nx-27017")} | (ports or {})
+        # the console gateway's too: its default 8000 is taken whenever a `make run` is up on the same machine
+        self.ports = {name: devstack.free_port() for name in (*SERVICES, "nx-27017", "console")} | (ports or {})
         self.data_dir = tmp_path / "data"
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPS_")}
         env.update({f"OPS_{name.upper()}_PORT": str(self.ports[name]) for name in SERVICES})
-        env.update(OPS_NX_PORT=str(self.ports["nx-27017"]), OPS_DATA_DIR=str(self.data_dir),
+        env.update(OPS_NX_PORT=str(self.ports["nx-27017"]), OPS_CONSOLE_PORT=str(self.ports["console"]),
+                   OPS_DATA_DIR=str(self.data_dir),
                    OPS_AMQP_URL=infra.amqp_url, OPS_NAMESPACE=f"{infra.namespace}run",
                    OPS_AUTH_SECRET=infra.auth_secret, NO_COLOR="1")
         command = [sys.executable, str(RUN_PY)]
