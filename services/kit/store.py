@@ -40,6 +40,8 @@ Query shapes on nx-27017 (what runs as one SQL statement served by an index, wha
   plain comparison alone, so equality on an array element matches nothing (MongoDB matches it). `{f: {"$eq":
   v}}` is always the plain, index-served comparison: use `eq` below for scalar fields. Membership in an array
   field is `{f: {"$in": [v]}}` on both stores (on nx-27017 a json_each test of every document it walks).
+- `_id` in a filter beside `$text` fails ("no such column: tickets._id"): look such a document up by another
+  unique indexed field (ticketing's sort key, api/routes.breach_filters).
 - `$text` beside a `$or` matched nothing (the Python path does not evaluate `$text`): ask each alternative of
   the `$or` on its own and merge the answers (kit/pagination.keyed_page does).
 - A text index is not listed by `list_indexes`/`index_information`, and creating it again once the collection

@@ -9,7 +9,7 @@ from services.kit import text
 from services.ticketing.domain import sla
 from services.ticketing.domain.ticket import Actor, Customer, Ticket
 from tests.ticketing.test_sla import PausableTicket
-from services.ticketing.api.routes import breach_filters
+from services.ticketing.api.routes import breach_filters, unraised_breaches
 from services.ticketing.domain import schedule
 from services.ticketing.store import listing, scheduled, search
 from services.ticketing.store.collections import from_document, to_document
@@ -80,13 +80,17 @@ def breach_moments(ticket):
 
 
 def listed_as_breached(ticket, now) -> bool:
-    """What GET /v1/tickets?breached=true asks of the stored fields: flagged when written, or past its moment
-    since and not raised by the breach job yet (api/routes.breach_filters)."""
+    """What GET /v1/tickets?breached=true asks of the stored fields (api/routes.py): the ids that
+    `unraised_breaches` finds, then the alternatives of `breach_filters`."""
     fields = listing.derived_fields(ticket)
     ops = {"$eq": lambda a, b: a == b, "$lt": lambda a, b: a < b, "$gte": lambda a, b: a >= b}
-    return any(all(ops[op](fields[field], value) for field, condition in alternative.items()
+
+    def matches(query):
+        return all(ops[op](fields[field], value) for field, condition in query.items()
                    for op, value in condition.items())
-               for alternative in breach_filters(True, now))
+
+    unraised = [fields[listing.SORT_KEY]] if matches(unraised_breaches(now)) else []
+    return any(matches(alternative) for alternative in breach_filters(True, now, unraised))
 
 
 def with_breaches_raised(ticket, at):
