@@ -577,3 +577,23 @@ async def test_the_registry_reads_the_webhooks_once_per_period_and_again_after_a
     fresh = WebhookRegistry(rt, ttl=0.0)  # another process's worker, once its period is over
     await rt.store[WEBHOOKS].delete_one({"_id": "wh_r"})
     assert await fresh.by_owner() == {}
+
+
+async def test_handlers_that_find_the_registry_stale_at_once_read_it_once(job_runtime):
+    import asyncio
+
+    from prometheus_client import REGISTRY, generate_latest
+
+    from services.ticketing.events.webhooks import WebhookRegistry
+    from tests.ticketing.test_intake import store_commands
+
+    def reads() -> float:
+        return store_commands(generate_latest(REGISTRY).decode(), "find", WEBHOOKS)
+
+    registry = WebhookRegistry(job_runtime, ttl=3600.0)
+    before = reads()
+    answers = await asyncio.gather(*(registry.by_owner() for _ in range(20)))  # a prefetch's worth of handlers
+    assert reads() - before == 1 and all(answer is answers[0] for answer in answers)
+    registry.invalidate()
+    await asyncio.gather(*(registry.by_owner() for _ in range(20)))
+    assert reads() - before == 2

@@ -73,14 +73,22 @@ class WebhookRegistry:
         self.rt, self.ttl = rt, ttl
         self._by_owner: dict[str, list[dict[str, Any]]] | None = None
         self._read_at = 0.0
+        self._reading = asyncio.Lock()
+
+    def _stale(self) -> bool:
+        return self._by_owner is None or time.monotonic() - self._read_at >= self.ttl
 
     async def by_owner(self) -> dict[str, list[dict[str, Any]]]:
-        if self._by_owner is None or time.monotonic() - self._read_at >= self.ttl:
-            read_at = time.monotonic()
-            by_owner: dict[str, list[dict[str, Any]]] = {}
-            for hook in await self.rt.store[WEBHOOKS].find({}, {"secret": 0}).to_list():
-                by_owner.setdefault(hook["owner"], []).append(hook)
-            self._by_owner, self._read_at = by_owner, read_at
+        # One read when the period ends, not one per handler: the consumer runs a prefetch's worth of handlers at
+        # once, and each of them found the copy stale (about 15 reads every period in the close loop)
+        if self._stale():
+            async with self._reading:
+                if self._stale():
+                    read_at = time.monotonic()
+                    by_owner: dict[str, list[dict[str, Any]]] = {}
+                    for hook in await self.rt.store[WEBHOOKS].find({}, {"secret": 0}).to_list():
+                        by_owner.setdefault(hook["owner"], []).append(hook)
+                    self._by_owner, self._read_at = by_owner, read_at
         return self._by_owner
 
     def invalidate(self) -> None:
