@@ -117,6 +117,25 @@ async def test_a_products_month_as_json_from_tickets_and_kcs_events(client, rt, 
     assert [t["name"] for t in one["tables"]] == ["kcs"]
 
 
+async def test_a_ticket_received_in_the_month_but_filed_after_it_counts_in_its_questions(client, rt, analyst):
+    # history imported in April of contacts made in March: March's figures count them, so must its question tables
+    code = product()
+    received, filed = datetime(2026, 3, 30, 2, tzinfo=UTC), datetime(2026, 4, 2, 2, tzinfo=UTC)
+    for ticket_id in ("ZX-L1", "ZX-L2", "ZX-L3"):
+        await apply_ticket_event(rt, _opened(
+            code, ticket_id, "济南", "补卡怎么办理", kind="consultation", received_at=received, opened_at=filed,
+            respond_by=filed + timedelta(hours=4), resolve_by=filed + timedelta(days=7)))
+
+    async def tables(month):
+        body = (await get(client, analyst, month, product_code=code, fresh="true")).json()
+        return {t["name"]: t for t in body["tables"]}
+
+    march = await tables("2026-03")
+    assert march["overview"]["rows"][0]["opened"] == 3  # as the metrics count them (before: 0)
+    assert [(row["question"], row["tickets"]) for row in march["top_questions"]["rows"]] == [("补卡怎么办理", 3)]
+    assert (await tables("2026-04"))["top_questions"]["rows"] == []
+
+
 async def test_csv_and_xlsx_downloads(client, rt, analyst):
     code = product()
     await feed_march(rt, code)

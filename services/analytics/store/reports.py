@@ -53,10 +53,13 @@ def report_id(month: str, product_code: str | None) -> str:
 
 async def month_tickets(store: Store, month: str, *, product_code: str | None = None,
                         city: str | None = None) -> list[dict[str, Any]]:
-    """The read-model documents that can count in `month`: opened before its end and not closed before its start
-    (a ticket closed before the month has every moment before it, and is in no backlog of it)."""
+    """The read-model documents that can count in `month`: opened before its end, or received before it (a ticket
+    counts as opened on the requester's contact, `received_at`, which a late relay or an import puts before its
+    `opened_at`: domain/report.opened_in), and not closed before its start (a ticket closed before the month has
+    every moment before it, and is in no backlog of it)."""
     period = month_period(month)
-    clauses: list[dict[str, Any]] = [{"opened_at": {"$lt": period.end}}]
+    clauses: list[dict[str, Any]] = [{"$or": [{"opened_at": {"$lt": period.end}},
+                                              {"received_at": {"$lt": period.end}}]}]
     if product_code:
         clauses.append({"product_code": eq(product_code)})
     if city:
