@@ -10,11 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from contracts.events import Envelope, ProductRegistered
+from contracts.events import CatalogSyncRequested, Envelope, ProductRegistered
 from services.kit.app import Runtime
 from services.kit.cache import merge_if_newer
 from services.kit.consumer import Subscription
 from services.kit.store import Store, eq
+
+
+SYNC_REQUESTED = "catalog.sync_requested"
+
+
+async def ask_for_the_catalog(rt: Runtime) -> None:
+    """Ask lifecycle to announce every catalog entry again (what a service does at start when its copy is missing
+    or incomplete: on a fresh broker lifecycle may have announced it before our queue existed). Published directly,
+    no state goes with it: the next start asks again if it is still needed. The service lists SYNC_REQUESTED among
+    what it publishes."""
+    request = rt.event(CatalogSyncRequested(requested_by=rt.settings.service_name), type=SYNC_REQUESTED,
+                       subject="catalog", sequence=0)
+    await rt.bus.publish(request.model_dump(mode="json"))
 
 
 def product_names(rt: Runtime, *, queue: str, collection: str) -> Subscription:

@@ -23,7 +23,7 @@ def create(settings: Settings | None = None) -> FastAPI:
         if serves_api:  # a worker answers no search: it keeps no index
             await rt.extras["search"].start()
         if settings.role in ("all", "worker"):  # the replicas that consume the catalog's events
-            await catalog.ask_for_the_catalog(rt)
+            await catalog.ask_if_incomplete(rt)
 
     async def on_stop(rt: Runtime) -> None:
         await rt.extras["search"].stop()

@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from fastapi import FastAPI
 
-from contracts.events import CatalogSyncRequested
 from services.kit import replay
 from services.kit.app import Runtime, ServiceSpec, create_app
+from services.kit.catalog import SYNC_REQUESTED, ask_for_the_catalog
 from services.kit.scheduler import PeriodicJob
 from services.kit.store import ensure_text_index
 from services.ticketing.api import attachments, flows, reminders
@@ -33,7 +33,7 @@ from services.ticketing.store.collections import (
 log = structlog.get_logger()
 
 PUBLISHES = ("ticket.opened", "ticket.assigned", "ticket.escalated", "ticket.progress_noted", "ticket.resolved",
-             "ticket.reopened", "ticket.closed", "catalog.sync_requested", "ticket.attachment_added",
+             "ticket.reopened", "ticket.closed", SYNC_REQUESTED, "ticket.attachment_added",
              "ticket.pending", "ticket.requester_replied", "ticket.answered", "ticket.merged", SLA_CONFIG_CHANGED,
              "ticket.sla_breached", "ticket.update_due")
 # a replay's answer, to the asking consumer's queue alone (kit/replay.py, store/snapshots.py)
@@ -41,14 +41,10 @@ SENDS = (snapshots.SNAPSHOT, replay.COMPLETED)
 
 
 async def learn_catalog(rt: Runtime) -> None:
-    """Load the catalog cache; with no catalog yet, ask lifecycle to announce it: on a fresh broker lifecycle may
-    have announced it before our queue existed. Published directly (no state goes with it); the next start asks
-    again."""
+    """Load the catalog cache; with no catalog yet, ask lifecycle to announce it (kit/catalog.py)."""
     await catalog_of(rt).load()
     if await rt.store[CATALOG].find_one({}, {"_id": 1}) is None:
-        request = rt.event(CatalogSyncRequested(requested_by=rt.settings.service_name),
-                           type="catalog.sync_requested", subject="catalog", sequence=0)
-        await rt.bus.publish(request.model_dump(mode="json"))
+        await ask_for_the_catalog(rt)
 
 
 async def on_start(rt: Runtime) -> None:

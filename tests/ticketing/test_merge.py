@@ -28,6 +28,17 @@ class Crash(Exception):
     """Where the process would die: the request stops at this step and writes nothing more."""
 
 
+async def merge_dying_after(env, hooks, step: str, source: str, target: str) -> None:
+    """The merge request's process dies right after `step` (merges.py's test hooks): nothing after it runs."""
+    async def die(source_id, into):
+        raise Crash
+
+    hooks[step] = die
+    with pytest.raises(Crash):
+        await post(env, source, "merge", {"into": target})
+    hooks.clear()
+
+
 @pytest.fixture(scope="module")
 async def env(infra):
     app = create(settings_for(Settings, infra, SERVICE))
@@ -188,14 +199,7 @@ async def test_merges_racing_each_other_lose_no_requester(env):
 
 async def test_a_merge_cut_short_after_its_commit_is_finished_by_the_recovery(env, infra, hooks):
     target, source = await open_ticket(env), await open_ticket(env, name="孙七")
-
-    async def die(source_id, into):
-        raise Crash
-
-    hooks["committed"] = die
-    with pytest.raises(Crash):
-        await post(env, source, "merge", {"into": target})
-    hooks.clear()
+    await merge_dying_after(env, hooks, "committed", source, target)
     # between the two: the target holds the source, the source is reserved and waits
     assert (await get(env, target))["merged_from"] == [source]
     assert (await stored(env, source))["merging"]["into"] == target and await journal(env, source) is not None
@@ -221,14 +225,7 @@ async def test_a_merge_cut_short_after_its_commit_is_finished_by_the_recovery(en
 async def test_a_merge_cut_short_before_its_commit_is_given_up_by_the_recovery(env, hooks):
     target, source = await open_ticket(env), await open_ticket(env)
     source_before, target_before = await get(env, source), await get(env, target)
-
-    async def die(source_id, into):
-        raise Crash
-
-    hooks["reserved"] = die
-    with pytest.raises(Crash):
-        await post(env, source, "merge", {"into": target})
-    hooks.clear()
+    await merge_dying_after(env, hooks, "reserved", source, target)
     assert (await stored(env, source))["merging"]["into"] == target
     refused_naming_into(await post(env, await open_ticket(env), "merge", {"into": source}), source)
     assert await merges.recover(env["rt"], datetime.now(UTC) + timedelta(seconds=61)) == 1

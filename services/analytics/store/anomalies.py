@@ -25,6 +25,7 @@ from contracts.events import AnomalyDetected
 from services.analytics.domain.anomalies import Verdict, episode_id, evaluate, lookback_days, next_step
 from services.analytics.domain import counters
 from services.analytics.domain.period import LOCAL_ZONE
+from services.analytics.store import watermarks
 from services.analytics.store.counters import read_buckets
 from services.kit.app import Runtime
 from services.kit.clock import stored_now
@@ -237,21 +238,8 @@ async def _record(rt: Runtime, dimension: Dimension, key: str, verdict: Verdict,
 
 async def judged_through(store: Store) -> date | None:
     """The last complete day the daily job has judged (its watermark), None before its first run."""
-    doc = await store[SCANS].find_one({"_id": eq(WATERMARK)})
-    return counters.parse_day(doc["through"]) if doc and doc.get("through") else None
-
-
-async def _advance(rt: Runtime, through: date, now: datetime) -> None:
-    """Move the watermark to `through`, never back (a replica that stalled past its lease and finishes an older
-    run after its successor leaves the newer watermark alone)."""
-    text = day_key(through)
-
-    def decide(current):
-        if current is not None and current.get("through", "") >= text:
-            return None
-        return {"_id": WATERMARK, "through": text, "updated_at": now}, []
-
-    await rt.store.change(SCANS, WATERMARK, decide)
+    day = await watermarks.through(store, SCANS, WATERMARK)
+    return counters.parse_day(day) if day else None
 
 
 def days_to_judge(current: date, through: date | None) -> list[date]:
@@ -272,7 +260,7 @@ async def run_scan(rt: Runtime, now: datetime | None = None) -> list[ScanReport]
     current = today(now)
     days = days_to_judge(current, await judged_through(rt.store))
     reports = await scan_days(rt, days, now=now)
-    await _advance(rt, current - timedelta(days=1), now)
+    await watermarks.advance(rt.store, SCANS, WATERMARK, day_key(current - timedelta(days=1)), now)
     if len(days) > 2:
         log.info("anomalies.caught_up", first=days[0].isoformat(), days=len(days) - 1)
     return reports

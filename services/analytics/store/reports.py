@@ -26,7 +26,7 @@ from pymongo import IndexModel
 
 from services.analytics.domain.report import Report, build_report, counted_products, month_period, previous_month
 from services.analytics.domain.subscriptions import figures as subscription_figures
-from services.analytics.store import subscriptions
+from services.analytics.store import subscriptions, watermarks
 from services.analytics.store.collections import SUMMARY_FIELDS, TICKETS, newest_event_time
 from services.kit.store import Store, eq
 
@@ -139,8 +139,7 @@ def months_to_keep(previous: str, through: str | None) -> list[str]:
 
 async def kept_through(store: Store) -> str | None:
     """The last month the job has kept every report of (its watermark, YYYY-MM), None before its first run."""
-    doc = await store[REPORT_JOB].find_one({"_id": eq(WATERMARK)})
-    return doc.get("through") if doc else None
+    return await watermarks.through(store, REPORT_JOB, WATERMARK)
 
 
 async def ensure_monthly_reports(store: Store, *, now: datetime) -> list[str]:
@@ -152,13 +151,7 @@ async def ensure_monthly_reports(store: Store, *, now: datetime) -> list[str]:
     made = []
     for month in months_to_keep(previous, await kept_through(store)):
         made += await ensure_month_reports(store, month, now=now)
-
-    def advance(current):
-        if current is not None and current.get("through", "") >= previous:
-            return None
-        return {"_id": WATERMARK, "through": previous, "updated_at": now}, []
-
-    await store.change(REPORT_JOB, WATERMARK, advance)
+    await watermarks.advance(store, REPORT_JOB, WATERMARK, previous, now)
     return made
 
 

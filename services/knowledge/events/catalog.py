@@ -6,31 +6,26 @@ from __future__ import annotations
 
 import structlog
 
-from contracts.events import CatalogSyncRequested
 from services.kit.app import Runtime
-from services.kit.catalog import product_names
+from services.kit import catalog
+from services.kit.catalog import SYNC_REQUESTED, product_names
 from services.kit.consumer import Subscription
 from services.knowledge.store.collections import PRODUCTS
 
 log = structlog.get_logger()
 QUEUE = "knowledge.catalog"
-SYNC_REQUESTED = "catalog.sync_requested"
 
 
 def subscriptions(rt: Runtime) -> list[Subscription]:
     return [product_names(rt, queue=QUEUE, collection=PRODUCTS)]
 
 
-async def ask_for_the_catalog(rt: Runtime) -> bool:
-    """At start: a catalog not held yet (a fresh broker: lifecycle may have announced it before our queue existed),
-    or held from before the vendor was kept (entries without `vendor`, so their vendors would read nothing), asks
-    lifecycle to announce every entry again. Published directly (no state goes with it); the next start asks again
-    if it is still needed."""
+async def ask_if_incomplete(rt: Runtime) -> bool:
+    """At start: a catalog not held yet, or held from before the vendor was kept (entries without `vendor`, so
+    their vendors would read nothing), asks lifecycle to announce every entry again (kit/catalog.py)."""
     held = await rt.store[PRODUCTS].find({}, {"vendor": 1}).to_list()
     if held and all("vendor" in doc for doc in held):
         return False
-    request = rt.event(CatalogSyncRequested(requested_by=rt.settings.service_name), type=SYNC_REQUESTED,
-                       subject="catalog", sequence=0)
-    await rt.bus.publish(request.model_dump(mode="json"))
+    await catalog.ask_for_the_catalog(rt)
     log.info("catalog.sync_requested", held=len(held))
     return True
