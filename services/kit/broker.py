@@ -8,14 +8,17 @@ import json
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiormq
 import structlog
 from aiormq.abc import DeliveredMessage
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.schemas import Channel, QueueType
+from pydantic import ValidationError
 
-from contracts.events import DEAD_LETTER_EXCHANGE, EXCHANGE
+from contracts.events import DEAD_LETTER_EXCHANGE, EXCHANGE, Envelope
 from services.kit.settings import ServiceSettings
 
 log = structlog.get_logger()
@@ -45,6 +48,7 @@ class EventBus:
         self.dead_letter_exchange = RabbitExchange(settings.name(DEAD_LETTER_EXCHANGE), type=ExchangeType.DIRECT,
                                                    durable=True)
         self.bindings: dict[str, tuple[RabbitQueue, list[str]]] = {}
+        self.retired: dict[str, tuple[list[str], Callable[[Envelope], Awaitable[None]]]] = {}
         self.process_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
     def queue(self, base_name: str, routing_keys: list[str]) -> RabbitQueue:
@@ -82,6 +86,47 @@ class EventBus:
             declared = await self.broker.declare_queue(queue)
             for key in keys:
                 await declared.bind(exchange, routing_key=key)
+        for name, (keys, handler) in self.retired.items():  # after the queues that took their work are bound
+            await self._drain_and_delete(name, keys, handler)
+
+    def retire(self, base_name: str, routing_keys: list[str], handler: Callable[[Envelope], Awaitable[None]]) -> None:
+        """Have `declare_topology` take a queue of an earlier version out of service (Subscription.replaces)."""
+        self.retired[self.settings.name(base_name)] = (routing_keys, handler)
+
+    async def _drain_and_delete(self, name: str, keys: list[str], handler) -> None:
+        """Unbind a retired queue, apply what it still holds, oldest first, then delete it; a message that fails
+        stays, and so does the queue, unbound, until the next start. The queue that took its work is bound
+        before this runs, so an event published meanwhile reaches that one, and an event that reached both is
+        applied twice, which handlers allow (idempotent, order-tolerant). An earlier version still running
+        elsewhere (a rolling update) consumes beside this and may declare the queue again when it reconnects:
+        the next start retires it again."""
+        connection = self.broker._connection  # a channel of its own: a missing queue closes the channel that asks
+        async with connection.channel() as channel:
+            try:
+                await channel.get_queue(name, ensure=True)
+            except aiormq.exceptions.ChannelNotFoundEntity:
+                return  # never existed here, or retired already
+        async with connection.channel() as channel:
+            queue = await channel.get_queue(name, ensure=False)
+            exchange = await channel.get_exchange(self.exchange.name, ensure=False)
+            for key in keys:
+                await queue.unbind(exchange, routing_key=key)
+            applied = 0
+            while (message := await queue.get(no_ack=False, fail=False, timeout=5)) is not None:
+                try:
+                    envelope = Envelope.model_validate_json(message.body)
+                    await handler(envelope)
+                except ValidationError as error:
+                    await self.dead_letter(name, message.body, dict(message.headers or {}), error, 1)
+                except Exception as error:  # noqa: BLE001 - kept for the next start, the rest of the service runs
+                    await message.nack(requeue=True)
+                    log.warning("queue.retire_stopped", queue=name, applied=applied, error=str(error)[:500])
+                    return
+                await message.ack()
+                applied += 1
+            # empty, and unbound before it was read, so nothing can reach it now; quorum queues refuse if_empty
+            await queue.delete(if_unused=False, if_empty=False)
+            log.info("queue.retired", queue=name, applied=applied)
 
     async def publish(self, envelope: dict[str, Any]) -> None:
         """Publish one stored envelope (already JSON-ready) and wait for the broker's confirm."""

@@ -48,6 +48,10 @@ class Subscription:
     # (EventBus.send_to_queue), such as the snapshots of a replay this service asked for (kit/replay.py).
     # `event_types` then only document it.
     direct: bool = False
+    # Queues of earlier versions whose work this subscription took over, each with the routing keys it was
+    # bound to: at start they are unbound, what they still hold goes through `handler`, and then they are
+    # deleted (EventBus.retire). Their dead-letter queues stay for whoever reads them.
+    replaces: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 async def the_message(message: RabbitMessage) -> RabbitMessage:
@@ -63,6 +67,8 @@ def register(bus: EventBus, subscription: Subscription) -> None:
     settings = bus.settings
     keys = [bus.address(settings.name(subscription.queue))] if subscription.direct else list(subscription.event_types)
     queue = bus.queue(subscription.queue, keys)
+    for old_queue, old_keys in subscription.replaces:
+        bus.retire(old_queue, list(old_keys), subscription.handler)
 
     @bus.broker.subscriber(queue, bus.exchange, ack_policy=AckPolicy.MANUAL, decoder=the_message,
                            title=subscription.queue, description=", ".join(subscription.event_types))
