@@ -5,7 +5,6 @@ from services.lifecycle.api import backlog, development, maintenance, procuremen
 from services.lifecycle.api.routes import router
 from services.lifecycle.domain.catalog import REGISTERED
 from services.lifecycle.events import catalog, handlers
-from services.lifecycle.events import maintenance as maintenance_events
 from services.lifecycle.events import trials as trial_events
 from services.lifecycle.settings import Settings
 from services.lifecycle.store import development as development_store
@@ -28,7 +27,6 @@ def create(settings: Settings | None = None) -> FastAPI:
                  **maintenance_store.INDEXES},
         outbox_collections=[PLATFORMS, PRODUCTS, BACKLOG],
         publishes=[REGISTERED, stages.STAGE_CHANGED, backlog.SHIPPED],
-        subscriptions=lambda rt: [*handlers.subscriptions(rt), *trial_events.subscriptions(rt),
-                                  *maintenance_events.subscriptions(rt)],
+        subscriptions=lambda rt: [*handlers.subscriptions(rt), *trial_events.subscriptions(rt)],
         on_start=catalog.on_start,
     ))

@@ -1,4 +1,13 @@
-"""`ticket.closed` → the product's optimisation backlog (one backlog item document per normalised title)."""
+"""Ticketing's events on one queue, `lifecycle.tickets`, each applied by the read models it concerns:
+
+- `ticket.closed` → the product's optimisation backlog (one backlog item document per normalised title);
+- `ticket.opened` / `ticket.closed` → trial feedback (events/trials.py);
+- `ticket.opened` / `resolved` / `reopened` / `closed` → the fault read model (events/maintenance.py).
+
+One queue rather than one per read model: every intake's `ticket.opened` was delivered twice and every closure
+three times (six deliveries for a resolve and close), each costing lifecycle and the broker more than the handler
+that dropped most of them. The handlers are independent and idempotent, so a retry after one of them failed
+applies the others again harmlessly. The queues of the earlier version are drained and retired at start."""
 
 from __future__ import annotations
 
@@ -7,19 +16,29 @@ from services.kit.app import Runtime
 from services.kit.consumer import Subscription
 from services.lifecycle.domain import backlog
 from services.lifecycle.events.catalog import republish_catalog
+from services.lifecycle.events.maintenance import FAULT_EVENTS, record_fault
+from services.lifecycle.events.trials import FEEDBACK_EVENTS, record_feedback
 from services.lifecycle.store.collections import BACKLOG
 
 TICKETS_QUEUE = "lifecycle.tickets"
+TICKET_EVENTS = tuple(dict.fromkeys(("ticket.closed", *FEEDBACK_EVENTS, *FAULT_EVENTS)))
+# the queues of the version before this one, with the keys they were bound to (kit/consumer.Subscription.replaces)
+REPLACED_QUEUES = (("lifecycle.trial_feedback", FEEDBACK_EVENTS), ("lifecycle.faults", FAULT_EVENTS))
 
 
 def subscriptions(rt: Runtime) -> list[Subscription]:
-    async def on_ticket_closed(envelope: Envelope) -> None:
-        await record_closed_ticket(rt, envelope)
+    async def on_ticket_event(envelope: Envelope) -> None:
+        if envelope.type == "ticket.closed":
+            await record_closed_ticket(rt, envelope)
+        if envelope.type in FEEDBACK_EVENTS:
+            await record_feedback(rt, envelope)
+        if envelope.type in FAULT_EVENTS:
+            await record_fault(rt, envelope)
 
     async def on_catalog_sync_requested(envelope: Envelope) -> None:
         await republish_catalog(rt)
 
-    return [Subscription(TICKETS_QUEUE, ("ticket.closed",), on_ticket_closed),
+    return [Subscription(TICKETS_QUEUE, TICKET_EVENTS, on_ticket_event, replaces=REPLACED_QUEUES),
             Subscription("lifecycle.catalog_sync", ("catalog.sync_requested",), on_catalog_sync_requested)]
 
 

@@ -13,20 +13,11 @@ from datetime import UTC, datetime
 from contracts.events import EVENT_TYPES, Envelope
 from contracts.vocabulary import Kind
 from services.kit.app import Runtime
-from services.kit.consumer import Subscription
 from services.lifecycle.domain import maintenance
 from services.lifecycle.store.maintenance import FAULTS
 
-FAULTS_QUEUE = "lifecycle.faults"
-# reopened too: a fault whose restore the requester refused is open again
+# on lifecycle's ticket queue (events/handlers.py); reopened too: a fault whose restore the requester refused is open again
 FAULT_EVENTS = ("ticket.opened", "ticket.resolved", "ticket.reopened", "ticket.closed")
-
-
-def subscriptions(rt: Runtime) -> list[Subscription]:
-    async def on_ticket(envelope: Envelope) -> None:
-        await record_fault(rt, envelope)
-
-    return [Subscription(FAULTS_QUEUE, FAULT_EVENTS, on_ticket)]
 
 
 async def record_fault(rt: Runtime, envelope: Envelope) -> None:

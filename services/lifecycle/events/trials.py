@@ -1,6 +1,6 @@
 """Trial feedback from ticketing and trainings from knowledge, kept where the trial's view and gate read them.
 
-- `ticket.opened` / `ticket.closed` (queue `lifecycle.trial_feedback`): a suggestion or complaint about a product
+- `ticket.opened` / `ticket.closed` (on lifecycle's ticket queue, events/handlers.py): a suggestion or complaint about a product
   in trial or trial-commercial, opened after the stage began, is linked to that stage (`trial_feedback`, one
   document per ticket); its closure adds the answer. Idempotent and order-tolerant (domain/trials.merge_feedback).
 - `knowledge.training.recorded` (queue `lifecycle.trainings`): one `trainings` document per session; a record is
@@ -16,20 +16,18 @@ from services.lifecycle.store.collections import PRODUCTS, TRAININGS
 from services.lifecycle.store.gates import entered_at
 from services.lifecycle.store.trials import TRIAL_FEEDBACK
 
-FEEDBACK_QUEUE = "lifecycle.trial_feedback"
+FEEDBACK_EVENTS = ("ticket.opened", "ticket.closed")
 TRAININGS_QUEUE = "lifecycle.trainings"
+# what feedback_stage and entered_at read of a product: its documents and gate records stay in the store
+TRIAL_STAGE_FIELDS = {"stage": 1, "stage_entered_at": 1, "created_at": 1}
 FEEDBACK_KIND_VALUES = frozenset(kind.value for kind in trials.FEEDBACK_KINDS)
 
 
 def subscriptions(rt: Runtime) -> list[Subscription]:
-    async def on_ticket(envelope: Envelope) -> None:
-        await record_feedback(rt, envelope)
-
     async def on_training(envelope: Envelope) -> None:
         await record_training(rt, envelope)
 
-    return [Subscription(FEEDBACK_QUEUE, ("ticket.opened", "ticket.closed"), on_ticket),
-            Subscription(TRAININGS_QUEUE, ("knowledge.training.recorded",), on_training)]
+    return [Subscription(TRAININGS_QUEUE, ("knowledge.training.recorded",), on_training)]
 
 
 async def record_feedback(rt: Runtime, envelope: Envelope) -> None:
@@ -48,7 +46,7 @@ async def record_feedback(rt: Runtime, envelope: Envelope) -> None:
         await rt.store[TRIAL_FEEDBACK].find_one({"_id": ticket.ticket_id}, {"stage": 1})
     stage = current["stage"] if current else None
     if stage is None:
-        product = await rt.store[PRODUCTS].find_one({"_id": ticket.product_code})
+        product = await rt.store[PRODUCTS].find_one({"_id": ticket.product_code}, TRIAL_STAGE_FIELDS)
         stage = trials.feedback_stage(ticket, product, entered_at(product) if product else None)
         if stage is None:
             return
