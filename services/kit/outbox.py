@@ -54,7 +54,10 @@ class OutboxRelay:
                 log.exception("outbox.relay_failed")
                 published = 0
                 await asyncio.sleep(min(self.poll_seconds, 1.0))
+            if not self.lease.held:  # another replica relays: nothing here to wait for
+                self.store.outbox_caught_up.set()
             if stopping:
+                self.store.outbox_caught_up.set()
                 return
             if published == 0:
                 self.store.outbox_signal.clear()
@@ -68,32 +71,48 @@ class OutboxRelay:
         """Publish the pending events of up to BATCH documents per collection; returns how many were published.
 
         Two store commands per batch in the usual case, whatever its size: one read of the pending outboxes
-        and one write that removes what was published (`_remove`). Documents are published concurrently (many publisher confirms in
-        flight on the one channel); the events of one document stay in order. The lease is renewed before
-        each batch, so a pass never outlives it."""
-        count = 0
-        for name in self.store.outbox_collections:
-            docs = await self.store[name].find({OUTBOX_PENDING: True}, {OUTBOX: 1, WRITE_REVISION: 1}) \
-                .limit(BATCH).to_list()
-            if not docs:
-                continue
-            if not await self.lease.keep():
-                return count
-            results = await asyncio.gather(*(self._publish_document(doc) for doc in docs))
-            whole: dict[int, list[dict]] = {}  # write revision → documents whose every event went out
-            writes: list[UpdateOne | UpdateMany] = []
-            failure: BaseException | None = None
-            for doc, (published, error) in zip(docs, results, strict=True):
-                count += len(published)
-                if error is None:
-                    whole.setdefault(doc.get(WRITE_REVISION, 0), []).append(doc)
-                else:  # those documents keep their unpublished events for the next pass
-                    failure = failure or error
-                    writes += self._pull(doc["_id"], published, {})
-            await self._remove(name, whole, writes)
-            if failure is not None:
-                raise failure
+        and one write that removes what was published (`_remove`). Documents are published concurrently (many
+        publisher confirms in flight on the one channel); the events of one document stay in order. The lease
+        is renewed before each batch, so a pass never outlives it.
+
+        A pass that finds a whole batch waiting in some collection is behind: until a pass finds less, new
+        documents wait for the relay (Store.insert, `store.outbox_caught_up`). A pass that fails lets them go:
+        an outage must not hold up every insert."""
+        count, behind = 0, False
+        try:
+            for name in self.store.outbox_collections:
+                published, full = await self._relay_collection(name)
+                count += published
+                behind = behind or full
+        finally:
+            if behind and self.store.settings.outbox_backpressure_seconds > 0:
+                self.store.outbox_caught_up.clear()
+            else:
+                self.store.outbox_caught_up.set()
         return count
+
+    async def _relay_collection(self, name: str) -> tuple[int, bool]:
+        """(events published, whether a whole batch was waiting)."""
+        docs = await self.store[name].find({OUTBOX_PENDING: True}, {OUTBOX: 1, WRITE_REVISION: 1}) \
+            .limit(BATCH).to_list()
+        if not docs or not await self.lease.keep():
+            return 0, False
+        count = 0
+        results = await asyncio.gather(*(self._publish_document(doc) for doc in docs))
+        whole: dict[int, list[dict]] = {}  # write revision → documents whose every event went out
+        writes: list[UpdateOne | UpdateMany] = []
+        failure: BaseException | None = None
+        for doc, (published, error) in zip(docs, results, strict=True):
+            count += len(published)
+            if error is None:
+                whole.setdefault(doc.get(WRITE_REVISION, 0), []).append(doc)
+            else:  # those documents keep their unpublished events for the next pass
+                failure = failure or error
+                writes += self._pull(doc["_id"], published, {})
+        await self._remove(name, whole, writes)
+        if failure is not None:
+            raise failure
+        return count, len(docs) == BATCH
 
     async def _remove(self, collection: str, whole: dict[int, list[dict]], writes: list) -> None:
         """Remove what was published, with every event removal bumping the revision, so that a writer who read a

@@ -64,6 +64,10 @@ class ServiceSettings(BaseSettings):
     prefetch: int = 32
     outbox_poll_seconds: float = 1.0
     outbox_lease_seconds: float = 10.0
+    # While this process's relay is a whole batch behind, a new document with events waits up to this long for it
+    # to catch up (Store.insert): at saturation the intake slows to what the relay publishes instead of piling up
+    # an outbox that takes many seconds to drain. 0: never wait.
+    outbox_backpressure_seconds: float = 1.0
 
     @property
     def database(self) -> str:

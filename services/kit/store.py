@@ -185,6 +185,9 @@ class Store:
         self.stamped = frozenset(stamped)
         self.indexes = dict(indexes or {})
         self.outbox_signal = asyncio.Event()
+        # set unless this process's relay found a whole batch waiting in its last pass (OutboxRelay.relay_once)
+        self.outbox_caught_up = asyncio.Event()
+        self.outbox_caught_up.set()
         self._batches: dict[tuple[type, str], Batcher] = {}
 
     def __getitem__(self, name: str) -> AsyncCollection:
@@ -217,8 +220,15 @@ class Store:
 
     async def insert(self, collection: str, doc: dict[str, Any], events: Iterable[Envelope] = ()) -> dict[str, Any]:
         """Insert a new document with its events (with the other inserts waiting, kit `InsertBatch`).
-        DuplicateKeyError propagates (idempotent creation relies on it)."""
+        DuplicateKeyError propagates (idempotent creation relies on it).
+
+        New documents are where outside load comes in (the intake): while the relay of this process is a
+        whole batch behind, the insert first waits for it, up to `outbox_backpressure_seconds`, so that
+        requests slow down rather than the events fall behind."""
         outbox = [e.model_dump(mode="json") for e in events]
+        if outbox and not self.outbox_caught_up.is_set() and self.settings.outbox_backpressure_seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.outbox_caught_up.wait(), self.settings.outbox_backpressure_seconds)
         new = {**doc, REVISION: 1, WRITE_REVISION: 1, OUTBOX: outbox, OUTBOX_PENDING: bool(outbox),
                **self._stamp(collection)}
         await self._batch(InsertBatch, collection).submit(new)

@@ -3,6 +3,7 @@ commands per batch, and nothing lost or doubled when a writer or the broker gets
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -10,7 +11,7 @@ from prometheus_client import REGISTRY
 
 from contracts.events import CandidateUpdated, Envelope
 from services.kit.broker import EventBus
-from services.kit.outbox import OutboxRelay
+from services.kit.outbox import BATCH, OutboxRelay
 from services.kit.settings import ServiceSettings
 from services.kit.store import OUTBOX, OUTBOX_PENDING, Store
 from tests.support import captured, eventually
@@ -128,3 +129,47 @@ async def test_a_failed_publish_keeps_what_did_not_go_out(parts, infra):
         events = await published(received, {doc_id}, 3)
     assert [e["sequence"] for e in events] == [1, 2, 3]
     await relay.lease.release()
+
+
+async def test_a_relay_a_whole_batch_behind_holds_new_documents_until_it_catches_up(parts):
+    store, bus = parts
+    await asyncio.gather(*(store.insert("docs", {"_id": f"w{i:03d}"}, [event(f"w{i:03d}", 1)])
+                           for i in range(BATCH + 30)))
+    relay = OutboxRelay(store, bus)
+    assert await relay.relay_once() == BATCH  # a whole batch was waiting: behind
+    assert not store.outbox_caught_up.is_set()
+
+    insert = asyncio.create_task(store.insert("docs", {"_id": "new"}, [event("new", 1)]))
+    await asyncio.sleep(0.3)
+    assert not insert.done()  # held while the relay is behind
+    assert await store["docs"].find_one({"_id": "new"}) is None
+    assert await relay.relay_once() == 30  # less than a batch: caught up
+    assert store.outbox_caught_up.is_set()
+    await asyncio.wait_for(insert, 5)
+    assert await store["docs"].find_one({"_id": "new"}) is not None
+    # a document without events never waits
+    store.outbox_caught_up.clear()
+    await asyncio.wait_for(store.insert("docs", {"_id": "quiet"}), 0.5)
+    store.outbox_caught_up.set()
+    await relay.lease.release()
+
+
+async def test_the_wait_is_bounded_and_a_failed_pass_lets_writers_go(parts):
+    store, bus = parts
+    store.settings.outbox_backpressure_seconds = 0.2
+    store.outbox_caught_up.clear()  # behind, and no pass comes
+    started = asyncio.get_running_loop().time()
+    await asyncio.wait_for(store.insert("docs", {"_id": "late"}, [event("late", 1)]), 5)
+    assert asyncio.get_running_loop().time() - started >= 0.2  # it waited, then went on: the ticket is stored
+    assert await store["docs"].find_one({"_id": "late"}) is not None
+
+    async def broker_gone(envelope):
+        raise ConnectionError("broker gone")
+
+    await asyncio.gather(*(store.insert("docs", {"_id": f"f{i:03d}"}, [event(f"f{i:03d}", 1)]) for i in range(BATCH)))
+    store.outbox_caught_up.clear()
+    failing = OutboxRelay(store, Interposed(bus, broker_gone))
+    with pytest.raises(ConnectionError):
+        await failing.relay_once()
+    assert store.outbox_caught_up.is_set()  # an outage does not hold up every insert
+    await failing.lease.release()
