@@ -9,7 +9,9 @@ a field of its own with an index of its own, derived on every write of the ticke
 - `sla_breach_check`: the earliest deadline in play not raised yet; due when `< now`;
 - `update_remind_check`: the `update_by` not reminded of yet (open, not paused); due when in `(now, now+lead]`;
 - `auto_close_check`: the latest resolution of a resolved ticket; due when `<=` the cutoff of
-  domain/schedule.auto_close_cutoff (resolved `auto_close_days` business days before now).
+  domain/schedule.auto_close_cutoff (resolved `auto_close_days` business days before now). NEVER while the
+  ticket is reserved for a merge (events/merges.py: the reservation and its release are ticket writes, so the
+  key follows them): the job does not find it then, and finds it again once the reservation is released.
 
 Each is one string range on one field, which both stores serve from the index (a datetime range would be a scan
 on nx-27017, kit/store.py). A ticket whose moment passed while no job ran (the service down) is found by the
