@@ -111,9 +111,17 @@ def scheduled_jobs(rt: Runtime) -> list[PeriodicJob]:
         calendar = (await sla_of(rt).load()).calendar
         await scheduled.auto_close(rt, TICKETS, datetime.now(UTC), calendar, s.auto_close_days)
 
+    # tickets reminded before they kept when (GET /v1/reminders shows their update_due from then on), once
+    walk: dict = {}
+    reminded_at = backfills.OneTime(rt.store, "update_reminded_at",
+                                    lambda: scheduled.backfill_reminded_at(rt.store, TICKETS, walk))
+
+    async def reminders() -> None:
+        await reminded_at()
+        await scheduled.remind_updates(rt, TICKETS, datetime.now(UTC), lead)
+
     return [PeriodicJob("sla-breaches", s.sla_breach_scan_seconds, breaches),
-            PeriodicJob("update-reminders", s.sla_breach_scan_seconds,
-                        lambda: scheduled.remind_updates(rt, TICKETS, datetime.now(UTC), lead)),
+            PeriodicJob("update-reminders", s.sla_breach_scan_seconds, reminders),
             PeriodicJob("auto-close", s.auto_close_scan_seconds, closing)]
 
 

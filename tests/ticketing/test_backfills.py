@@ -1,14 +1,17 @@
 """Tickets stored in an older shape, written as such through the real store and reached once
-(store/backfills.py): open tickets without `sla_open_revision` follow a calendar change (store/sla_recalc.py).
+(store/backfills.py): open tickets without `sla_open_revision` follow a calendar change (store/sla_recalc.py),
+and tickets reminded before they kept `update_reminded_at` show their `update_due` (store/scheduled.py).
 The service runs in the API role (no scheduler): the test runs each job's pass itself."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from services.ticketing.main import create, recalculation
+from services.ticketing.main import create, recalculation, scheduled_jobs
 from services.ticketing.settings import Settings
-from services.ticketing.store import sla_recalc
+from services.ticketing.store import scheduled, sla_recalc
 from services.ticketing.store.backfills import BACKFILLS
 from services.ticketing.store.collections import TICKETS, from_document
 from services.ticketing.store.sla_config import sla_of
@@ -115,6 +118,63 @@ async def test_the_unmarked_query_finds_exactly_the_open_tickets_without_the_fie
     assert await sla_recalc.recalculate_unmarked(rt.store, TICKETS, sla_of(rt).load) is True
     assert (await stored(env, unmarked["id"]))[SLA_OPEN_REVISION] is not None
     assert not await rt.store[TICKETS].find(query, {"_id": 1}).to_list()
+
+
+async def reminders_of(env, sub: str, ticket_id: str) -> list[tuple[str, str]]:
+    r = await env["client"].get("/v1/reminders", params={"assignee": sub}, headers=env["admin"])
+    assert r.status_code == 200, r.text
+    return [(i["kind"], i["deadline"]) for i in r.json()["items"] if i["ticket_id"] == ticket_id]
+
+
+async def test_a_ticket_reminded_before_it_kept_when_shows_its_update_due_once_reached(env):
+    rt = env["rt"]
+    reminded = await filed(env, assignee="handler-old")
+    never = await filed(env, assignee="handler-old")
+    update_by = instant(reminded["sla"]["update_by"])
+    at = update_by - timedelta(minutes=30)
+    assert await scheduled.remind_updates(rt, TICKETS, at, timedelta(hours=1)) >= 2  # both are due
+    assert await reminders_of(env, "handler-old", reminded["id"]) == [("update_due", "update")]
+    before = await without(env, reminded["id"], "update_reminded_at")
+    assert before[scheduled.REMIND_CHECK] == "never"
+    assert await reminders_of(env, "handler-old", reminded["id"]) == []  # what was shown until the next reminder
+    # reminded too, then a report to the requester: the old shape of that has no reminder to show
+    r = await env["client"].post(f"/v1/tickets/{never['id']}/notes", headers=env["admin"],
+                                 json={"body": "正在核实扣费记录", "visibility": "requester"})
+    assert r.status_code == 200, r.text
+    never_before = await without(env, never["id"], "update_reminded_at")
+
+    [job] = [j for j in scheduled_jobs(rt) if j.name == "update-reminders"]
+    await job.run()  # the one-time backfill, then the reminder pass (at the real now: nothing due)
+    doc = await stored(env, reminded["id"])
+    assert abs(from_document(doc).update_reminded_at - at) < timedelta(milliseconds=1), doc["update_reminded_at"]
+    assert await reminders_of(env, "handler-old", reminded["id"]) == [("update_due", "update")]
+    assert (await stored(env, never["id"]))["_wrev"] == never_before["_wrev"]  # nothing to write for it
+    assert await reminders_of(env, "handler-old", never["id"]) == []
+    assert await rt.store[BACKFILLS].find_one({"_id": "update_reminded_at"}) is not None
+
+    # done once: a later start reads the record and walks nothing (a document made old now is not reached)
+    await without(env, reminded["id"], "update_reminded_at")
+    [job] = [j for j in scheduled_jobs(rt) if j.name == "update-reminders"]
+    await job.run()
+    assert "update_reminded_at" not in await stored(env, reminded["id"])
+
+
+async def test_the_walk_of_the_reminder_backfill_goes_on_where_a_pass_stopped(env, monkeypatch):
+    rt = env["rt"]
+    tickets = [await filed(env, assignee="handler-walk") for _ in range(3)]
+    at = instant(tickets[0]["sla"]["update_by"]) - timedelta(minutes=30)
+    await scheduled.remind_updates(rt, TICKETS, at, timedelta(hours=1))
+    for t in tickets:
+        await without(env, t["id"], "update_reminded_at")
+    monkeypatch.setattr(scheduled, "BATCH", 1)  # a page of one ticket, one page a pass
+    walk: dict = {}
+    passes = 0
+    while not await scheduled.backfill_reminded_at(rt.store, TICKETS, walk, max_batches=1):
+        passes += 1
+        assert passes < 1000
+    assert passes >= 3
+    for t in tickets:
+        assert (await stored(env, t["id"])).get("update_reminded_at") is not None, t["id"]
 
 
 async def test_a_missing_field_is_found_as_none_on_both_stores_and_exists_false_is_not_the_same_on_both(env):
