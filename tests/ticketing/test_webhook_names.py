@@ -125,3 +125,14 @@ async def test_what_the_name_resolves_to_in_time_is_still_checked():
         "crm.example.com resolves to 10.0.0.5, a private address"
     public = SlowLookup(answer_after=0.0, address="93.184.215.14")
     assert await events.registration_refusal(runtime(), "https://crm.example.com/x", public) is None
+
+
+async def test_before_an_attempt_through_the_proxy_a_slow_name_is_left_to_the_proxy_at_the_bound(slow):
+    """The check before each attempt through the egress proxy resolves the name too: bounded the same way, so a
+    slow DNS server holds a delivery slot for the bound, not for as long as the system resolver tries."""
+    result, ticks, elapsed = await ticks_during(
+        events.attempt_refusal(runtime(0.2, proxy="http://egress:3128"), "https://slow.example.com/hooks", slow))
+    assert result is None and elapsed < 1.0 and ticks >= 5, (result, elapsed, ticks)
+    private = SlowLookup(answer_after=0.0, address="10.0.0.5")
+    assert await events.attempt_refusal(runtime(proxy="http://egress:3128"), "https://crm.example.com/x", private) \
+        == "crm.example.com resolves to 10.0.0.5, a private address"

@@ -201,7 +201,7 @@ async def registration_refusal(rt: Runtime, url: str, lookup: Callable[..., list
     return rules.host_refusal(host, addresses, allowed)
 
 
-async def attempt_refusal(rt: Runtime, url: str) -> str | None:
+async def attempt_refusal(rt: Runtime, url: str, lookup: Callable[..., list] = socket.getaddrinfo) -> str | None:
     """Before an attempt: a literal address not allowed; with a proxy, also a name our resolver puts on one.
     Without a proxy a name is checked by the connection's own resolution (`GuardedResolver`)."""
     host, port = _host_port(url)
@@ -211,7 +211,7 @@ async def attempt_refusal(rt: Runtime, url: str) -> str | None:
     if not rt.settings.webhook_proxy:
         return None
     try:
-        addresses = await addresses_of(host, port, rt.settings.webhook_resolve_timeout_seconds)
+        addresses = await addresses_of(host, port, rt.settings.webhook_resolve_timeout_seconds, lookup)
     except (OSError, UnicodeError):
         return None  # not resolved (in time): the proxy resolves it, or the attempt fails and is retried
     return rules.host_refusal(host, addresses, allowed)
