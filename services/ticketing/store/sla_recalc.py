@@ -7,10 +7,11 @@ Finding them is one indexed range: every ticket document carries `sla_open_revis
 revision its deadlines were computed under while it is open (new, in progress, pending, escalated), and None
 once resolved or closed (a reopen recomputes it). Open tickets stored before the field existed lack it, and no
 range finds a missing field: `recalculate_unmarked` reaches them once (store/backfills.py) and writes it. The
-stored configuration, not the process's copy, is the measure, so a replica whose copy lags cannot declare tickets up to date. The writes go through Store.change in
-one batch (one read, one bulk write per `BATCH`), guarded by the revision like every ticket write, so an action
-racing the job wins or loses cleanly and the loser decides again on the fresh ticket. Nothing is published: the
-deadlines ride on the ticket's next event (and the breach checks read the ticket).
+stored configuration, not the process's copy, is the measure, so a replica whose copy lags cannot declare
+tickets up to date. The writes go through Store.change in one batch (one read, one bulk write per `BATCH`),
+guarded by the revision like every ticket write, so an action racing the job wins or loses cleanly and the
+loser decides again on the fresh ticket. Nothing is published: the deadlines ride on the ticket's next event
+(and the breach checks read the ticket).
 """
 
 from __future__ import annotations
