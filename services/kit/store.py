@@ -19,6 +19,10 @@ Other nx-27017 differences worked around here, and only here:
   document the field excludes; `find` does not. Spell the conjunction out as `$and` (kit/lease.py does).
 - A compound index that contains `_id` makes every write to its collection fail ("JSON path error near
   '_id'"): index the sort field alone; the `_id` tie-break of kit/pagination.py needs no index of its own.
+- `{f: {"$exists": False}}` matches a field stored as null too (nx-27017 tests `json_extract(...) IS NULL`),
+  where MongoDB matches only a missing one; `{f: None}` is "missing or null" on both. So documents stored
+  before a field existed are found as `{f: None}` beside a condition that today's documents with a null there
+  fail (ticketing's open tickets without `sla_open_revision`), or walked once (ticketing/store/backfills.py).
 
 Bulk writes behave the same on both, and cost nx-27017 far less than the same writes one by one (each command
 is a thread hop, a BSON decoding and a commit): ten documents in one `insert_many` cost it 0.49 ms each against

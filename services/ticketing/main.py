@@ -17,7 +17,7 @@ from services.ticketing.api.calendar import router as calendar_router
 from services.ticketing.events import handlers, improvements, merges, sla_config as sla_config_events
 from services.ticketing.events import webhooks as webhook_delivery
 from services.ticketing.settings import Settings
-from services.ticketing.store import listing, scheduled, sla_recalc, snapshots
+from services.ticketing.store import backfills, listing, scheduled, sla_recalc, snapshots
 from services.ticketing.store import webhooks as webhook_store
 from services.ticketing.store.sla_config import CHANGED as SLA_CONFIG_CHANGED, SLA_CONFIG, sla_of
 from services.ticketing.store.collections import (
@@ -77,11 +77,23 @@ def jobs(rt: Runtime) -> list[PeriodicJob]:
     # tickets stored before the list's derived fields existed get them shortly after start (then it finds none)
     return [PeriodicJob("ticket-list-backfill", 60.0, lambda: listing.backfill(rt.store, TICKETS)),
             # open tickets follow a changed calendar or policy (store/sla_recalc.py)
-            PeriodicJob("sla-recalculate", rt.settings.sla_recalculate_seconds,
-                        lambda: sla_recalc.recalculate_open(rt.store, TICKETS, sla_of(rt).load)),
+            PeriodicJob("sla-recalculate", rt.settings.sla_recalculate_seconds, recalculation(rt)),
             webhook_job(rt), *scheduled_jobs(rt), rt.extras["replays"].job(),
             # merges whose process died between their writes: finished or given up (events/merges.py)
             PeriodicJob("merge-recovery", rt.settings.merge_recovery_seconds, lambda: merges.recover(rt))]
+
+
+def recalculation(rt: Runtime):
+    """The recalculation job's pass: first, until done once, the open tickets stored before they carried
+    `sla_open_revision` (which no range finds), then those behind the configuration."""
+    unmarked = backfills.OneTime(rt.store, "sla_open_revision",
+                                 lambda: sla_recalc.recalculate_unmarked(rt.store, TICKETS, sla_of(rt).load))
+
+    async def recalculate() -> None:
+        await unmarked()
+        await sla_recalc.recalculate_open(rt.store, TICKETS, sla_of(rt).load)
+
+    return recalculate
 
 
 def scheduled_jobs(rt: Runtime) -> list[PeriodicJob]:
@@ -99,9 +111,17 @@ def scheduled_jobs(rt: Runtime) -> list[PeriodicJob]:
         calendar = (await sla_of(rt).load()).calendar
         await scheduled.auto_close(rt, TICKETS, datetime.now(UTC), calendar, s.auto_close_days)
 
+    # tickets reminded before they kept when (GET /v1/reminders shows their update_due from then on), once
+    walk: dict = {}
+    reminded_at = backfills.OneTime(rt.store, "update_reminded_at",
+                                    lambda: scheduled.backfill_reminded_at(rt.store, TICKETS, walk))
+
+    async def reminders() -> None:
+        await reminded_at()
+        await scheduled.remind_updates(rt, TICKETS, datetime.now(UTC), lead)
+
     return [PeriodicJob("sla-breaches", s.sla_breach_scan_seconds, breaches),
-            PeriodicJob("update-reminders", s.sla_breach_scan_seconds,
-                        lambda: scheduled.remind_updates(rt, TICKETS, datetime.now(UTC), lead)),
+            PeriodicJob("update-reminders", s.sla_breach_scan_seconds, reminders),
             PeriodicJob("auto-close", s.auto_close_scan_seconds, closing)]
 
 

@@ -21,6 +21,11 @@ class Settings(ServiceSettings):
     webhook_pass_seconds: float = 20.0       # a pass starts no attempt after this (bounded within its lease)
     webhook_concurrency: int = 8             # attempts in flight at once
     webhook_registry_seconds: float = 2.0    # a worker reads the registered webhooks again after this long
+    # How long a callback's host name may take to resolve (OPS_WEBHOOK_RESOLVE_TIMEOUT_SECONDS): at registration
+    # a name that has not resolved by then is a 422 naming `url`, as one that does not resolve; before an attempt
+    # through the proxy it is left to the proxy (events/webhooks.addresses_of). Straight out, the connection's own
+    # lookup is bounded by the attempt's webhook_timeout_seconds.
+    webhook_resolve_timeout_seconds: float = Field(2.0, gt=0)
     # An HTTP(S) forward proxy every callback goes through (OPS_WEBHOOK_PROXY), e.g. http://egress-proxy:3128:
     # in Kubernetes the workers reach no address outside the cluster but that proxy (deploy/README.md).
     webhook_proxy: str | None = None

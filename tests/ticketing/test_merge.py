@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from structlog.testing import capture_logs
 
 from services.ticketing.events import merges
 from services.ticketing.main import create
@@ -230,3 +231,47 @@ async def test_a_merge_cut_short_before_its_commit_is_given_up_by_the_recovery(e
     refused_naming_into(await post(env, await open_ticket(env), "merge", {"into": source}), source)
     assert await merges.recover(env["rt"], datetime.now(UTC) + timedelta(seconds=61)) == 1
     await untouched(env, source, source_before, target, target_before)
+
+
+async def test_the_auto_close_job_passes_a_reserved_ticket_over_quietly_and_closes_it_once_released(env, hooks):
+    """A resolved ticket without feedback, reserved for a merge that died before its commit: the job's passes
+    leave it alone without a failure (the merge closes it, or gives up); given up, the next pass closes it."""
+    from services.ticketing.store import scheduled
+    from services.ticketing.store.collections import from_document
+    from services.ticketing.store.listing import NEVER, instant_text
+    from services.ticketing.store.sla_config import sla_of
+
+    rt = env["rt"]
+    target, source = await open_ticket(env), await open_ticket(env, name="周八")
+    r = await post(env, source, "resolve", {"answer": "已答复", "cause": "usage_misunderstanding"})
+    assert r.status_code == 200, r.text
+    resolved_at = from_document(await stored(env, source)).resolved_at  # as stored (MongoDB keeps milliseconds)
+    await merge_dying_after(env, hooks, "reserved", source, target)
+    assert (await stored(env, source))["merging"]["into"] == target
+    calendar, days = (await sla_of(rt).load()).calendar, rt.settings.auto_close_days
+    due = calendar.add(resolved_at, days * calendar.day_length) + timedelta(minutes=1)
+
+    async def auto_close_pass() -> list[dict]:
+        """One pass at `due` (other tickets of this module it may close are no concern here): its log lines
+        about the source."""
+        with capture_logs() as logs:
+            await scheduled.auto_close(rt, TICKETS, due, calendar, days)
+        return [e for e in logs if e.get("ticket_id") == source]
+
+    assert (await stored(env, source))[scheduled.AUTO_CLOSE_CHECK] == NEVER  # out of the job's range
+    assert await auto_close_pass() == []
+    # as a reservation written before the job skipped them left its key: the job finds the ticket and passes it
+    # over quietly, writing the key it has now
+    await rt.store[TICKETS].update_one({"_id": source},
+                                       {"$set": {scheduled.AUTO_CLOSE_CHECK: instant_text(resolved_at)}})
+    assert await auto_close_pass() == []
+    doc = await stored(env, source)
+    assert (doc["status"], doc[scheduled.AUTO_CLOSE_CHECK], doc["merging"]["into"]) == ("resolved", NEVER, target)
+
+    # the merge is given up: the ticket is as it was, resolved since `resolved_at`, and the next pass closes it
+    assert await merges.recover(rt, datetime.now(UTC) + timedelta(seconds=61)) == 1
+    doc = await stored(env, source)
+    assert doc["merging"] is None and doc[scheduled.AUTO_CLOSE_CHECK] == instant_text(resolved_at)
+    assert await auto_close_pass() == []
+    closed = await get(env, source)
+    assert (closed["status"], closed["close_reason"]) == ("closed", "no_feedback")

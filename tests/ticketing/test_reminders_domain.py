@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from contracts.vocabulary import TicketStatus
-from services.ticketing.domain.reminders import reminders_of
+from services.ticketing.domain.reminders import reminded_at_from_history, reminders_of
 from services.ticketing.domain.schedule import breaches_due
 from tests.ticketing.test_domain import ME, T0, new_ticket
 
@@ -57,3 +57,49 @@ def test_while_pending_the_update_reminder_waits():
     ticket.remind_update(ME, ticket.update_by - timedelta(minutes=30))
     ticket.status = S.pending
     assert kinds(ticket) == []
+
+
+def stored_before_reminded_at_existed(ticket):
+    """The ticket as a document written before tickets kept `update_reminded_at` reads back: without it."""
+    return ticket.model_copy(update={"update_reminded_at": None})
+
+
+def test_when_a_ticket_reminded_before_the_field_existed_was_reminded_is_read_from_its_history():
+    ticket = assigned()
+    assert reminded_at_from_history(ticket) is None  # not reminded
+    at = ticket.update_by - timedelta(minutes=30)
+    ticket.remind_update(ME, at)
+    old = stored_before_reminded_at_existed(ticket)
+    assert kinds(old) == []  # what GET /v1/reminders showed for it
+    assert reminded_at_from_history(old) == at
+    ticket.add_note("内部", "internal", ME, at + timedelta(minutes=5))
+    assert reminded_at_from_history(stored_before_reminded_at_existed(ticket)) == at  # an internal note is no report
+
+
+def test_a_requester_visible_note_after_the_reminder_leaves_none_even_at_the_same_instant():
+    ticket = assigned()
+    reminded_of = ticket.update_by
+    ticket.remind_update(ME, reminded_of - timedelta(minutes=30))
+    ticket.add_note("处理中", "requester", ME, reminded_of - timedelta(minutes=20))
+    ticket.update_by = reminded_of  # a note out of hours can restart the clock to the same instant
+    assert reminded_at_from_history(stored_before_reminded_at_existed(ticket)) is None
+
+
+def test_a_reminder_of_an_earlier_update_by_is_not_this_one():
+    ticket = assigned()
+    ticket.remind_update(ME, ticket.update_by - timedelta(minutes=30))
+    ticket.update_by = ticket.update_by + timedelta(days=1)  # moved on since (a recalculation, say)
+    ticket.update_reminders = [*ticket.update_reminders, ticket.update_by]  # and reminded without a history entry
+    assert reminded_at_from_history(stored_before_reminded_at_existed(ticket)) is None
+
+
+def test_the_history_text_matches_the_millisecond_instant_mongodb_keeps():
+    ticket = assigned()
+    exact = ticket.update_by.replace(microsecond=123456)
+    ticket.update_by = exact
+    at = exact - timedelta(minutes=30)
+    ticket.remind_update(ME, at)  # the history says ...:00.123456
+    stored = stored_before_reminded_at_existed(ticket)
+    kept = exact.replace(microsecond=123000)  # what MongoDB reads back for update_by and the reminders
+    stored = stored.model_copy(update={"update_by": kept, "update_reminders": [kept]})
+    assert reminded_at_from_history(stored) == at

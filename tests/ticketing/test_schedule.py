@@ -171,6 +171,21 @@ def test_auto_close_after_three_business_days_without_feedback():
         t.give_feedback(True, 5, None, ME, sh(2026, 12, 3, 9, 0))
 
 
+def test_a_ticket_reserved_for_a_merge_is_not_due_for_auto_close_and_is_again_once_released():
+    t = ticket(Kind.consultation, received=sh(2026, 11, 27, 9, 0))
+    t.assign("agent-1", ME, sh(2026, 11, 27, 9, 5))
+    t.resolve("请在考勤页面导出", Cause.usage_misunderstanding, None, ME, sh(2026, 11, 27, 16, 0))
+    target = ticket(Kind.consultation, received=sh(2026, 11, 30, 9, 0)).model_copy(update={"id": "TS-20261130-00002"})
+    t.reserve_merge(target, ME, sh(2026, 12, 2, 15, 0))
+    assert schedule.auto_close_from(t) is None
+    assert not schedule.auto_close_due(t, sh(2026, 12, 3, 9, 0), CALENDAR, 3)  # past the period, but reserved
+    assert to_document(t, {})[scheduled.AUTO_CLOSE_CHECK] == NEVER  # the job's range does not find it
+    assert t.release_merge(target.id)
+    assert schedule.auto_close_from(t) == sh(2026, 11, 27, 16, 0)  # the period still runs from the resolution
+    assert schedule.auto_close_due(t, sh(2026, 12, 3, 9, 0), CALENDAR, 3)
+    assert to_document(t, {})[scheduled.AUTO_CLOSE_CHECK] == instant_text(sh(2026, 11, 27, 16, 0))
+
+
 def test_auto_close_after_an_unsatisfied_round_counts_from_the_latest_resolution_with_no_satisfaction():
     t = ticket(Kind.complaint, received=sh(2026, 11, 23, 9, 0))
     t.assign("h-1", ME, sh(2026, 11, 23, 9, 5))

@@ -7,7 +7,9 @@ principal lists, deletes and redelivers only its own; everyone else is refused w
 
 Where a callback may go is checked at registration (a URL whose host is, or resolves to, a loopback, private,
 link-local … address is 422 naming `url`; OPS_WEBHOOK_ALLOWED_NETWORKS allows networks) and again at each
-delivery (events/webhooks.py).
+delivery (events/webhooks.py). The name is looked up off the event loop and given up after
+`webhook_resolve_timeout_seconds` (2 s): a slow DNS server makes a 422 naming `url` ("does not resolve (no answer
+within 2 s)"), not a request that hangs.
 
 The secret is answered once, by the registration; no listing shows it again (register a new webhook to change
 it, then delete the old one: deliveries are signed per webhook).
@@ -166,7 +168,8 @@ async def load_webhook(rt: Runtime, principal: Principal, webhook_id: str) -> di
              responses={403: {"description": "Not an intake principal or admin, or another owner named"},
                         422: {"description": "Invalid url or events, a host that is or resolves to a loopback, "
                                               "private, link-local or otherwise non-public address (or does "
-                                              "not resolve), or an admin without owner"}})
+                                              "not resolve, or not within OPS_WEBHOOK_RESOLVE_TIMEOUT_SECONDS), "
+                                              "or an admin without owner"}})
 async def register_webhook(body: WebhookIn, response: Response, principal: Principal = Depends(authenticate),
                            rt: Runtime = Depends(runtime)):
     require_channel_or_admin(principal)

@@ -12,12 +12,15 @@ cleared the moment the ticket stops asking for it, with nothing to keep in step.
 
 Only while the ticket is open (not resolved or closed) and assigned: reassigned, it leaves its old assignee's
 reminders and joins the new one's.
+
+Tickets reminded before the ticket kept `update_reminded_at` have it from their history
+(`reminded_at_from_history`), written once by store/scheduled.backfill_reminded_at.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from contracts.vocabulary import TicketStatus
@@ -25,6 +28,9 @@ from services.ticketing.domain.schedule import CLOSED_OR_RESOLVED, Deadline
 
 if TYPE_CHECKING:
     from services.ticketing.domain.ticket import Ticket
+
+# MongoDB keeps datetimes to the millisecond, the history's text keeps microseconds
+SAME_INSTANT = timedelta(milliseconds=1)
 
 ReminderKind = Literal["update_due", "sla_breached"]
 # the statuses of tickets that can ask something of their assignee: where GET /v1/reminders looks
@@ -59,3 +65,28 @@ def reminders_of(ticket: "Ticket") -> list[Reminder]:
             and ticket.update_reminded_at is not None and ticket.status != TicketStatus.pending):
         found.append(Reminder("update_due", "update", ticket.update_by, None, None))
     return sorted(found, key=lambda r: r.due_at)
+
+
+def reminded_at_from_history(ticket: "Ticket") -> datetime | None:
+    """When the assignee was reminded of the report due at the ticket's `update_by`, read from its history, for
+    a ticket stored before `update_reminded_at` existed (store/scheduled.backfill_reminded_at): the
+    `update_reminded` entry for that instant, unless a requester-visible note came after it (the note forgets
+    the reminder, as Ticket.add_note does). None when it was not reminded of this `update_by`, or the note came."""
+    if ticket.update_by is None or ticket.update_by not in ticket.update_reminders:
+        return None
+    reminded: datetime | None = None
+    for entry in ticket.history:
+        if entry.action == "update_reminded" and _instant(entry.details.get("update_by")) is not None \
+                and abs(_instant(entry.details["update_by"]) - ticket.update_by) < SAME_INSTANT:
+            reminded = entry.at
+        elif reminded is not None and entry.action == "notes" and entry.details.get("visibility") == "requester":
+            reminded = None
+    return reminded
+
+
+def _instant(text: object) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None

@@ -7,7 +7,8 @@
 - Update reminders (通报提醒): an open complaint whose `update_by` lies within the reminder lead of `now`, not yet
   passed and not paused, gets one reminder for its assignee per `update_by` instant (`Ticket.update_reminders`).
 - Auto-close (自动结单): a ticket resolved (答复) with no feedback for `auto_close_days` business days of the
-  business calendar, counted from its latest resolution, closes as `no_feedback`.
+  business calendar, counted from its latest resolution, closes as `no_feedback`. Not while it is reserved for
+  a merge into another ticket: the merge closes it (`merged`), or gives up and the ticket is due again.
 
 Each rule also says from when on it has something to do (`breach_check_at`, `reminder_check_at`,
 `auto_close_from`): the jobs find their tickets by those instants, stored and indexed, not by "what happened in
@@ -120,8 +121,12 @@ def reminder_due(ticket: "Ticket", now: datetime, lead: timedelta) -> bool:
 
 
 def auto_close_from(ticket: "Ticket") -> datetime | None:
-    """The instant the no-feedback period of a resolved ticket runs from (its latest resolution), else None."""
-    return ticket.resolved_at if ticket.status == S.resolved else None
+    """The instant the no-feedback period of a resolved ticket runs from (its latest resolution), else None;
+    None too while the ticket is reserved for a merge (`merging`, events/merges.py): the merge closes it, or it
+    releases the reservation, and the release writes this instant back, so a later pass closes it then."""
+    if ticket.status != S.resolved or ticket.merging is not None:
+        return None
+    return ticket.resolved_at
 
 
 def auto_close_due(ticket: "Ticket", now: datetime, calendar: "BusinessCalendar", days: float) -> bool:

@@ -12,9 +12,10 @@ What is delivered (REQUESTER_EVENTS): what the requester may see of their ticket
 (进度通报), pending requests (待补充, with what is `needed`), the requester's reply having been taken, the answer
 (答复, `ticket.resolved`), reopening after unsatisfied feedback and closure. Not delivered: internal notes, the
 hand-back of an upper tier to the front line (`ticket.answered`: a proposed answer, not yet the answer),
-assignment, escalation, SLA breaches. The body is built from an explicit list of fields per event type
-(`callback_body`), never by copying the event, so that a field added to an event later (an assignee, an internal
-note's text) does not leave through a callback by accident.
+assignment, escalation, SLA breaches, the assignee's reminder of a report due (`ticket.update_due`: staff read
+it in GET /v1/reminders; the requester gets the report itself). The body is built from an explicit list of
+fields per event type (`callback_body`), never by copying the event, so that a field added to an event later (an
+assignee, an internal note's text) does not leave through a callback by accident.
 
 The body (Standard Webhooks' payload structure: `type`, `timestamp`, `data`), compact JSON in UTF-8:
 

@@ -28,6 +28,11 @@
    connects: we check the literal address or what our resolver says the name is, and the proxy must refuse
    the same networks (deploy/README.md). A refused attempt is recorded with its reason and the delivery is
    `failed` at once: retrying will not change where the URL points, and an admin can redeliver it.
+4. Nothing here waits on the event loop: names are looked up on threads (`addresses_of`: a pool of its own,
+   given up after `webhook_resolve_timeout_seconds`, so a slow DNS server answers a registration with a 422
+   within that bound and holds none of the loop's default executor; aiohttp's resolver, for an attempt straight
+   out, is inside the attempt's `webhook_timeout_seconds`), the attempts are aiohttp's, and what is computed
+   per attempt (the signature over a body of a few hundred bytes) is small.
 """
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -139,9 +146,37 @@ class AddressRefused(OSError):
     """A callback's host is, or resolves to, an address callbacks may not go to (domain/webhooks.py)."""
 
 
-async def addresses_of(host: str, port: int) -> list[str]:
-    """What `host` resolves to (raises socket.gaierror when it does not)."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+# Names are looked up on threads of their own, never on the event loop (socket.getaddrinfo blocks) and not on the
+# loop's default executor: a slow DNS server then holds at most LOOKUP_THREADS threads of this pool, and the
+# lookups of aiohttp's resolver (deliveries) or anything else on the default executor are not queued behind it.
+# A lookup that has not answered within its bound is given up (the caller hears NameTimeout at the bound); its
+# thread finishes when the system resolver gives up, and a lookup still queued for a thread is dropped.
+LOOKUP_THREADS = 4
+_lookups: ThreadPoolExecutor | None = None
+
+
+class NameTimeout(OSError):
+    """A name whose lookup did not answer within its bound."""
+
+
+def lookup_pool() -> ThreadPoolExecutor:
+    global _lookups
+    if _lookups is None:
+        _lookups = ThreadPoolExecutor(max_workers=LOOKUP_THREADS, thread_name_prefix="webhook-dns")
+    return _lookups
+
+
+async def addresses_of(host: str, port: int, timeout: float,
+                       lookup: Callable[..., list] = socket.getaddrinfo) -> list[str]:
+    """What `host` resolves to, asked on the lookup threads and given up after `timeout` seconds (waiting for a
+    free thread included): raises NameTimeout then, socket.gaierror when the name does not resolve. `lookup` is
+    socket.getaddrinfo's signature (tests pass a slow one)."""
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(timeout):
+            infos = await loop.run_in_executor(lookup_pool(), partial(lookup, host, port, type=socket.SOCK_STREAM))
+    except TimeoutError:
+        raise NameTimeout(f"no answer within {timeout:g} s") from None
     return list(dict.fromkeys(info[4][0] for info in infos))
 
 
@@ -150,23 +185,23 @@ def _host_port(url: str) -> tuple[str, int]:
     return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
 
 
-async def registration_refusal(rt: Runtime, url: str) -> str | None:
+async def registration_refusal(rt: Runtime, url: str, lookup: Callable[..., list] = socket.getaddrinfo) -> str | None:
     """Why `url` (valid as domain/webhooks.check_url has it) may not be registered, or None. A name is resolved
-    here; one that does not resolve is refused too, unless an egress proxy resolves the names (then the
-    delivery finds out, and the proxy decides)."""
+    here, within `webhook_resolve_timeout_seconds`; one that does not resolve in that time, or at all, is refused
+    too, unless an egress proxy resolves the names (then the delivery finds out, and the proxy decides)."""
     host, port = _host_port(url)
     allowed = rt.settings.webhook_allowed_networks
     if rules.literal_address(host) is not None:
         return rules.host_refusal(host, [], allowed)
     try:
-        addresses = await addresses_of(host, port)
-    except (OSError, UnicodeError) as error:  # gaierror; a name IDNA cannot encode
+        addresses = await addresses_of(host, port, rt.settings.webhook_resolve_timeout_seconds, lookup)
+    except (OSError, UnicodeError) as error:  # gaierror, NameTimeout; a name IDNA cannot encode
         return None if rt.settings.webhook_proxy else \
             f"{host} does not resolve ({getattr(error, 'strerror', None) or error})"
     return rules.host_refusal(host, addresses, allowed)
 
 
-async def attempt_refusal(rt: Runtime, url: str) -> str | None:
+async def attempt_refusal(rt: Runtime, url: str, lookup: Callable[..., list] = socket.getaddrinfo) -> str | None:
     """Before an attempt: a literal address not allowed; with a proxy, also a name our resolver puts on one.
     Without a proxy a name is checked by the connection's own resolution (`GuardedResolver`)."""
     host, port = _host_port(url)
@@ -176,9 +211,9 @@ async def attempt_refusal(rt: Runtime, url: str) -> str | None:
     if not rt.settings.webhook_proxy:
         return None
     try:
-        addresses = await addresses_of(host, port)
+        addresses = await addresses_of(host, port, rt.settings.webhook_resolve_timeout_seconds, lookup)
     except (OSError, UnicodeError):
-        return None  # the proxy resolves it, or the attempt fails and is retried
+        return None  # not resolved (in time): the proxy resolves it, or the attempt fails and is retried
     return rules.host_refusal(host, addresses, allowed)
 
 

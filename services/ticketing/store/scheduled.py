@@ -9,7 +9,9 @@ a field of its own with an index of its own, derived on every write of the ticke
 - `sla_breach_check`: the earliest deadline in play not raised yet; due when `< now`;
 - `update_remind_check`: the `update_by` not reminded of yet (open, not paused); due when in `(now, now+lead]`;
 - `auto_close_check`: the latest resolution of a resolved ticket; due when `<=` the cutoff of
-  domain/schedule.auto_close_cutoff (resolved `auto_close_days` business days before now).
+  domain/schedule.auto_close_cutoff (resolved `auto_close_days` business days before now). NEVER while the
+  ticket is reserved for a merge (events/merges.py: the reservation and its release are ticket writes, so the
+  key follows them): the job does not find it then, and finds it again once the reservation is released.
 
 Each is one string range on one field, which both stores serve from the index (a datetime range would be a scan
 on nx-27017, kit/store.py). A ticket whose moment passed while no job ran (the service down) is found by the
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pydantic
 import structlog
 
-from services.kit.store import ConcurrencyConflict, Store
+from services.kit.store import ConcurrencyConflict, Store, eq
 from services.ticketing.domain import schedule
 from services.ticketing.domain.ticket import Actor, Ticket
 
@@ -167,3 +169,62 @@ async def backfill_checks(store: Store, tickets: str, *, max_batches: int = 25) 
                 log.warning("scheduled.backfill.unreadable", ticket_id=doc["_id"])
                 unreadable.append(doc["_id"])
     return written
+
+
+async def backfill_reminded_at(store: Store, tickets: str, walk: dict[str, Any] | None = None, *,
+                               max_batches: int = 25) -> bool:
+    """Open tickets whose assignee was reminded before the ticket kept `update_reminded_at` showed no
+    `update_due` in GET /v1/reminders until their next reminder (domain/reminders.py needs the time): it is
+    read from their history (`reminded_at_from_history`) and written. The candidates are the open tickets with
+    no reminder still to come (`update_remind_check` NEVER, as "reminded of this update_by" stores it) and no
+    `update_reminded_at`, walked newest first by sort key (a flat filter with its sort: one SQL statement on
+    nx-27017); only those whose `update_by` is among their reminders are read whole. True when the walk reached
+    the end (store/backfills.py then records it done: the candidates stay candidates, so it is not repeated).
+    `walk` keeps where a pass stopped for the next (`max_batches` pages a pass), and whether a ticket that kept
+    changing needs another walk."""
+    from services.ticketing.domain.reminders import OPEN_STATUSES, reminded_at_from_history
+    from services.ticketing.store.collections import from_document, to_document
+    from services.ticketing.store.listing import NEVER, SORT_KEY
+
+    query = {"status": {"$in": [s.value for s in OPEN_STATUSES]}, REMIND_CHECK: eq(NEVER),
+             "update_reminded_at": None}
+    walk = {} if walk is None else walk
+    written = 0
+    for _ in range(max_batches):
+        after = walk.get("after")
+        page = {**query, **({SORT_KEY: {"$lt": after}} if after else {})}
+        docs = await store[tickets].find(page, {"update_by": 1, "update_reminders": 1, SORT_KEY: 1}) \
+            .sort(SORT_KEY, -1).limit(BATCH).to_list()
+        if docs:
+            walk["after"] = docs[-1][SORT_KEY]
+        reminded = [d["_id"] for d in docs if d.get("update_by") is not None
+                    and d["update_by"] in (d.get("update_reminders") or [])]
+
+        def decide(doc: dict[str, Any] | None):
+            if doc is None:
+                return None
+            ticket = from_document(doc)
+            at = reminded_at_from_history(ticket) if ticket.update_reminded_at is None else None
+            if at is None:
+                return None
+            ticket.update_reminded_at = at
+            return {**doc, **to_document(ticket, {})}, []
+
+        results = await asyncio.gather(*(store.change(tickets, i, decide) for i in reminded), return_exceptions=True)
+        for ticket_id, result in zip(reminded, results):
+            if isinstance(result, ConcurrencyConflict):
+                walk["again"] = True  # kept changing: another walk (a write today does not fill the field in)
+            elif isinstance(result, Exception):
+                log.warning("scheduled.backfill_reminded_at.failed", ticket_id=ticket_id, error=repr(result)[:300])
+            elif result is not None:
+                written += 1
+        if len(docs) < BATCH:  # the end of the walk
+            if written:
+                log.info("scheduled.backfill_reminded_at", tickets=written)
+            if walk.pop("again", False):
+                walk.pop("after", None)
+                return False
+            return True
+    if written:
+        log.info("scheduled.backfill_reminded_at", tickets=written)
+    return False  # max_batches ran out: the next pass goes on from `walk`

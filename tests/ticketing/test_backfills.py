@@ -1,0 +1,191 @@
+"""Tickets stored in an older shape, written as such through the real store and reached once
+(store/backfills.py): open tickets without `sla_open_revision` follow a calendar change (store/sla_recalc.py),
+and tickets reminded before they kept `update_reminded_at` show their `update_due` (store/scheduled.py).
+The service runs in the API role (no scheduler): the test runs each job's pass itself."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from services.ticketing.main import create, recalculation, scheduled_jobs
+from services.ticketing.settings import Settings
+from services.ticketing.store import scheduled, sla_recalc
+from services.ticketing.store.backfills import BACKFILLS
+from services.ticketing.store.collections import TICKETS, from_document
+from services.ticketing.store.sla_config import sla_of
+from services.ticketing.store.sla_recalc import SLA_OPEN_REVISION
+from tests.support import running, settings_for, token
+from tests.ticketing.test_intake import ticket
+from tests.ticketing.test_sla_api import instant, product_known, sh
+
+COMPLAINT = {"kind": "complaint", "title": "移动办公重复扣费", "description": "客户反映本月被重复扣费两次"}
+RECEIVED = "2026-12-01T09:00:00+08:00"  # a Tuesday: resolve_by 2026-12-08 09:00 under the default calendar
+
+
+@pytest.fixture(scope="module")
+async def env(infra):
+    app = create(settings_for(Settings, infra, "ticketing-backfills", role="api"))
+    async with running(app) as client:
+        admin = token(infra, "admin", sub="admin-b")
+        product = await product_known(infra, client, admin)
+        yield {"client": client, "rt": app.state.runtime, "product": product, "admin": admin}
+
+
+async def filed(env, assignee: str | None = None, **overrides) -> dict:
+    client = env["client"]
+    r = await client.post("/v1/tickets", json=ticket(env["product"], **COMPLAINT, **overrides), headers=env["admin"])
+    assert r.status_code == 201, r.text
+    if assignee:
+        r = await client.post(f"/v1/tickets/{r.json()['id']}/assign", json={"assignee": assignee},
+                              headers=env["admin"])
+        assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def without(env, ticket_id: str, *fields: str) -> dict:
+    """The stored ticket rewritten whole without `fields`, as a document from before they existed."""
+    tickets = env["rt"].store[TICKETS]
+    for _ in range(20):  # guarded by the revision, as the relay may be clearing the outbox meanwhile
+        doc = await tickets.find_one({"_id": ticket_id})
+        old = {k: v for k, v in doc.items() if k not in fields}
+        if (await tickets.replace_one({"_id": ticket_id, "_rev": doc["_rev"]}, old)).matched_count == 1:
+            break
+    else:
+        raise AssertionError(f"{ticket_id} kept changing")
+    stored = await tickets.find_one({"_id": ticket_id})
+    assert not set(fields) & set(stored), stored
+    return stored
+
+
+async def stored(env, ticket_id: str) -> dict:
+    return await env["rt"].store[TICKETS].find_one({"_id": ticket_id})
+
+
+async def test_open_tickets_without_the_recalculation_field_follow_a_calendar_change_once_reached(env):
+    rt, client, admin = env["rt"], env["client"], env["admin"]
+    open_one = await filed(env, received_at=RECEIVED)
+    answered = await filed(env, assignee="h1", received_at=RECEIVED)
+    r = await client.post(f"/v1/tickets/{answered['id']}/resolve", headers=admin,
+                          json={"answer": "已处理", "cause": "other"})
+    assert r.status_code == 200, r.text
+    assert instant(open_one["sla"]["resolve_by"]) == sh(2026, 12, 8, 9, 0)
+    await without(env, open_one["id"], SLA_OPEN_REVISION)
+    resolved_doc = await without(env, answered["id"], SLA_OPEN_REVISION)
+
+    put = await client.put("/v1/calendar/2026", headers=admin,
+                           json={"days": [{"date": "2026-12-03", "working": False, "note": "本地停电"}]})
+    assert put.status_code == 200, put.text
+    # the range of the recalculation does not see a document without the field: this is what was missed
+    await sla_recalc.recalculate_open(rt.store, TICKETS, sla_of(rt).load)
+    missed = await stored(env, open_one["id"])
+    assert SLA_OPEN_REVISION not in missed and from_document(missed).resolve_by == sh(2026, 12, 8, 9, 0)
+
+    recalculate = recalculation(rt)  # the job's pass: the one-time backfill, then the range
+    await recalculate()
+    doc = await stored(env, open_one["id"])
+    assert doc[SLA_OPEN_REVISION] == put.json()["revision"]
+    shown = (await client.get(f"/v1/tickets/{open_one['id']}", headers=admin)).json()
+    assert instant(shown["sla"]["resolve_by"]) == sh(2026, 12, 9, 9, 0) and shown["version"] == open_one["version"] + 1
+    history = (await client.get(f"/v1/tickets/{open_one['id']}/history", headers=admin)).json()["items"]
+    assert history[-1]["action"] == "sla_recalculated" and history[-1]["actor"] == "system:sla"
+    assert instant(history[-1]["details"]["before"]["resolve_by"]) == sh(2026, 12, 8, 9, 0)
+    # a resolved ticket has no open deadlines to follow: left as it was (`_wrev`: the service's own writes, not
+    # the relay clearing the outbox)
+    assert (await stored(env, answered["id"]))["_wrev"] == resolved_doc["_wrev"]
+    assert await rt.store[BACKFILLS].find_one({"_id": SLA_OPEN_REVISION}) is not None
+
+    # from now on the range finds it like any other: the next change moves it again
+    put = await client.put("/v1/calendar/2026", headers=admin, json={"days": [
+        {"date": "2026-12-03", "working": False, "note": "本地停电"},
+        {"date": "2026-12-04", "working": False, "note": "本地停电"}]})
+    assert put.status_code == 200, put.text
+    await recalculate()
+    shown = (await client.get(f"/v1/tickets/{open_one['id']}", headers=admin)).json()
+    assert instant(shown["sla"]["resolve_by"]) == sh(2026, 12, 10, 9, 0)
+
+
+async def test_the_unmarked_query_finds_exactly_the_open_tickets_without_the_field(env):
+    """`{field: None}` beside the open statuses, on this store: a missing field, not a closed ticket's None."""
+    rt = env["rt"]
+    unmarked = await filed(env)
+    marked = await filed(env)
+    await without(env, unmarked["id"], SLA_OPEN_REVISION)
+    query = {SLA_OPEN_REVISION: None, "status": {"$in": [s.value for s in sla_recalc.OPEN]}}
+    found = {d["_id"] for d in await rt.store[TICKETS].find(query, {"_id": 1}).to_list()}
+    assert unmarked["id"] in found and marked["id"] not in found
+    assert await sla_recalc.recalculate_unmarked(rt.store, TICKETS, sla_of(rt).load) is True
+    assert (await stored(env, unmarked["id"]))[SLA_OPEN_REVISION] is not None
+    assert not await rt.store[TICKETS].find(query, {"_id": 1}).to_list()
+
+
+async def reminders_of(env, sub: str, ticket_id: str) -> list[tuple[str, str]]:
+    r = await env["client"].get("/v1/reminders", params={"assignee": sub}, headers=env["admin"])
+    assert r.status_code == 200, r.text
+    return [(i["kind"], i["deadline"]) for i in r.json()["items"] if i["ticket_id"] == ticket_id]
+
+
+async def test_a_ticket_reminded_before_it_kept_when_shows_its_update_due_once_reached(env):
+    rt = env["rt"]
+    reminded = await filed(env, assignee="handler-old")
+    never = await filed(env, assignee="handler-old")
+    update_by = instant(reminded["sla"]["update_by"])
+    at = update_by - timedelta(minutes=30)
+    assert await scheduled.remind_updates(rt, TICKETS, at, timedelta(hours=1)) >= 2  # both are due
+    assert await reminders_of(env, "handler-old", reminded["id"]) == [("update_due", "update")]
+    before = await without(env, reminded["id"], "update_reminded_at")
+    assert before[scheduled.REMIND_CHECK] == "never"
+    assert await reminders_of(env, "handler-old", reminded["id"]) == []  # what was shown until the next reminder
+    # reminded too, then a report to the requester: the old shape of that has no reminder to show
+    r = await env["client"].post(f"/v1/tickets/{never['id']}/notes", headers=env["admin"],
+                                 json={"body": "正在核实扣费记录", "visibility": "requester"})
+    assert r.status_code == 200, r.text
+    never_before = await without(env, never["id"], "update_reminded_at")
+
+    [job] = [j for j in scheduled_jobs(rt) if j.name == "update-reminders"]
+    await job.run()  # the one-time backfill, then the reminder pass (at the real now: nothing due)
+    doc = await stored(env, reminded["id"])
+    assert abs(from_document(doc).update_reminded_at - at) < timedelta(milliseconds=1), doc["update_reminded_at"]
+    assert await reminders_of(env, "handler-old", reminded["id"]) == [("update_due", "update")]
+    assert (await stored(env, never["id"]))["_wrev"] == never_before["_wrev"]  # nothing to write for it
+    assert await reminders_of(env, "handler-old", never["id"]) == []
+    assert await rt.store[BACKFILLS].find_one({"_id": "update_reminded_at"}) is not None
+
+    # done once: a later start reads the record and walks nothing (a document made old now is not reached)
+    await without(env, reminded["id"], "update_reminded_at")
+    [job] = [j for j in scheduled_jobs(rt) if j.name == "update-reminders"]
+    await job.run()
+    assert "update_reminded_at" not in await stored(env, reminded["id"])
+
+
+async def test_the_walk_of_the_reminder_backfill_goes_on_where_a_pass_stopped(env, monkeypatch):
+    rt = env["rt"]
+    tickets = [await filed(env, assignee="handler-walk") for _ in range(3)]
+    at = instant(tickets[0]["sla"]["update_by"]) - timedelta(minutes=30)
+    await scheduled.remind_updates(rt, TICKETS, at, timedelta(hours=1))
+    for t in tickets:
+        await without(env, t["id"], "update_reminded_at")
+    monkeypatch.setattr(scheduled, "BATCH", 1)  # a page of one ticket, one page a pass
+    walk: dict = {}
+    passes = 0
+    while not await scheduled.backfill_reminded_at(rt.store, TICKETS, walk, max_batches=1):
+        passes += 1
+        assert passes < 1000
+    assert passes >= 3
+    for t in tickets:
+        assert (await stored(env, t["id"])).get("update_reminded_at") is not None, t["id"]
+
+
+async def test_a_missing_field_is_found_as_none_on_both_stores_and_exists_false_is_not_the_same_on_both(env):
+    """Why the backfills ask `{field: None}` beside a narrower condition, never `{field: {$exists: false}}`:
+    `None` matches a missing field and a null one on MongoDB and on nx-27017 alike; `$exists: false` matches only
+    the missing one on MongoDB, but the null one as well on nx-27017 (kit/store.py)."""
+    probes = env["rt"].store["backfill_probes"]
+    await probes.insert_many([{"_id": "missing", "k": 1}, {"_id": "null", "k": 1, "f": None},
+                              {"_id": "set", "k": 1, "f": 3}])
+    as_none = {d["_id"] for d in await probes.find({"f": None}, {"_id": 1}).to_list()}
+    assert as_none == {"missing", "null"}
+    exists_false = {d["_id"] for d in await probes.find({"f": {"$exists": False}}, {"_id": 1}).to_list()}
+    nx = (await env["rt"].store.client.admin.command("serverStatus")).get("process") == "nx_27017"
+    assert exists_false == ({"missing", "null"} if nx else {"missing"}), exists_false
