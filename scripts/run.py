@@ -337,6 +337,12 @@ def start_and_supervise(stack: Stack, signals: StopSignals) -> None:
     # local development: a channel's callback receiver on this machine may be registered (the services' default,
     # as deployed, refuses loopback and private addresses: docs/webhooks.md); set it to "" to try the default
     base_env.setdefault("OPS_WEBHOOK_ALLOWED_NETWORKS", DEV_WEBHOOK_NETWORKS)
+    # One ticketing process takes every intake here, so it can rank possible duplicates from its own memory of
+    # the last two weeks, without the queue that tells several replicas of each other's tickets: a store query
+    # less per intake (bench/README.md, "The duplicate index again"). Deployments with several replicas keep the
+    # store's query, the services' default.
+    base_env.setdefault("OPS_DUPLICATE_INDEX", "true")
+    base_env.setdefault("OPS_DUPLICATE_INDEX_EVENTS", "false")
     pythonpath = base_env.get("PYTHONPATH")
     base_env["PYTHONPATH"] = str(REPO) + (os.pathsep + pythonpath if pythonpath else "")
     for name in SERVICES:
@@ -405,6 +411,8 @@ def banner(ports: dict[str, int], amqp_url: str, mongo_url: str, mongo_note: str
     allowed = os.environ.get("OPS_WEBHOOK_ALLOWED_NETWORKS", DEV_WEBHOOK_NETWORKS)
     lines.append(f"  webhooks   OPS_WEBHOOK_ALLOWED_NETWORKS={allowed or '(none)'}   (callbacks may go there, "
                  "besides public addresses)")
+    lines.append(f"  duplicates OPS_DUPLICATE_INDEX={os.environ.get('OPS_DUPLICATE_INDEX', 'true')}   (possible duplicates "
+                 "ranked in the one ticketing process's memory, not by a store query)")
     lines.append("  token      make token ROLE=agent   (also ROLE=account_manager CITY=济南, ROLE=vendor VENDOR=v1, ...)")
     lines.append("             curl -H \"Authorization: Bearer $(make -s token ROLE=agent)\" "
                  f"http://127.0.0.1:{ports['ticketing']}/v1/tickets")

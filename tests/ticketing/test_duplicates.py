@@ -157,6 +157,22 @@ async def test_without_the_memory_index_the_store_answers_the_same(service, infr
         assert listed(await file(plain, infra, body(UNRELATED, "滨州市某学校", city="滨州"))) == []
 
 
+async def test_one_process_alone_ranks_its_own_tickets_without_the_queue_of_events(infra):
+    """What `make run` does (OPS_DUPLICATE_INDEX_EVENTS=false): the one process knows a ticket the moment it stored
+    it, and the stored status decides what is shown (a ticket resolved since is not, though memory never heard)."""
+    settings = settings_for(Settings, infra, "ticketing_duplicates", duplicate_index=True,
+                            duplicate_index_events=False)
+    async with running(create(settings)) as alone:
+        first = await file(alone, infra, body(FIRST, "东营市某油田", city="东营"))
+        assert listed(await file(alone, infra, body(SAME_AGAIN, "东营市某油田", city="东营"))) == [first["id"]]
+        staff = token(infra, "agent")
+        await alone.post(f"/v1/tickets/{first['id']}/assign", json={"assignee": "a-1"}, headers=staff)
+        resolved = await alone.post(f"/v1/tickets/{first['id']}/resolve", json={"answer": "已处理", "cause": "other"},
+                                    headers=staff)
+        assert resolved.status_code == 200, resolved.text
+        assert first["id"] not in listed(await file(alone, infra, body(SAME_AGAIN, "东营市某油田", city="东营")))
+
+
 async def test_a_replay_carries_the_duplicates_of_the_first_answer(api, infra):
     channel = token(infra, "intake", sub="crm-dup")  # a channel sees the tickets it filed
     first = await file(api, infra, body(FIRST, "日照市某港口"), channel)
