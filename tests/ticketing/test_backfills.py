@@ -9,16 +9,14 @@ from datetime import timedelta
 
 import pytest
 
-from services.ticketing.main import create, recalculation, scheduled_jobs
-from services.ticketing.settings import Settings
+from services.ticketing.main import recalculation, scheduled_jobs
 from services.ticketing.store import scheduled, sla_recalc
 from services.ticketing.store.backfills import BACKFILLS
 from services.ticketing.store.collections import TICKETS, from_document
 from services.ticketing.store.sla_config import sla_of
 from services.ticketing.store.sla_recalc import SLA_OPEN_REVISION
-from tests.support import running, settings_for, token
 from tests.ticketing.test_intake import ticket
-from tests.ticketing.test_sla_api import instant, product_known, sh
+from tests.ticketing.test_sla_api import api_with_product, instant, sh
 
 COMPLAINT = {"kind": "complaint", "title": "移动办公重复扣费", "description": "客户反映本月被重复扣费两次"}
 RECEIVED = "2026-12-01T09:00:00+08:00"  # a Tuesday: resolve_by 2026-12-08 09:00 under the default calendar
@@ -26,11 +24,8 @@ RECEIVED = "2026-12-01T09:00:00+08:00"  # a Tuesday: resolve_by 2026-12-08 09:00
 
 @pytest.fixture(scope="module")
 async def env(infra):
-    app = create(settings_for(Settings, infra, "ticketing-backfills", role="api"))
-    async with running(app) as client:
-        admin = token(infra, "admin", sub="admin-b")
-        product = await product_known(infra, client, admin)
-        yield {"client": client, "rt": app.state.runtime, "product": product, "admin": admin}
+    async with api_with_product(infra, "ticketing-backfills", "admin-b") as env:
+        yield env
 
 
 async def filed(env, assignee: str | None = None, **overrides) -> dict:

@@ -8,13 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.ticketing.main import create
-from services.ticketing.settings import Settings
 from services.ticketing.store import scheduled
 from services.ticketing.store.collections import TICKETS
-from tests.support import running, settings_for, token
+from tests.support import token
 from tests.ticketing.test_intake import ticket
-from tests.ticketing.test_sla_api import instant, product_known
+from tests.ticketing.test_sla_api import api_with_product, instant
 
 COMPLAINT = {"kind": "complaint", "title": "移动办公重复扣费", "description": "客户反映本月被重复扣费两次"}
 LEAD = timedelta(hours=1)
@@ -22,12 +20,8 @@ LEAD = timedelta(hours=1)
 
 @pytest.fixture(scope="module")
 async def env(infra):
-    # API role: no scheduler of its own, the test alone runs the passes, with its own clock
-    app = create(settings_for(Settings, infra, "ticketing-reminders", role="api"))
-    async with running(app) as client:
-        admin = token(infra, "admin", sub="admin-r")
-        product = await product_known(infra, client, admin)
-        yield {"client": client, "rt": app.state.runtime, "product": product, "admin": admin}
+    async with api_with_product(infra, "ticketing-reminders", "admin-r") as env:
+        yield env
 
 
 def as_(infra, sub: str, role: str = "complaint_handler", **claims) -> dict:

@@ -4,6 +4,7 @@ other replica's copy too)."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -47,6 +48,17 @@ async def product_known(infra, client, headers) -> str:
 
     await eventually(accepted, what="the catalog knows the product")
     return product
+
+
+@contextlib.asynccontextmanager
+async def api_with_product(infra, name: str, admin_sub: str):
+    """An API-role ticketing (no scheduler of its own: a test runs the passes, with its own clock), an admin's
+    headers and a product its catalog knows."""
+    app = create(settings_for(Settings, infra, name, role="api"))
+    async with running(app) as client:
+        admin = token(infra, "admin", sub=admin_sub)
+        product = await product_known(infra, client, admin)
+        yield {"client": client, "rt": app.state.runtime, "product": product, "admin": admin}
 
 
 async def test_the_calendar_is_read_by_staff_and_overridden_by_admins_only_with_valid_days(infra):
