@@ -10,7 +10,7 @@ industry: 11, cause: 7 values, `CARDINALITY`), grouped by what they read. "Befor
 0251278 (ten cuboids, three split), kept here as it was.
 
 Write cost: `--tickets N` tickets of bench/analytics.py's distribution, spread over `--days` (365), are counted in
-batches of 1,000 in day order (a backfill) and of 20 (a live second); per batch it prints the bucket documents
+batches of 1,000 and 5,000 in day order (a backfill) and of 20 (a live second); per batch it prints the documents
 written, before and after, and the cells they hold at the end of the run (what a batch rewrites at most).
 
 This is a count, not a timing: run it anywhere, it needs no store. Usage: python bench/cuboids.py [--tickets N]
@@ -142,14 +142,16 @@ def write_cost(tickets: int, days: int) -> None:
     size = {"old": sizes("old"), "new": sizes("new")}
     print(f"\nwrite cost on {tickets:,} tickets over {days} days ({tickets // days:,} a day, "
           f"{tickets * 365 // days:,} a year):")
-    for batch in (1000, 20):
-        middle = len(contributions) // 2
+    for batch in (1000, 5000, 20):
+        middle = len(contributions) // 3
         cells = set().union(*(set(x) for x in contributions[middle:middle + batch]))
         for which, buckets in (("before", old_buckets(cells)), ("after", new_buckets(cells))):
             held = size["old" if which == "before" else "new"]
             by_grain = Counter(b.split("|")[1] for b in buckets)
+            cells_held = sum(held[b] for b in buckets)
             print(f"  batch of {batch:>5}, {which:>6}: {len(buckets):>5} documents (day {by_grain['d']}, "
-                  f"week {by_grain['w']}, month {by_grain['m']}), holding {sum(held[b] for b in buckets):>7,} cells")
+                  f"week {by_grain['w']}, month {by_grain['m']}), holding {cells_held:>7,} cells, "
+                  f"{cells_held / batch:,.0f} a ticket")
     for which in ("old", "new"):
         held = size[which]
         print(f"  {'before' if which == 'old' else 'after':>6}: {len(held):,} bucket documents in all, "
