@@ -53,9 +53,10 @@ SEPARATOR = "|"
 # of the 448 forms, an analyst's) reads the all-dimensions cuboid's 17 city parts. Serving those too would take
 # product (city) × channel × industry × cause split by industry and by cause: four more cuboids that would more
 # than double what a batch of the counters job rewrites (bench/cuboids.py).
-# The cuboids split the same way share their documents (`FAMILY`): one document per period (and value) holds
-# each cuboid's cells in a field of its own, so that a batch writes one document where it touches several
-# cuboids, and a query decodes only its cuboid's field.
+# The cuboids split the same way share their documents (`FAMILY`): one document per period and value holds each
+# cuboid's cells in a field of its own, so that a batch writes one document where it touches several cuboids,
+# and a query parses only its cuboid's field. The unsplit ones keep documents of their own: nx-27017 decodes a
+# whole document to return a field of it, and the no-filter summary should not decode every product's cells.
 
 _P, _C, _K, _CH, _I, _CA = DIMENSIONS
 
@@ -66,16 +67,16 @@ def _dims(*names: str) -> tuple[str, ...]:
 
 # name → (dimensions, the dimension its documents are split by or None, the documents it shares)
 LAYOUT: dict[str, tuple[tuple[str, ...], str | None, str]] = {
-    "K": (_dims(_K), None, "S"),
-    "P": (_dims(_P, _K), None, "S"),
-    "C": (_dims(_C, _K), None, "S"),
-    "CH": (_dims(_CH, _K), None, "S"),
-    "I": (_dims(_I, _K), None, "S"),
-    "CA": (_dims(_CA, _K), None, "S"),
-    "C_CH": (_dims(_C, _CH, _K), None, "T"),
-    "CH_I": (_dims(_CH, _I, _K), None, "T"),
-    "CH_CA": (_dims(_CH, _CA, _K), None, "T"),
-    "I_CA": (_dims(_I, _CA, _K), None, "T"),
+    "K": (_dims(_K), None, "K"),
+    "P": (_dims(_P, _K), None, "P"),
+    "C": (_dims(_C, _K), None, "C"),
+    "CH": (_dims(_CH, _K), None, "CH"),
+    "I": (_dims(_I, _K), None, "I"),
+    "CA": (_dims(_CA, _K), None, "CA"),
+    "C_CH": (_dims(_C, _CH, _K), None, "C_CH"),
+    "CH_I": (_dims(_CH, _I, _K), None, "CH_I"),
+    "CH_CA": (_dims(_CH, _CA, _K), None, "CH_CA"),
+    "I_CA": (_dims(_I, _CA, _K), None, "I_CA"),
     "CH_I_CA": (_dims(_CH, _I, _CA, _K), None, "HIA"),
     "PC": (_dims(_P, _C, _K), _P, "byP"),
     "P_CH": (_dims(_P, _CH, _K), _P, "byP"),
