@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from pymongo import monitoring
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts"), str(ROOT / "bench")]
@@ -148,6 +149,29 @@ async def load(rt, tickets: int, inflight: int, rng: random.Random) -> list[tupl
     return states
 
 
+class DocumentsRead(monitoring.CommandListener):
+    """Counts the documents the store returns to this process (every cursor batch), so that each query case prints
+    how many bucket documents it read: a count, not a timing, the same on any machine."""
+
+    def __init__(self) -> None:
+        self.documents = 0
+
+    def started(self, event) -> None:
+        pass
+
+    def succeeded(self, event) -> None:
+        cursor = event.reply.get("cursor") if isinstance(event.reply, dict) else None
+        if cursor:
+            self.documents += len(cursor.get("firstBatch") or cursor.get("nextBatch") or ())
+
+    def failed(self, event) -> None:
+        pass
+
+
+READ = DocumentsRead()
+monitoring.register(READ)
+
+
 def pct(values: list[float], q: int) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, -(-q * len(ordered) // 100) - 1))]
@@ -171,7 +195,18 @@ async def run(args, mongo_url: str) -> None:
 
         job = CountersJob(rt.store, TICKETS)
         started, (own0, store0) = time.perf_counter(), cpu.now()
-        counted = await job.run()
+        await job.recover()
+        await job.upgrade()
+        counted, batches, window = 0, 0, time.perf_counter()
+        while True:  # job.run(), with the time of a batch every 20 batches: does it grow as more is counted?
+            size = await job.count_batch()
+            counted, batches = counted + size, batches + 1
+            if batches % 20 == 0:
+                print(f"  … {counted:,} counted, {(time.perf_counter() - window) / 20:.2f} s a batch of the last 20",
+                      flush=True)
+                window = time.perf_counter()
+            if size < job.batch:
+                break
         wall, (own1, store1) = time.perf_counter() - started, cpu.now()
         buckets = await rt.store[COUNTERS].estimated_document_count()
         print(f"counters job: {counted:,} tickets in {wall:.0f} s; CPU per ticket {1000 * (own1 - own0) / counted:.2f}"
@@ -208,12 +243,15 @@ async def run(args, mongo_url: str) -> None:
                 return times
 
             base = await timed("/healthz", {})
-            print(f"\n{'query':<58} {'p50 ms':>8} {'p95 ms':>8}")
+            print(f"\n{'query':<58} {'p50 ms':>8} {'p95 ms':>8} {'docs read':>10}")
             print(f"{'baseline GET /healthz':<58} {statistics.median(base):>8.1f} {pct(base, 95):>8.1f}")
             for route, label, params in CASES:
+                before = READ.documents
+                await http.get(f"/v1/metrics/{route}", params=params)
+                documents = READ.documents - before  # one request's documents (the meta document included)
                 times = await timed(f"/v1/metrics/{route}", params)
-                print(f"{route + ' ' + label:<58} {statistics.median(times):>8.1f} {pct(times, 95):>8.1f}",
-                      flush=True)
+                print(f"{route + ' ' + label:<58} {statistics.median(times):>8.1f} {pct(times, 95):>8.1f} "
+                      f"{documents:>10,}", flush=True)
             body = (await http.get("/v1/metrics/summary")).json()
             print(f"\nall tickets: count {body['count']:,}, opened {body['opened']:,}, closed {body['closed']:,}, "
                   f"backlog {body['backlog']:,}, as_of {body['as_of']}")

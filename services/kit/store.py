@@ -57,6 +57,9 @@ Query shapes on nx-27017 (what runs as one SQL statement served by an index, wha
   The conversion goes value by value, so a large sub-document that no query looks inside (analytics' counter
   cells) costs 4-5 times less stored as one JSON string (analytics/store/counters.py `to_text`).
 - `count_documents` reads the whole match set in Python (11 s on 100,000 documents): none on hot paths.
+- nx-27017 answers one command at a time: a bulk write of thousands of documents (or a find returning them)
+  holds every other client for all of it. A background job that writes much writes in chunks, so that a request
+  waits for one chunk (analytics' counters job: store/counters.py `CHUNK`).
 - A text index is an FTS5 table kept by triggers (about a fifth off the insert rate). `$text` ANDs the words of
   `$search`, each quoted by nx-27017, where MongoDB ORs bare words and ANDs quoted phrases: quote every word
   (kit/text.phrase_search). Every match is scored (bm25) and read for the filters and the sort, so a query's cost

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from contracts.events import Envelope, ProductRegistered
+from services.analytics.domain import counters as c
 from services.analytics.events.handlers import apply_ticket_event
 from services.analytics.main import create
 from services.analytics.settings import Settings
@@ -64,7 +65,7 @@ async def test_a_batch_cut_short_is_applied_again_exactly_once(quiet, infra):
 
     # A crash after the buckets were written but before the batch was marked done: the buckets carry its number.
     meta = await rt.store[COUNTER_BATCHES].find_one({"_id": META})
-    bucket = await rt.store[COUNTERS].find_one({"_id": "P|d|20260302"})
+    bucket = await rt.store[COUNTERS].find_one({"_id": c.bucket_id("P", "d", "20260302")})
     assert bucket["b"] == meta["last_batch"]
     await apply_ticket_event(rt, closed("TS-K0", code))
     captured = {}
@@ -102,6 +103,32 @@ async def test_a_ticket_changed_while_counted_stays_dirty_and_is_counted_again(q
     await CountersJob(rt.store, "tickets").run()
     body = await figures(client, token(infra, "analyst"), product_code=code)
     assert (body["opened"], body["closed"], body["satisfaction_rate"]) == (1, 1, 1.0)
+
+
+async def test_a_store_counted_on_another_set_of_cuboids_is_counted_again(quiet, infra):
+    """After the cuboid set changed (domain/counters.py `LAYOUT_VERSION`), the old buckets and a journal of the
+    old set are dropped and every ticket is counted again: the figures come out whole, nothing twice."""
+    app, client = quiet
+    rt = app.state.runtime
+    analyst = token(infra, "analyst")
+    code = product()
+    await apply_ticket_event(rt, opened("TS-L1", code, city="青岛"))
+    await apply_ticket_event(rt, closed("TS-L2", code, city="青岛"))
+    await CountersJob(rt.store, "tickets").run()
+    before = await figures(client, analyst, product_code=code, city="青岛", channel="call_center")
+    # What the previous set left: an old bucket, an unfinished journal of it, and a `meta` without `layout`.
+    await rt.store[COUNTERS].insert_one({"_id": "CI|d|20260302", "cub": "CI", "g": "d", "t": "20260302", "cells": "{}",
+                                         "b": 1})
+    meta = await rt.store[COUNTER_BATCHES].find_one({"_id": META})
+    await rt.store[COUNTER_BATCHES].insert_one({"_id": f"batch:{meta['last_batch'] + 1}",
+                                                "n": meta["last_batch"] + 1, "buckets": "{}", "counted": "{}"})
+    await rt.store[COUNTER_BATCHES].replace_one({"_id": META}, {k: v for k, v in meta.items() if k != "layout"})
+    await CountersJob(rt.store, "tickets").run()
+    assert await rt.store[COUNTERS].find_one({"_id": "CI|d|20260302"}) is None
+    assert await rt.store[COUNTER_BATCHES].count_documents({"n": {"$gt": 0}}) == 0
+    assert (await rt.store[COUNTER_BATCHES].find_one({"_id": META}))["layout"] == c.LAYOUT_VERSION
+    after = await figures(client, analyst, product_code=code, city="青岛", channel="call_center")
+    assert (after["opened"], after["closed"]) == (before["opened"], before["closed"]) == (2, 1)
 
 
 async def test_breakdown_by_city_and_cause_with_chinese_labels(client, infra, send):

@@ -54,11 +54,13 @@ def test_a_ticket_that_changes_city_leaves_its_old_cell():
 
 def test_roll_up_reaches_every_cuboid_and_grain():
     buckets = c.roll_up(c.contribution(ticket()))
-    assert len(buckets) == len(c.CUBOIDS) * len(c.GRAINS)
-    assert buckets["P|d|20260302"] == {"mobile_office|complaint": {"opened": 1}}
-    assert buckets["C|w|2026W10"] == {"济南|complaint": {"opened": 1}}
-    assert buckets["K|m|202603"] == {"complaint": {"opened": 1}}
-    assert buckets["ALL|d|20260302|mobile_office"] == {"mobile_office|济南|complaint|call_center|-|-": {"opened": 1}}
+    assert sum(len(cuboids) for cuboids in buckets.values()) == len(c.CUBOIDS) * len(c.GRAINS)
+    assert buckets[c.bucket_id("P", "d", "20260302")]["P"] == {"mobile_office|complaint": {"opened": 1}}
+    assert buckets[c.bucket_id("C", "w", "2026W10")]["C"] == {"济南|complaint": {"opened": 1}}
+    assert buckets[c.bucket_id("K", "m", "202603")]["K"] == {"complaint": {"opened": 1}}
+    assert buckets["ALL|d|20260302|mobile_office"]["ALL"] == {
+        "mobile_office|济南|complaint|call_center|-|-": {"opened": 1}}
+    assert buckets["ALLC|d|20260302|济南"]["ALL_C"] == {"mobile_office|济南|complaint|call_center|-|-": {"opened": 1}}
 
 
 def test_free_text_product_codes_cannot_break_a_field_name():
@@ -72,18 +74,27 @@ def test_merging_to_zero_drops_the_cell():
     assert c.merge_cells(cells, {"x": {"opened": -1, c.HIST: {"3": -1}}}) == {}
 
 
-@pytest.mark.parametrize("needed,cuboid", [
-    ((), "K"), (("kind",), "K"), (("product_code",), "P"), (("city", "kind"), "C"),
-    (("product_code", "city"), "PC"), (("channel",), "CH"), (("industry", "city"), "CI"),
-    (("industry", "product_code"), "ALL"),
+@pytest.mark.parametrize("needed,filtered,cuboid", [
+    ((), (), "K"), (("kind",), ("kind",), "K"), (("product_code",), (), "P"), (("city", "kind"), ("kind",), "C"),
+    (("channel",), ("channel",), "CH"),
+    (("product_code", "city"), ("product_code",), "PC"), (("product_code", "city"), ("city",), "CP"),
+    (("industry", "city"), ("city",), "CI"), (("industry", "city"), ("industry",), "I_C"),
+    (("industry", "product_code"), ("product_code",), "P_I"), (("industry", "product_code"), ("industry",), "I_P"),
+    (("channel", "industry"), ("channel", "industry"), "CH_I"),
+    (("channel", "industry", "city"), ("channel", "industry"), "ALL_C"),
+    (("channel", "industry", "city"), ("city", "industry"), "ALL_C"),
+    (("channel", "industry", "cause"), ("channel",), "CH_I_CA"),
+    (("product_code", "city", "channel"), ("product_code", "channel"), "ALL"),
+    (("product_code", "city", "channel"), ("city", "channel"), "ALL_C"),
 ])
-def test_the_smallest_cuboid_that_has_the_dimensions(needed, cuboid):
-    assert c.choose_cuboid(needed) == cuboid
+def test_the_cuboid_that_reads_least(needed, filtered, cuboid):
+    assert c.choose_cuboid(needed, filtered) == cuboid
 
 
-@pytest.mark.parametrize("filtered,cuboid", [(("product_code",), "PC"), (("city",), "CP"), ((), "PC")])
-def test_a_split_cuboid_is_chosen_by_what_the_query_limits(filtered, cuboid):
-    assert c.choose_cuboid({"product_code", "city"}, filtered) == cuboid
+def test_a_split_cuboid_is_read_by_the_parts_asked_for():
+    assert c.reads("PC", {"product_code": 2}) == (2, 2 * 17 * 4)
+    assert c.reads("PC", {"city": 1}) == (30, 30 * 17 * 4)  # not split by city: every part
+    assert c.reads("K", {}) == (1, 4)
 
 
 def test_cover_takes_whole_months_then_whole_weeks_then_days():

@@ -10,10 +10,11 @@ merged into another as its duplicate contributes only `merged` (`is_merged`): th
 ticket's.
 
 The sums are kept in *cuboids*: the same figures rolled up over fewer dimensions (kind alone, product × kind,
-city × kind, …, all six), each at three grains (day, ISO week, month), one document per cuboid × grain × period
-holding every cell of that period (`bucket_id`). A query reads the smallest cuboid that has the dimensions it
-filters and groups by (`choose_cuboid`) and the coarsest buckets that tile its period (`cover`): a year of a
-product is about a dozen documents, not every ticket of it.
+city × kind, …, all six), each at three grains (day, ISO week, month), a large one split by one of its
+dimensions (`LAYOUT`); one document per grain × period (× value of the split) holds its cells (`bucket_id`). A
+query reads the cuboid with the dimensions it filters and groups by that costs it least (`choose_cuboid`), one
+document per value it asks of the split, and the coarsest buckets that tile its period (`cover`): a year of a
+product is about a dozen documents, not every ticket of it, and no form of query reads every part of a split.
 
 Figures that are not sums are derived from sums: rates from numerators and denominators; the backlog at a
 period's end from opened − closed of every day before it; the 90th percentile of resolution hours from a
@@ -23,7 +24,7 @@ histogram (`HOUR_EDGES`), answered as the upper edge of the bucket it falls in.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -34,25 +35,74 @@ DIMENSIONS = ("product_code", "city", "kind", "channel", "industry", "cause")
 NONE_KEY = "-"  # the key of a dimension a ticket has no value for (no industry given, no cause yet)
 SEPARATOR = "|"
 
-# name → dimensions, smallest first: `choose_cuboid` takes the first that has what a query needs.
-CUBOIDS: dict[str, tuple[str, ...]] = {
-    "K": ("kind",),
-    "P": ("product_code", "kind"),
-    "C": ("city", "kind"),
-    "CH": ("channel", "kind"),
-    "I": ("industry", "kind"),
-    "CA": ("cause", "kind"),
-    "CI": ("city", "industry", "kind"),          # 3.2.1 asks for metrics by city and industry together
-    "PC": ("product_code", "city", "kind"),
-    "CP": ("product_code", "city", "kind"),      # the same cells, split by city: a city's products
-    "ALL": DIMENSIONS,
+# --- the cuboids ------------------------------------------------------------------------------------------
+#
+# A cuboid is the figures summed over fewer dimensions; kind is in every one (four values, and most questions
+# split by it). A cuboid's cells of one period are kept in a document, or, for a cuboid with many cells, *split*
+# by one of its dimensions: one document per value, so that a query asking for that value reads one small part.
+# A query reads the cuboid that costs it least (`reads`, `choose_cuboid`): fewest documents, then fewest cells.
+#
+# The set (tests/analytics/test_cuboid_reads.py counts all 448 forms of query; bench/cuboids.py prints them):
+# - each dimension alone, and each pair small enough for one document (at most 308 cells);
+# - each larger pair twice, split by either of its dimensions, so that "the cities of a product" and "the
+#   products of a city" each read one small part;
+# - three dimensions or more: all six split by product, and again split by city; channel × industry × cause
+#   whole.
+# So every form reads one document per tile for each value it asks of one dimension, but one: a breakdown by
+# product or by city filtered by two or more of channel, industry and cause and by neither product nor city (16
+# of the 448 forms, an analyst's) reads the all-dimensions cuboid's 17 city parts. Serving those too would take
+# product (city) × channel × industry × cause split by industry and by cause: four more cuboids that would more
+# than double what a batch of the counters job rewrites (bench/cuboids.py).
+# The cuboids split the same way share their documents (`FAMILY`): one document per period and value holds each
+# cuboid's cells in a field of its own, so that a batch writes one document where it touches several cuboids,
+# and a query parses only its cuboid's field. The unsplit ones keep documents of their own: nx-27017 decodes a
+# whole document to return a field of it, and the no-filter summary should not decode every product's cells.
+
+_P, _C, _K, _CH, _I, _CA = DIMENSIONS
+
+
+def _dims(*names: str) -> tuple[str, ...]:
+    return tuple(d for d in DIMENSIONS if d in names)  # cell keys in the order of DIMENSIONS
+
+
+# name → (dimensions, the dimension its documents are split by or None, the documents it shares)
+LAYOUT: dict[str, tuple[tuple[str, ...], str | None, str]] = {
+    "K": (_dims(_K), None, "K"),
+    "P": (_dims(_P, _K), None, "P"),
+    "C": (_dims(_C, _K), None, "C"),
+    "CH": (_dims(_CH, _K), None, "CH"),
+    "I": (_dims(_I, _K), None, "I"),
+    "CA": (_dims(_CA, _K), None, "CA"),
+    "C_CH": (_dims(_C, _CH, _K), None, "C_CH"),
+    "CH_I": (_dims(_CH, _I, _K), None, "CH_I"),
+    "CH_CA": (_dims(_CH, _CA, _K), None, "CH_CA"),
+    "I_CA": (_dims(_I, _CA, _K), None, "I_CA"),
+    "CH_I_CA": (_dims(_CH, _I, _CA, _K), None, "HIA"),
+    "PC": (_dims(_P, _C, _K), _P, "byP"),
+    "P_CH": (_dims(_P, _CH, _K), _P, "byP"),
+    "P_I": (_dims(_P, _I, _K), _P, "byP"),
+    "P_CA": (_dims(_P, _CA, _K), _P, "byP"),
+    "CP": (_dims(_P, _C, _K), _C, "byC"),
+    "CI": (_dims(_C, _I, _K), _C, "byC"),
+    "C_CA": (_dims(_C, _CA, _K), _C, "byC"),
+    "CH_P": (_dims(_P, _CH, _K), _CH, "byCH"),
+    "I_P": (_dims(_P, _I, _K), _I, "byI"),
+    "I_C": (_dims(_C, _I, _K), _I, "byI"),
+    "CA_P": (_dims(_P, _CA, _K), _CA, "byCA"),
+    "CA_C": (_dims(_C, _CA, _K), _CA, "byCA"),
+    "ALL": (DIMENSIONS, _P, "ALL"),
+    "ALL_C": (DIMENSIONS, _C, "ALLC"),
 }
-# The big cuboids (product × city × kind has 1,920 cells a month, all six dimensions about as many as tickets) are
-# split, so that one document stays small and a query of one product (or city) reads only its own; a query
-# across them reads every part's bucket of a period. Product × city is kept twice, split either way, so that both
-# "the cities of one product" and "the products of one city" read one part.
-PARTITIONED = {"PC": "product_code", "CP": "city", "ALL": "product_code"}
+CUBOIDS: dict[str, tuple[str, ...]] = {name: dims for name, (dims, _, _) in LAYOUT.items()}
+SPLIT: dict[str, str] = {name: split for name, (_, split, _) in LAYOUT.items() if split}
+FAMILY: dict[str, str] = {name: family for name, (_, _, family) in LAYOUT.items()}
+# What a change of the set means for a store counted before it: the counters job counts every ticket again
+# (store/counters.py `CountersJob.upgrade`).
+LAYOUT_VERSION = 2
 GRAINS = ("d", "w", "m")
+# How many values a dimension has, for `reads` (product: the size of a province's catalog, about 30; city: the
+# 16 and "not given"). Only the choice between cuboids depends on it, never a figure.
+CARDINALITY = {_P: 30, _C: 17, _K: 4, _CH: 4, _I: 11, _CA: 7}
 
 # Histogram of resolution hours (opened → resolved): upper edges, finer where most tickets are.
 HOUR_EDGES: tuple[float, ...] = tuple(
@@ -204,7 +254,13 @@ def period_text(day: date, grain: str) -> str:
 
 
 def bucket_id(cuboid: str, grain: str, period: str, partition: str | None = None) -> str:
-    return SEPARATOR.join((cuboid, grain, period) + ((partition,) if partition is not None else ()))
+    """The id of the document that holds `cuboid`'s cells of a period (and, split, of one value): its family's."""
+    return SEPARATOR.join((FAMILY[cuboid], grain, period) + ((partition,) if partition is not None else ()))
+
+
+def cells_field(cuboid: str) -> str:
+    """The field of a bucket document that holds `cuboid`'s cells (JSON text, store/counters.py)."""
+    return "c_" + cuboid
 
 
 def cell_key(cuboid: str, keys: tuple[str, ...]) -> str:
@@ -213,20 +269,22 @@ def cell_key(cuboid: str, keys: tuple[str, ...]) -> str:
 
 
 def partition_of(cuboid: str, keys: tuple[str, ...]) -> str | None:
-    dimension = PARTITIONED.get(cuboid)
+    dimension = SPLIT.get(cuboid)
     return keys[DIMENSIONS.index(dimension)] if dimension else None
 
 
-def roll_up(delta: Mapping[Cell, Measures]) -> dict[str, dict[str, Measures]]:
-    """The change of every bucket: bucket id → cell key → measures, over every cuboid and grain."""
-    buckets: dict[str, dict[str, Measures]] = {}
+def roll_up(delta: Mapping[Cell, Measures]) -> dict[str, dict[str, dict[str, Measures]]]:
+    """The change of every bucket document: document id → cuboid → cell key → measures, over every cuboid and
+    grain."""
+    buckets: dict[str, dict[str, dict[str, Measures]]] = {}
     for (day, keys), measures in delta.items():
         moment = parse_day(day)
+        periods = {grain: period_text(moment, grain) for grain in GRAINS}
         for cuboid in CUBOIDS:
             key, partition = cell_key(cuboid, keys), partition_of(cuboid, keys)
             for grain in GRAINS:
-                cells = buckets.setdefault(bucket_id(cuboid, grain, period_text(moment, grain), partition), {})
-                add_measures(cells.setdefault(key, {}), measures)
+                doc = buckets.setdefault(bucket_id(cuboid, grain, periods[grain], partition), {})
+                add_measures(doc.setdefault(cuboid, {}).setdefault(key, {}), measures)
     return buckets
 
 
@@ -241,22 +299,37 @@ def merge_cells(cells: dict[str, Measures], change: Mapping[str, Measures]) -> d
 
 def bucket_fields(bucket: str) -> dict[str, str]:
     """The queryable fields of a bucket document, from its id."""
-    cuboid, grain, period, *partition = bucket.split(SEPARATOR)
-    return {"cub": cuboid, "g": grain, "t": period, **({"part": partition[0]} if partition else {})}
+    family, grain, period, *partition = bucket.split(SEPARATOR)
+    return {"fam": family, "g": grain, "t": period, **({"part": partition[0]} if partition else {})}
 
 
 # --- what a query reads ----------------------------------------------------------------------------------
 
 
-def choose_cuboid(needed: Iterable[str], filtered: Iterable[str] = ()) -> str:
-    """The smallest cuboid with the `needed` dimensions; among those, one split by a dimension the query limits
-    to a few values (`filtered`), so that it reads only those parts."""
-    needed, filtered = set(needed), set(filtered)
+def reads(cuboid: str, asked: Mapping[str, int]) -> tuple[int, int]:
+    """(documents per tile, cells at most in them) when a query that asks `asked[d]` values of the dimensions it
+    filters reads `cuboid`: one part per value asked of its split dimension, every part when it is not asked."""
+    dims, split = CUBOIDS[cuboid], SPLIT.get(cuboid)
+    docs = (asked.get(split) or CARDINALITY[split]) if split else 1
+    cells_per_doc = 1
+    for d in dims:
+        if d != split:
+            cells_per_doc *= CARDINALITY[d]
+    return docs, docs * cells_per_doc
+
+
+def choose_cuboid(needed: Iterable[str], filtered: Iterable[str] | Mapping[str, Any] = ()) -> str:
+    """The cuboid with the `needed` dimensions that a query filtering `filtered` (dimension → the values asked,
+    or just the dimensions: one value each) reads at least cost: fewest documents, then fewest cells, then the
+    first of `CUBOIDS`."""
+    needed = set(needed)
     unknown = needed - set(DIMENSIONS)
     if unknown:
         raise ValueError(f"not a dimension: {', '.join(sorted(unknown))}")
+    asked = ({d: len(v) if isinstance(v, Sized) else 1 for d, v in filtered.items()}
+             if isinstance(filtered, Mapping) else dict.fromkeys(filtered, 1))
     fitting = [name for name, dims in CUBOIDS.items() if needed <= set(dims)]
-    return next((name for name in fitting if name not in PARTITIONED or PARTITIONED[name] in filtered), fitting[0])
+    return min(fitting, key=lambda name: (*reads(name, asked), fitting.index(name)))
 
 
 def _month_end(day: date) -> date:

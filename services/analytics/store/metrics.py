@@ -31,7 +31,7 @@ class MetricsQuery:
         return c.CellFilter({d: frozenset(c.escape(v) for v in values) for d, values in self.allowed.items()})
 
     def partitions(self) -> list[str] | None:
-        dimension = c.PARTITIONED.get(self.cuboid())
+        dimension = c.SPLIT.get(self.cuboid())
         values = self.allowed.get(dimension) if dimension else None
         return sorted(c.escape(v) for v in values) if values is not None else None
 
@@ -122,7 +122,7 @@ async def monthly_sums(store: Store, months: list[date], allowed: Mapping[str, f
     over the cells `allowed` admits: month → group key → measures."""
     query = MetricsQuery(None, None, allowed)
     cuboid = c.choose_cuboid({*allowed, *groups}, allowed)
-    partition = c.PARTITIONED.get(cuboid)
+    partition = c.SPLIT.get(cuboid)
     values = allowed.get(partition) if partition else None
     tiles = [("m", month) for month in months]
     found = await read_buckets(store, cuboid, tiles, sorted(c.escape(v) for v in values) if values else None)

@@ -11,7 +11,7 @@ import { LangProvider } from "../../lib/i18n";
 import Dashboard from "./Dashboard";
 
 const figures = {
-  count: 3, opened: 12, resolved: 5, closed: 4, backlog: 7,
+  count: 3, opened: 12, resolved: 5, closed: 4, backlog: 7, merged: 2,
   timeliness_rate: { response: 1, resolution: 0.8 },
   satisfaction_rate: 0.75,
   resolution_hours: { avg: 3.5, p90: 6 },
@@ -27,7 +27,12 @@ function tokenFor(claims: object) {
 
 function answer(path: string): { status: number; body: unknown } {
   if (path.includes("/metrics/summary")) return { status: 200, body: { ...figures, ...fresh, filters: {}, period: {} } };
-  if (path.includes("/metrics/breakdown")) return { status: 200, body: { ...fresh, dimension: "city", items: [{ ...figures, key: "济南", label: "济南" }] } };
+  if (path.includes("/metrics/breakdown")) {
+    const items = path.includes("dimension=kind")
+      ? [{ ...figures, merged: 3, key: "complaint", label: "投诉" }]
+      : [{ ...figures, key: "济南", label: "济南" }];
+    return { status: 200, body: { ...fresh, dimension: "city", items } };
+  }
   if (path.includes("/metrics/timeseries")) return { status: 200, body: { ...fresh, points: [] } };
   if (path.includes("/anomalies")) return { status: 503, body: { title: "Service unavailable", detail: "分析服务暂不可用" } };
   return { status: 404, body: { title: "Not found" } };
@@ -69,6 +74,14 @@ describe("Dashboard", () => {
     expect(screen.getByTestId("kpi-timeliness").textContent).toContain("80.0%");
     expect(screen.getByTestId("kpi-satisfaction").textContent).toContain("75.0%");
     expect(screen.getByTestId("kpi-closed").textContent).toContain("4");
+    // merged duplicates (合并): a KPI of their own, and a column of the breakdown table
+    expect(screen.getByTestId("kpi-merged").textContent).toMatch(/^合并\s*2$/);
+    await waitFor(() => expect(screen.getByTestId("breakdown-table").textContent).toContain("投诉"));
+    const table = screen.getByTestId("breakdown-table");
+    const headers = Array.from(table.querySelectorAll("th")).map((th) => th.textContent);
+    const row = Array.from(table.querySelectorAll("tbody tr")).find((tr) => tr.textContent?.includes("投诉"))!;
+    const cells = Array.from(row.querySelectorAll("td")).map((td) => td.textContent);
+    expect(cells[headers.indexOf("合并")]).toBe("3");
     expect(screen.getByTestId("freshness-fresh")).toBeTruthy();
     expect(screen.getByTestId("chart-city")).toBeTruthy();
     expect(screen.queryByTestId("anomalies-table")).toBeNull(); // agents do not read anomalies

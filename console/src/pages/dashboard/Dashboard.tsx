@@ -68,6 +68,7 @@ interface Figures {
   resolved: number;
   closed: number;
   backlog: number;
+  merged: number; // duplicates merged into another ticket (合并), in no other figure (docs/analytics.md)
   timeliness_rate: { response: number | null; resolution: number | null };
   satisfaction_rate: number | null;
   resolution_hours: { avg: number | null; p90: number | null };
@@ -147,10 +148,11 @@ function Freshness({ fresh, id = "" }: { fresh: Fresh | null; id?: string }) {
   );
 }
 
-function Kpi({ testid, title, value, color, loading }: { testid: string; title: string; value: string; color?: string; loading: boolean }) {
+function Kpi({ testid, title, tooltip, value, color, loading }: { testid: string; title: string; tooltip?: string; value: string; color?: string; loading: boolean }) {
   return (
     <Card size="small" data-testid={testid}>
-      <Statistic title={title} value={value} loading={loading} valueStyle={color ? { color } : undefined} />
+      <Statistic title={tooltip ? <Tooltip title={tooltip}>{title}</Tooltip> : title} value={value} loading={loading}
+        valueStyle={color ? { color } : undefined} />
     </Card>
   );
 }
@@ -158,7 +160,7 @@ function Kpi({ testid, title, value, color, loading }: { testid: string; title: 
 function KpiCards({ summary, loading }: { summary: Summary | null; loading: boolean }) {
   const { t } = useLang();
   const s = summary;
-  const cols = { xs: 12, sm: 8, md: 6, lg: 6, xl: 3 } as const;
+  const cols = { flex: "1 1 140px" } as const; // nine cards: one row when there is room, wrapped otherwise
   return (
     <Row gutter={[12, 12]}>
       <Col {...cols}>
@@ -175,6 +177,9 @@ function KpiCards({ summary, loading }: { summary: Summary | null; loading: bool
       </Col>
       <Col {...cols}>
         <Kpi testid="kpi-opened" title={t("dash.opened")} loading={loading} value={formatCount(s?.opened)} />
+      </Col>
+      <Col {...cols}>
+        <Kpi testid="kpi-merged" title={t("dash.merged")} tooltip={t("dash.mergedHint")} loading={loading} value={formatCount(s?.merged)} />
       </Col>
       <Col {...cols}>
         <Kpi testid="kpi-resolved" title={t("dash.resolved")} loading={loading} value={formatCount(s?.resolved)} />
@@ -280,6 +285,7 @@ function BreakdownTable({ filters, tick }: { filters: Filters; tick: number }) {
         columns={[
           { title: t(`dash.dim.${dimension}`), dataIndex: "label", fixed: "left" },
           { title: t("dash.opened"), dataIndex: "opened", align: "right" },
+          { title: t("dash.merged"), dataIndex: "merged", align: "right" },
           { title: t("dash.resolved"), dataIndex: "resolved", align: "right" },
           { title: t("dash.closed"), dataIndex: "closed", align: "right" },
           { title: t("dash.backlog"), dataIndex: "backlog", align: "right" },

@@ -12,7 +12,7 @@ export const KINDS = ["consultation", "complaint", "suggestion", "fault"] as con
 export const DIMENSIONS = ["city", "industry", "product_code", "channel", "cause", "kind"] as const;
 export const INTERVALS = ["day", "week", "month"] as const;
 export const METRICS = [
-  "opened", "resolved", "closed", "backlog", "response_timeliness", "resolution_timeliness", "satisfaction",
+  "opened", "merged", "resolved", "closed", "backlog", "response_timeliness", "resolution_timeliness", "satisfaction",
   "reopen_rate", "resolution_hours_avg", "resolution_hours_p90", "tier2_rate", "tier3_rate",
 ] as const;
 export type Metric = (typeof METRICS)[number];
