@@ -26,9 +26,7 @@ def sign_in(page: Page, console: str, role: str, sub: str, *, name: str | None =
     if signed_in.count():  # someone else is signed in on this page: sign them out first
         page.get_by_role("button", name=re.compile(r"退\s*出")).click()
     form.wait_for()
-    page.locator(".ant-select", has=page.get_by_role("combobox", name="角色")).click()  # the antd Select: open it, then pick the option ending with the claim value
-    page.locator(".ant-select-dropdown:visible .ant-select-item-option").filter(
-        has_text=re.compile(rf"\s{re.escape(role)}$")).click()
+    choose_role(page, role)
     page.get_by_role("textbox", name="工号", exact=True).fill(sub)
     if name:
         page.get_by_role("textbox", name="姓名", exact=True).fill(name)
@@ -40,6 +38,23 @@ def sign_in(page: Page, console: str, role: str, sub: str, *, name: str | None =
         page.get_by_role("textbox", name="厂家编号", exact=True).fill(vendor)
     page.get_by_role("button", name=re.compile(r"登\s*录")).click()
     expect(page.get_by_test_id("current-user")).to_contain_text(f"{name or sub}（{role}）")
+
+
+def choose_role(page: Page, role: str) -> None:
+    """Pick the sign-in form's role in its antd Select: open it, click the option ending with the claim value, and
+    check the Select shows it. On a loaded machine a click can land while the dropdown is still opening and leave the
+    default role (seen once in a fresh-clone run: signed in as agent, not admin), so the pick is made again."""
+    select = page.locator(".ant-select", has=page.get_by_role("combobox", name="角色"))
+    chosen = re.compile(rf"\s{re.escape(role)}$")
+    for _ in range(3):
+        select.click()
+        page.locator(".ant-select-dropdown:visible .ant-select-item-option").filter(has_text=chosen).click()
+        try:
+            expect(select.locator(".ant-select-selection-item")).to_have_text(chosen, timeout=2000)
+            return
+        except AssertionError:
+            continue
+    expect(select.locator(".ant-select-selection-item")).to_have_text(chosen)
 
 
 def wait_until(check, timeout: float, what: str):
