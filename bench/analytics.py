@@ -16,6 +16,10 @@ per-ticket CPU ms of the counters job, store documents, and the query figures.
 
 Store: OPS_MONGO_URL if set, else a fresh nx-27017 on a temporary directory.
 Usage: python bench/analytics.py [--tickets 100000] [--updates 5000] [--repeat 30] [--inflight 256]
+
+A million tickets take over an hour to load and count on two cores, and the queries are only worth timing on a
+quiet machine: `--phase load --database NAME` (with OPS_MONGO_URL set to a store that outlives the run) loads and
+counts, keeps the database and stops; `--phase query --database NAME` later times the queries on it.
 This is a measurement, not a test: it asserts nothing about speed.
 """
 
@@ -180,82 +184,96 @@ def pct(values: list[float], q: int) -> float:
 async def run(args, mongo_url: str) -> None:
     settings = Settings(mongo_url=mongo_url, amqp_url=os.environ.get("OPS_AMQP_URL", devstack.DEFAULT_AMQP_URL),
                         namespace="bench" + uuid.uuid4().hex[:6], role="api", log_level="WARNING",
-                        mongo_db="bench_analytics_" + uuid.uuid4().hex[:6])
+                        mongo_db=args.database or "bench_analytics_" + uuid.uuid4().hex[:6])
     app = create(settings)
     rt = app.state.runtime
     cpu = Cpu(mongo_url)
     rng = random.Random(7)
     async with app.router.lifespan_context(app):
-        started, (own0, store0) = time.perf_counter(), cpu.now()
-        states = await load(rt, args.tickets, args.inflight, rng)
-        wall, (own1, store1) = time.perf_counter() - started, cpu.now()
-        print(f"read model: {args.tickets:,} new tickets in {wall:.0f} s ({args.tickets / wall:,.0f} events/s); "
-              f"CPU per event {1000 * (own1 - own0) / args.tickets:.2f} ms here + "
-              f"{1000 * (store1 - store0) / args.tickets:.2f} ms store", flush=True)
+        if args.phase != "query":
+            await load_and_count(args, rt, cpu, rng)
+        if args.phase != "load":
+            await queries(args, app, settings)
+        if args.phase == "all":
+            await rt.store.client.drop_database(settings.database)
 
-        job = CountersJob(rt.store, TICKETS)
-        started, (own0, store0) = time.perf_counter(), cpu.now()
-        await job.recover()
-        await job.upgrade()
-        counted, batches, window = 0, 0, time.perf_counter()
-        while True:  # job.run(), with the time of a batch every 20 batches: does it grow as more is counted?
-            size = await job.count_batch()
-            counted, batches = counted + size, batches + 1
-            if batches % 20 == 0:
-                print(f"  … {counted:,} counted, {(time.perf_counter() - window) / 20:.2f} s a batch of the last 20",
-                      flush=True)
-                window = time.perf_counter()
-            if size < job.batch:
-                break
-        wall, (own1, store1) = time.perf_counter() - started, cpu.now()
-        buckets = await rt.store[COUNTERS].estimated_document_count()
-        print(f"counters job: {counted:,} tickets in {wall:.0f} s; CPU per ticket {1000 * (own1 - own0) / counted:.2f}"
-              f" ms here + {1000 * (store1 - store0) / counted:.2f} ms store; {buckets:,} bucket documents", flush=True)
 
-        updates = min(args.updates, args.tickets)
-        chosen = rng.sample(states, updates)
-        started, (own0, store0) = time.perf_counter(), cpu.now()
-        for start in range(0, updates, args.inflight):
-            batch = chosen[start:start + args.inflight]
-            await asyncio.gather(*(apply_ticket_event(rt, envelope(t, {**s, "tier_reached": 3}, 6))
-                                   for t, s in batch))
-        wall, (own1, store1) = time.perf_counter() - started, cpu.now()
-        print(f"read model, later events of existing tickets: {updates:,} in {wall:.1f} s; CPU per event "
-              f"{1000 * (own1 - own0) / updates:.2f} ms here + {1000 * (store1 - store0) / updates:.2f} ms store")
-        started, (own0, store0) = time.perf_counter(), cpu.now()
-        counted = await job.run()
-        wall, (own1, store1) = time.perf_counter() - started, cpu.now()
-        print(f"counters job on them: {counted:,} tickets in {wall:.1f} s; CPU per ticket "
-              f"{1000 * (own1 - own0) / max(counted, 1):.2f} ms here + {1000 * (store1 - store0) / max(counted, 1):.2f}"
-              f" ms store", flush=True)
+async def load_and_count(args, rt, cpu: Cpu, rng: random.Random) -> None:
+    started, (own0, store0) = time.perf_counter(), cpu.now()
+    states = await load(rt, args.tickets, args.inflight, rng)
+    wall, (own1, store1) = time.perf_counter() - started, cpu.now()
+    print(f"read model: {args.tickets:,} new tickets in {wall:.0f} s ({args.tickets / wall:,.0f} events/s); "
+          f"CPU per event {1000 * (own1 - own0) / args.tickets:.2f} ms here + "
+          f"{1000 * (store1 - store0) / args.tickets:.2f} ms store", flush=True)
 
-        headers = {"Authorization": "Bearer " + mint_token(settings.auth_secret, sub="bench", roles=["analyst"])}
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench", headers=headers) as http:
-            async def timed(path: str, params: dict) -> list[float]:
-                times = []
-                for _ in range(args.repeat):
-                    t0 = time.perf_counter()
-                    response = await http.get(path, params=params)
-                    times.append((time.perf_counter() - t0) * 1000)
-                    if response.status_code != 200:
-                        raise SystemExit(f"{path} {params}: {response.status_code} {response.text[:300]}")
-                return times
+    job = CountersJob(rt.store, TICKETS)
+    started, (own0, store0) = time.perf_counter(), cpu.now()
+    await job.recover()
+    await job.upgrade()
+    counted, batches, window = 0, 0, time.perf_counter()
+    while True:  # job.run(), with the time of a batch every 20 batches: does it grow as more is counted?
+        size = await job.count_batch()
+        counted, batches = counted + size, batches + 1
+        if batches % 20 == 0:
+            print(f"  … {counted:,} counted, {(time.perf_counter() - window) / 20:.2f} s a batch of the last 20",
+                  flush=True)
+            window = time.perf_counter()
+        if size < job.batch:
+            break
+    wall, (own1, store1) = time.perf_counter() - started, cpu.now()
+    buckets = await rt.store[COUNTERS].estimated_document_count()
+    print(f"counters job: {counted:,} tickets in {wall:.0f} s; CPU per ticket {1000 * (own1 - own0) / counted:.2f}"
+          f" ms here + {1000 * (store1 - store0) / counted:.2f} ms store; {buckets:,} bucket documents", flush=True)
 
-            base = await timed("/healthz", {})
-            print(f"\n{'query':<58} {'p50 ms':>8} {'p95 ms':>8} {'docs read':>10}")
-            print(f"{'baseline GET /healthz':<58} {statistics.median(base):>8.1f} {pct(base, 95):>8.1f}")
-            for route, label, params in CASES:
-                before = READ.documents
-                await http.get(f"/v1/metrics/{route}", params=params)
-                documents = READ.documents - before  # one request's documents (the meta document included)
-                times = await timed(f"/v1/metrics/{route}", params)
-                print(f"{route + ' ' + label:<58} {statistics.median(times):>8.1f} {pct(times, 95):>8.1f} "
-                      f"{documents:>10,}", flush=True)
-            body = (await http.get("/v1/metrics/summary")).json()
-            print(f"\nall tickets: count {body['count']:,}, opened {body['opened']:,}, closed {body['closed']:,}, "
-                  f"backlog {body['backlog']:,}, as_of {body['as_of']}")
-        await rt.store.client.drop_database(settings.database)
+    updates = min(args.updates, args.tickets)
+    chosen = rng.sample(states, updates)
+    started, (own0, store0) = time.perf_counter(), cpu.now()
+    for start in range(0, updates, args.inflight):
+        batch = chosen[start:start + args.inflight]
+        await asyncio.gather(*(apply_ticket_event(rt, envelope(t, {**s, "tier_reached": 3}, 6))
+                               for t, s in batch))
+    wall, (own1, store1) = time.perf_counter() - started, cpu.now()
+    print(f"read model, later events of existing tickets: {updates:,} in {wall:.1f} s; CPU per event "
+          f"{1000 * (own1 - own0) / updates:.2f} ms here + {1000 * (store1 - store0) / updates:.2f} ms store")
+    started, (own0, store0) = time.perf_counter(), cpu.now()
+    counted = await job.run()
+    wall, (own1, store1) = time.perf_counter() - started, cpu.now()
+    print(f"counters job on them: {counted:,} tickets in {wall:.1f} s; CPU per ticket "
+          f"{1000 * (own1 - own0) / max(counted, 1):.2f} ms here + {1000 * (store1 - store0) / max(counted, 1):.2f}"
+          f" ms store", flush=True)
+
+
+async def queries(args, app, settings: Settings) -> None:
+    tickets = await app.state.runtime.store[TICKETS].estimated_document_count()
+    if not tickets:
+        raise SystemExit(f"database {settings.database} holds no tickets: load it first (--phase load)")
+    print(f"queries on {tickets:,} tickets of database {settings.database}", flush=True)
+    headers = {"Authorization": "Bearer " + mint_token(settings.auth_secret, sub="bench", roles=["analyst"])}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench", headers=headers) as http:
+        async def timed(path: str, params: dict) -> list[float]:
+            times = []
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                response = await http.get(path, params=params)
+                times.append((time.perf_counter() - t0) * 1000)
+                if response.status_code != 200:
+                    raise SystemExit(f"{path} {params}: {response.status_code} {response.text[:300]}")
+            return times
+
+        base = await timed("/healthz", {})
+        print(f"\n{'query':<58} {'p50 ms':>8} {'p95 ms':>8} {'docs read':>10}")
+        print(f"{'baseline GET /healthz':<58} {statistics.median(base):>8.1f} {pct(base, 95):>8.1f}")
+        for route, label, params in CASES:
+            before = READ.documents
+            await http.get(f"/v1/metrics/{route}", params=params)
+            documents = READ.documents - before  # one request's documents (the meta document included)
+            times = await timed(f"/v1/metrics/{route}", params)
+            print(f"{route + ' ' + label:<58} {statistics.median(times):>8.1f} {pct(times, 95):>8.1f} "
+                  f"{documents:>10,}", flush=True)
+        body = (await http.get("/v1/metrics/summary")).json()
+        print(f"\nall tickets: count {body['count']:,}, opened {body['opened']:,}, closed {body['closed']:,}, "
+              f"backlog {body['backlog']:,}, as_of {body['as_of']}")
 
 
 def main() -> None:
@@ -264,10 +282,16 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=5_000, help="later events of existing tickets, timed")
     parser.add_argument("--repeat", type=int, default=30, help="times each query runs")
     parser.add_argument("--inflight", type=int, default=256, help="events applied at once (a consumer's prefetch)")
+    parser.add_argument("--phase", choices=("all", "load", "query"), default="all",
+                        help="load: load and count, keep the database; query: time the queries on a kept one")
+    parser.add_argument("--database", help="the database to load into or query (default: a new one, dropped)")
     args = parser.parse_args()
+    if args.phase != "all" and not (args.database and os.environ.get("OPS_MONGO_URL")):
+        parser.error("--phase load|query needs --database and OPS_MONGO_URL (a store that outlives the run)")
     devstack.ensure_rabbitmq(os.environ.get("OPS_AMQP_URL", devstack.DEFAULT_AMQP_URL))
     with devstack.store_url(prefix="ops-bench-analytics-") as mongo_url:
-        print(f"store: {devstack.redact_url(mongo_url)}   cpus: {os.cpu_count()}   tickets: {args.tickets:,}")
+        sized = "" if args.phase == "query" else f"   tickets: {args.tickets:,}"
+        print(f"store: {devstack.redact_url(mongo_url)}   cpus: {os.cpu_count()}{sized}")
         asyncio.run(run(args, mongo_url))
 
 
