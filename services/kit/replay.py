@@ -21,9 +21,9 @@ one replica at a time by its lease) in passes of at most `pass_seconds`, so a pa
 stopping process hands over within one pass; a restart (or another replica taking over) resumes from the cursor,
 re-sending at most the page that was in flight, which the asker applies idempotently.
 
-The asker's bookkeeping (`ReplayRequests`) counts the snapshots it applied and marks the request completed when
-`replay.completed` has come and as many snapshots as it announced were applied (a snapshot re-sent after a restart
-of the sender counts twice, so then completion may be marked a page early; the snapshots still arrive).
+The asker's bookkeeping (`ReplayRequests`) records each aggregate whose snapshot it applied, once, and marks the
+request completed when `replay.completed` has come and as many distinct aggregates as it announced were applied:
+a page re-sent after a restart of the sender counts once, so completion is never marked early.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from contracts.events import Envelope, ReplayCompleted, ReplayRequested
 from services.kit.broker import Unroutable
 from services.kit.consumer import Subscription
 from services.kit.scheduler import PeriodicJob
-from services.kit.store import change_stamp, eq
+from services.kit.store import REVISION, WRITE_REVISION, change_stamp, eq
 
 if TYPE_CHECKING:
     from services.kit.app import Runtime
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 REQUESTED, COMPLETED = "replay.requested", "replay.completed"
+OWN_WRITE = {REVISION: 1, WRITE_REVISION: 1}  # a write of the service's own, as kit/store.py counts them
 
 # --- the owner's side ----------------------------------------------------------------------------------------
 
@@ -191,11 +192,17 @@ class ReplaySender:
 
 class ReplayRequests:
     """The asker's requests, one document each in `collection` (an outbox collection of the asker, which carries
-    `replay.requested`), with their progress: `received` snapshots applied, `expected` (the count announced by
-    `replay.completed`) and `completed_at`. `queue` is the base name of the asker's direct queue."""
+    `replay.requested`), with `expected` (the count announced by `replay.completed`) and `completed_at`; and one
+    marker per aggregate applied in `<collection>_received` (`_id` "<request id>/<aggregate id>") until it is
+    completed, so that a snapshot delivered twice counts once. `queue` is the base name of the asker's direct
+    queue.
+
+    Markers rather than a counter on the request: a counter cannot tell a re-sent snapshot from a new one, and
+    every snapshot would rewrite the one request document, concurrently with the others of the prefetch."""
 
     def __init__(self, rt: "Runtime", collection: str, queue: str):
         self.rt, self.collection, self.queue = rt, collection, queue
+        self.markers = f"{collection}_received"
 
     async def request(self, aggregate: str, *, requested_by: str | None, note: str | None = None) -> dict[str, Any]:
         request_id = str(uuid.uuid4())
@@ -209,28 +216,48 @@ class ReplayRequests:
         return await self.rt.store.insert(self.collection, doc, [event])
 
     async def get(self, request_id: str) -> dict[str, Any] | None:
-        return await self.rt.store[self.collection].find_one({"_id": request_id})
+        """The request with `received`, the distinct aggregates applied so far."""
+        doc = await self.rt.store[self.collection].find_one({"_id": request_id})
+        if doc is None:
+            return None
+        if doc.get("completed_at") is not None:
+            return doc  # its count moved onto it
+        # a request recorded before the markers existed kept its count on the document
+        return {**doc, "received": max(doc.get("received") or 0, await self._received(request_id))}
 
-    async def received(self, request_id: str) -> None:
-        """One snapshot of the request was applied."""
-        def decide(doc):
-            if doc is None:
-                return None  # a request this database does not know (asked before it was emptied, say)
-            return self._maybe_completed({**doc, "received": doc["received"] + 1}), []
-
-        await self.rt.store.change(self.collection, request_id, decide)
+    async def received(self, request_id: str, aggregate_id: str) -> None:
+        """The snapshot of `aggregate_id` for the request was applied."""
+        try:
+            await self.rt.store[self.markers].insert_one({"_id": f"{request_id}/{aggregate_id}"})
+        except pymongo.errors.DuplicateKeyError:
+            return  # applied before (a page re-sent, a redelivery): counted then
+        doc = await self.rt.store[self.collection].find_one({"_id": request_id}, {"expected": 1, "completed_at": 1})
+        if doc is not None and doc.get("expected") is not None and doc.get("completed_at") is None:
+            await self._complete_if_all_in(request_id, doc["expected"])  # a snapshot overtaken by the count
 
     async def completed(self, request_id: str, count: int) -> None:
         """The owner sent its last snapshot: `count` in all."""
-        def decide(doc):
-            if doc is None or doc.get("expected") is not None:
-                return None
-            return self._maybe_completed({**doc, "expected": count}), []
+        result = await self.rt.store[self.collection].update_one(
+            {"_id": request_id, "expected": None}, {"$set": {"expected": count}, "$inc": OWN_WRITE})
+        if result.modified_count:
+            await self._complete_if_all_in(request_id, count)
 
-        await self.rt.store.change(self.collection, request_id, decide)
+    async def _complete_if_all_in(self, request_id: str, expected: int) -> None:
+        """Completed once every announced aggregate is in: the count moves onto the request and the markers go
+        (a late redelivery after that leaves a marker nobody counts)."""
+        received = await self._received(request_id)
+        if received < expected:
+            return
+        result = await self.rt.store[self.collection].update_one(
+            {"_id": request_id, "completed_at": None},
+            {"$set": {"completed_at": datetime.now(UTC), "received": received}, "$inc": OWN_WRITE})
+        if result.modified_count:
+            await self.rt.store[self.markers].delete_many(self._markers_of(request_id))
+
+    async def _received(self, request_id: str) -> int:
+        return await self.rt.store[self.markers].count_documents(self._markers_of(request_id))
 
     @staticmethod
-    def _maybe_completed(doc: dict[str, Any]) -> dict[str, Any]:
-        if doc.get("completed_at") is None and doc.get("expected") is not None and doc["received"] >= doc["expected"]:
-            doc["completed_at"] = datetime.now(UTC)
-        return doc
+    def _markers_of(request_id: str) -> dict[str, Any]:
+        # "/" then "0" in code point order: exactly the markers of this request, an `_id` index range
+        return {"_id": {"$gt": f"{request_id}/", "$lt": f"{request_id}0"}}

@@ -1,6 +1,7 @@
 """The replay sender (kit/replay.py) against the real store and broker: every aggregate once, to the asker's queue
 alone, then replay.completed with the count; a sender that dies between a page's confirms and its cursor resumes
-from the cursor after a restart, re-sending that one page only; a queue that does not exist abandons the request."""
+from the cursor after a restart, re-sending that one page only; a queue that does not exist abandons the request;
+the asker counts each aggregate once."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from contracts.events import EXCHANGE, Envelope, ReplayRequested
 from services.kit.app import Runtime
 from services.kit.broker import EventBus
-from services.kit.replay import ABANDONED, DONE, INDEXES, REPLAYS, ReplaySender, ReplaySource
+from services.kit.replay import ABANDONED, DONE, INDEXES, REPLAYS, ReplayRequests, ReplaySender, ReplaySource
 from services.kit.settings import ServiceSettings
 from services.kit.store import Store
 from tests.support import captured
@@ -151,3 +152,29 @@ async def test_a_request_for_another_aggregate_is_not_this_senders(rt, queue):
     name, _ = queue
     request_id = await ask(rt, name, aggregate="article")
     assert await rt.store[REPLAYS].find_one({"_id": request_id}) is None
+
+
+async def test_the_asker_counts_each_aggregate_once_and_completes_only_when_all_are_in(rt):
+    """A page re-sent after a restart of the sender arrives twice: counted once, completion is not marked early,
+    and a snapshot that comes after the announced count still completes the request."""
+    asker = ReplayRequests(rt, "rebuilds", "rebuild")
+    request_id = (await asker.request("thing", requested_by="admin"))["_id"]
+    for thing in ("thing-0001", "thing-0002", "thing-0001", "thing-0002"):  # the page, then the page again
+        await asker.received(request_id, thing)
+    assert (await asker.get(request_id))["received"] == 2
+
+    await asker.completed(request_id, 3)  # the third snapshot is still on its way
+    await asker.completed(request_id, 3)  # redelivered
+    progress = await asker.get(request_id)
+    assert progress["expected"] == 3 and progress["received"] == 2 and progress["completed_at"] is None
+
+    await asker.received(request_id, "thing-0002")  # a redelivery is not the missing one
+    assert (await asker.get(request_id))["completed_at"] is None
+    await asker.received(request_id, "thing-0003")
+    done = await asker.get(request_id)
+    assert done["received"] == 3 and done["completed_at"] is not None
+    assert await rt.store[asker.markers].count_documents({}) == 0  # the count moved onto the request
+
+    other = (await asker.request("thing", requested_by="admin"))["_id"]  # markers are per request
+    await asker.received(other, "thing-0001")
+    assert (await asker.get(other))["received"] == 1 and (await asker.get(request_id))["received"] == 3

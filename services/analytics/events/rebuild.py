@@ -31,7 +31,7 @@ def subscriptions(rt: Runtime) -> list[Subscription]:
     async def on_message(envelope: Envelope) -> None:
         if envelope.type == SNAPSHOT:
             await apply_snapshot(rt, envelope)
-            await requests.received(envelope.payload(TicketSnapshot).request_id)
+            await requests.received(envelope.payload(TicketSnapshot).request_id, envelope.subject)
         elif envelope.type == COMPLETED:
             done = envelope.payload(ReplayCompleted)
             await requests.completed(done.request_id, done.count)
