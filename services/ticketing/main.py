@@ -74,10 +74,8 @@ def prepare(rt: Runtime) -> None:
 
 
 def jobs(rt: Runtime) -> list[PeriodicJob]:
-    # tickets stored before the list's derived fields existed get them shortly after start (then it finds none)
-    return [PeriodicJob("ticket-list-backfill", 60.0, lambda: listing.backfill(rt.store, TICKETS)),
-            # open tickets follow a changed calendar or policy (store/sla_recalc.py)
-            PeriodicJob("sla-recalculate", rt.settings.sla_recalculate_seconds, recalculation(rt)),
+    # open tickets follow a changed calendar or policy (store/sla_recalc.py)
+    return [PeriodicJob("sla-recalculate", rt.settings.sla_recalculate_seconds, recalculation(rt)),
             webhook_job(rt), *scheduled_jobs(rt), rt.extras["replays"].job(),
             # merges whose process died between their writes: finished or given up (events/merges.py)
             PeriodicJob("merge-recovery", rt.settings.merge_recovery_seconds, lambda: merges.recover(rt))]
@@ -100,11 +98,17 @@ def scheduled_jobs(rt: Runtime) -> list[PeriodicJob]:
     """Breaches, update reminders and auto-close (store/scheduled.py), each pass at the time it starts."""
     s = rt.settings
     lead = timedelta(seconds=s.update_reminder_lead_seconds)
-    backfilled = []
+    # tickets stored before the list's keys or the check keys existed, until done once (store/backfills.py). The
+    # breach job carries the list's as well: `breached=true` of the list is the stored flag plus this job's check
+    # key, and a job of its own would take a lease every minute for as long as the service runs
+    list_fields = backfills.OneTime(rt.store, listing.LIST_BACKFILL,
+                                    lambda: listing.backfill_pass(rt.store, TICKETS))
+    check_fields = backfills.OneTime(rt.store, scheduled.CHECKS_BACKFILL,
+                                     lambda: scheduled.backfill_checks(rt.store, TICKETS))
 
     async def breaches() -> None:
-        if not backfilled:  # tickets stored before the check keys existed, once per process
-            backfilled.append(await scheduled.backfill_checks(rt.store, TICKETS))
+        await list_fields()
+        await check_fields()
         await scheduled.raise_breaches(rt, TICKETS, datetime.now(UTC))
 
     async def closing() -> None:

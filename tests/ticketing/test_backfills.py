@@ -1,6 +1,7 @@
 """Tickets stored in an older shape, written as such through the real store and reached once
 (store/backfills.py): open tickets without `sla_open_revision` follow a calendar change (store/sla_recalc.py),
-and tickets reminded before they kept `update_reminded_at` show their `update_due` (store/scheduled.py).
+tickets reminded before they kept `update_reminded_at` show their `update_due` (store/scheduled.py), and tickets
+stored before the list's keys or the breach check key get them (store/listing.py).
 The service runs in the API role (no scheduler): the test runs each job's pass itself."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from services.ticketing.main import recalculation, scheduled_jobs
-from services.ticketing.store import scheduled, sla_recalc
+from services.ticketing.store import listing, scheduled, sla_recalc
 from services.ticketing.store.backfills import BACKFILLS
 from services.ticketing.store.collections import TICKETS, from_document
 from services.ticketing.store.sla_config import sla_of
@@ -170,6 +171,66 @@ async def test_the_walk_of_the_reminder_backfill_goes_on_where_a_pass_stopped(en
     assert passes >= 3
     for t in tickets:
         assert (await stored(env, t["id"])).get("update_reminded_at") is not None, t["id"]
+
+
+def breach_job(rt):
+    """The breach job as a start builds it: a fresh one is a later start, which knows nothing done yet."""
+    [job] = [j for j in scheduled_jobs(rt) if j.name == "sla-breaches"]
+    return job
+
+
+async def test_tickets_stored_before_the_list_keys_or_the_check_key_get_them_once_from_the_breach_job(env):
+    rt = env["rt"]
+    tickets = rt.store[TICKETS]
+    list_old, check_old = await filed(env), await filed(env)
+    list_doc, check_doc = await stored(env, list_old["id"]), await stored(env, check_old["id"])
+    await without(env, list_old["id"], *listing.BACKFILLED)
+    await without(env, check_old["id"], scheduled.BREACH_CHECK)
+    # every other ticket has text there, never null, so `{key: None}` is "lacks it" on MongoDB and nx-27017 alike
+    for key, old in [*((k, list_old) for k in listing.BACKFILLED), (scheduled.BREACH_CHECK, check_old)]:
+        assert {d["_id"] for d in await tickets.find({key: None}, {"_id": 1}).to_list()} == {old["id"]}, key
+
+    await breach_job(rt).run()  # the two one-time backfills, then the breach pass
+    # as derived from the stored ticket (its stored instants keep milliseconds, the intake's sort key microseconds)
+    for ticket_id, doc, keys in (list_old["id"], list_doc, listing.BACKFILLED), \
+            (check_old["id"], check_doc, (scheduled.BREACH_CHECK,)):
+        derived = listing.derived_fields(from_document(doc))
+        assert {k: (await stored(env, ticket_id))[k] for k in keys} == {k: derived[k] for k in keys}
+    for name in listing.LIST_BACKFILL, scheduled.CHECKS_BACKFILL:
+        assert await rt.store[BACKFILLS].find_one({"_id": name}) is not None, name
+
+    # done once: a later start reads the records and looks for nothing (a document made old now is not reached)
+    await without(env, list_old["id"], *listing.BACKFILLED)
+    await without(env, check_old["id"], scheduled.BREACH_CHECK)
+    await breach_job(rt).run()
+    assert not set(listing.BACKFILLED) & set(await stored(env, list_old["id"]))
+    assert scheduled.BREACH_CHECK not in await stored(env, check_old["id"])
+    # put back, for the tests after
+    assert await listing.backfill(rt.store, TICKETS, keys=(*listing.BACKFILLED, scheduled.BREACH_CHECK)) == 2
+
+
+async def passes_before_done(step) -> int:
+    passes = 0
+    while not await step():
+        passes += 1
+        assert passes < 1000
+    return passes
+
+
+async def test_a_store_with_more_old_tickets_than_a_pass_finishes_over_several_passes(env, monkeypatch):
+    """Each pass says whether it found none left, so OneTime records it done only after the last ticket, however
+    many passes that takes (a pass here is one ticket)."""
+    rt = env["rt"]
+    old = [(await filed(env))["id"] for _ in range(3)]
+    for ticket_id in old:
+        await without(env, ticket_id, listing.SORT_KEY, scheduled.BREACH_CHECK)
+    assert await passes_before_done(lambda: listing.backfill_pass(rt.store, TICKETS, batch=1, max_batches=1)) >= 3
+    for ticket_id in old:
+        await without(env, ticket_id, scheduled.BREACH_CHECK)
+    monkeypatch.setattr(scheduled, "BATCH", 1)
+    assert await passes_before_done(lambda: scheduled.backfill_checks(rt.store, TICKETS, max_batches=1)) >= 3
+    for ticket_id in old:
+        assert {listing.SORT_KEY, scheduled.BREACH_CHECK} <= set(await stored(env, ticket_id)), ticket_id
 
 
 async def test_a_missing_field_is_found_as_none_on_both_stores_and_exists_false_is_not_the_same_on_both(env):

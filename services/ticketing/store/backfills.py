@@ -1,13 +1,16 @@
 """One-time backfills: tickets stored before a field existed are brought up to date once, not looked for forever.
 
-Some old shapes cannot be found by an index range that is empty once they are gone: `update_reminded_at` is
-None on most tickets written today, and nx-27017 answers `{f: {$exists: false}}` for a field stored as null as
-well (kit/store.py), so "lacks the field" is not a query both stores answer the same. Such a backfill walks a
-bounded set of candidates instead (open tickets, in sort key order) and, once a run has found none left, is
-recorded here as done (collection `backfills`, `_id` its name), so that later starts, on any replica, skip it
-with one read. A backfill runs inside a scheduled job (one replica at a time) and in `max_batches` per pass, so a
-large store finishes it over a few passes, each well within the job's lease. Idempotent throughout: a ticket
-written meanwhile through the API has the field from that write, and a backfill run twice writes nothing new.
+Where a field is text on every ticket written today (the list's keys, the scheduled jobs' check keys), `{f: None}`
+finds exactly the tickets that lack it, from its index, on both stores; but asked every minute it is a query every
+minute for as long as the service runs, long after the last old ticket is gone. Other old shapes cannot be found by
+an index range that is empty once they are gone: `update_reminded_at` is None on most tickets written today, and
+nx-27017 answers `{f: {$exists: false}}` for a field stored as null as well (kit/store.py), so "lacks the field" is
+not a query both stores answer the same; such a backfill walks a bounded set of candidates instead (open tickets,
+in sort key order). Either way, once a run has found none left, the backfill is recorded here as done (collection
+`backfills`, `_id` its name), so that later starts, on any replica, skip it with one read. A backfill runs inside a
+scheduled job (one replica at a time) and in `max_batches` per pass, so a large store finishes it over a few
+passes, each well within the job's lease. Idempotent throughout: a ticket written meanwhile through the API has the
+field from that write, and a backfill run twice writes nothing new.
 """
 
 from __future__ import annotations

@@ -110,19 +110,45 @@ def derived_fields(ticket: Ticket) -> dict[str, Any]:
             RECEIVED_KEY: instant_text(ticket.received_at), **scheduled.check_fields(ticket)}
 
 
-async def backfill(store: "Store", collection: str, *, batch: int = 200, max_batches: int = 25) -> int:
-    """Add the derived fields to tickets stored before they existed, `batch` documents at a time and at most
-    `max_batches` per call (the scheduler calls again), so it finishes well within its job's lease. Idempotent:
-    the documents it looks for are those without a sort key (`{sort_key: None}`, which the sort key's index
-    answers on both stores), then those stored before the received key or the breach flag existed (`{received_key:
-    None}`, `{breach_seen: None}`, from their indexes too); a ticket changed meanwhile through the API got its fields from that write, and the
-    conflict only means there is nothing left to do for it. Returns how many it updated."""
-    from services.ticketing.store.collections import from_document  # collections imports this module
+# The keys whose absence marks a ticket stored before they existed. Each is text on every ticket written today,
+# never null, so `{key: None}` ("missing or null") finds exactly the tickets that lack it on MongoDB and on
+# nx-27017 alike, from the key's index; `{key: {$exists: false}}` would not (it matches a null too on nx-27017,
+# kit/store.py). Found once and then never looked for again (store/backfills.py), so the one-time record is named
+# by the keys: a key added here is a backfill not yet done, run again once on every store.
+BACKFILLED = (SORT_KEY, RECEIVED_KEY, BREACH_SEEN)
+LIST_BACKFILL = "list_fields:" + ",".join(BACKFILLED)
 
-    updated, unreadable = 0, set()
+
+async def backfill(store: "Store", collection: str, *, keys: tuple[str, ...] = BACKFILLED, batch: int = 200,
+                   max_batches: int = 25) -> int:
+    """Add the derived fields to tickets stored before `keys` existed; how many it updated."""
+    updated, _ = await _backfill(store, collection, keys, batch=batch, max_batches=max_batches)
+    return updated
+
+
+async def backfill_pass(store: "Store", collection: str, *, keys: tuple[str, ...] = BACKFILLED, batch: int = 200,
+                        max_batches: int = 25) -> bool:
+    """`backfill` as a one-time step (store/backfills.py): True once a pass found no ticket left that lacks one
+    of `keys`, False when `max_batches` ran out first, so that a large store finishes over several passes."""
+    _, complete = await _backfill(store, collection, keys, batch=batch, max_batches=max_batches)
+    return complete
+
+
+async def _backfill(store: "Store", collection: str, keys: tuple[str, ...], *, batch: int,
+                    max_batches: int) -> tuple[int, bool]:
+    """`batch` documents at a time and at most `max_batches` per call, so that a call finishes well within its job's
+    lease. The keys are asked one after the other (`{key: None}`, one flat filter each, from the key's index), not
+    as one `$or`, which nx-27017 evaluates in Python over the collection. Idempotent: a ticket changed meanwhile
+    through the API got its fields from that write, and the conflict only means there is nothing left to do for it.
+    Each ticket is written whole as today's writes store it (collections.to_document), as the checks' backfill
+    always wrote it, so that the two are one rewrite. A ticket that cannot be read is logged and passed over: it
+    does not keep a pass from being the last, as no later pass could read it either."""
+    from services.ticketing.store.collections import from_document, to_document  # collections imports this module
+
+    updated, unreadable, complete = 0, set(), True
     for _ in range(max_batches):
         docs = []
-        for key in (SORT_KEY, RECEIVED_KEY, BREACH_SEEN):
+        for key in keys:
             missing = {key: None, **({"_id": {"$nin": sorted(unreadable)}} if unreadable else {})}
             docs = await store[collection].find(missing).limit(batch).to_list()
             if docs:
@@ -137,10 +163,12 @@ async def backfill(store: "Store", collection: str, *, batch: int = 200, max_bat
                 unreadable.add(doc["_id"])
                 continue
             try:
-                await store.replace(collection, {**doc, **derived_fields(ticket)})
+                await store.replace(collection, {**doc, **to_document(ticket, {})})
                 updated += 1
             except ConcurrencyConflict:
                 pass
+    else:
+        complete = False  # every page of the pass found tickets: maybe more
     if updated:
-        log.info("listing.backfill", updated=updated)
-    return updated
+        log.info("listing.backfill", keys=",".join(keys), updated=updated)
+    return updated, complete

@@ -30,7 +30,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import pydantic
 import structlog
 
 from services.kit.store import ConcurrencyConflict, Store, eq
@@ -149,26 +148,17 @@ async def auto_close(rt: "Runtime", tickets: str, now: datetime, calendar: "Busi
                               what="tickets.auto_closed")
 
 
-async def backfill_checks(store: Store, tickets: str, *, max_batches: int = 25) -> int:
-    """Tickets stored before these keys existed get them (then it finds none): found as `{key: None}`."""
-    from services.ticketing.store.collections import from_document, to_document
+CHECKS_BACKFILL = f"check_fields:{BREACH_CHECK}"  # its one-time record (store/backfills.py)
 
-    written, unreadable = 0, []
-    for _ in range(max_batches):
-        query = {BREACH_CHECK: None, **({"_id": {"$nin": unreadable}} if unreadable else {})}
-        docs = await store[tickets].find(query).limit(BATCH).to_list()
-        if not docs:
-            break
-        for doc in docs:
-            try:
-                await store.replace(tickets, {**doc, **to_document(from_document(doc), {})})
-                written += 1
-            except ConcurrencyConflict:
-                pass  # written meanwhile, with its keys
-            except pydantic.ValidationError:
-                log.warning("scheduled.backfill.unreadable", ticket_id=doc["_id"])
-                unreadable.append(doc["_id"])
-    return written
+
+async def backfill_checks(store: Store, tickets: str, *, max_batches: int = 25) -> bool:
+    """Tickets stored before these keys existed are never due: no range finds a missing key. `{sla_breach_check:
+    None}` finds them on both stores (the key is text on every ticket written today), and they need the same
+    rewrite as the list's old tickets, so the list's backfill does it, asked for this key. True once a pass found
+    none left (store/backfills.py records it done then; a larger store goes on at the next pass)."""
+    from services.ticketing.store.listing import backfill_pass
+
+    return await backfill_pass(store, tickets, keys=(BREACH_CHECK,), batch=BATCH, max_batches=max_batches)
 
 
 async def backfill_reminded_at(store: Store, tickets: str, walk: dict[str, Any] | None = None, *,
