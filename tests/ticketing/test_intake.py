@@ -75,6 +75,36 @@ async def test_concurrent_replays_of_one_key_create_one_ticket(infra):
         assert [t["title"] for t in listed].count("同一个请求") == 1
 
 
+async def test_a_replay_sends_the_first_answer_as_it_was_sent_also_when_stored_in_the_older_shape(infra):
+    """The first answer is kept as the JSON text it was sent as; a ticket stored when it was kept as fields
+    replays the same answer."""
+    settings = settings_for(Settings, infra, "ticketing-first-answer")
+    app = create(settings)
+    async with running(app) as client:
+        product = "p_" + uuid.uuid4().hex[:8]
+        await register(infra, product)
+        intake = token(infra, "intake", sub="crm-first-answer")
+
+        async def accepted():
+            return (await client.post("/v1/tickets", json=ticket(product), headers=intake)).status_code == 201
+
+        await eventually(accepted, what="the catalog knows the product")
+        key = {"Idempotency-Key": uuid.uuid4().hex, **intake}
+        first = await client.post("/v1/tickets", json=ticket(product, title="首次应答"), headers=key)
+        assert first.status_code == 201 and first.headers["content-type"] == "application/json"
+        again = await client.post("/v1/tickets", json=ticket(product, title="首次应答"), headers=key)
+        assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+        assert again.content == first.content
+
+        tickets = app.state.runtime.store["tickets"]
+        stored = await tickets.find_one({"_id": first.json()["id"]})
+        assert isinstance(stored["first_answer"], str)
+        await tickets.update_one({"_id": stored["_id"]}, {"$set": {"first_answer": first.json()}})  # the older shape
+        older = await client.post("/v1/tickets", json=ticket(product, title="首次应答"), headers=key)
+        assert older.status_code == 201 and older.headers["Idempotent-Replayed"] == "true"
+        assert older.json() == first.json()
+
+
 async def test_the_correlation_id_goes_from_the_request_into_the_event(infra):
     app = create(settings_for(Settings, infra, "ticketing-correlation"))
     async with running(app) as client, captured(infra, "ticket.opened") as received:
