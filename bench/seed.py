@@ -40,6 +40,7 @@ from contracts.vocabulary import KIND_ID_PREFIX, Cause, Channel, Industry, Kind,
 from services.kit.store import OUTBOX, OUTBOX_PENDING, REVISION, WRITE_REVISION, ensure_text_index  # noqa: E402
 from services.lifecycle.domain.seed import PRODUCTS  # noqa: E402
 from services.ticketing.api.models import TicketOut  # noqa: E402
+from services.ticketing.api.routes import json_text  # noqa: E402
 from services.ticketing.domain import schedule  # noqa: E402
 from services.ticketing.domain.ticket import Actor, Customer, Ticket  # noqa: E402
 from services.ticketing.store.scheduled import SLA_MONITOR  # noqa: E402
@@ -187,7 +188,7 @@ def build_ticket(rng: random.Random, ticket_id: str, kind: Kind, opened: datetim
     ticket, _ = Ticket.open(id=ticket_id, kind=kind, channel=channel, product_code=product["code"], city=city,
                             title=title, description=description, customer=customer, actor=opener, now=opened,
                             industry=industry, priority=pick(rng, PRIORITY_WEIGHTS), severity=severity)
-    first_answer = TicketOut.of(ticket, opened).model_dump(mode="json")
+    first_answer = json_text({**TicketOut.of(ticket, opened).model_dump(mode="json"), "possible_duplicates": []})
 
     goal = target_status(rng, now - opened)
     staff = Actor(sub=f"agent-{rng.randrange(1, 40):02d}", name="客服")
