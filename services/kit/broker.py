@@ -129,9 +129,11 @@ class EventBus:
             log.info("queue.retired", queue=name, applied=applied)
 
     async def publish(self, envelope: dict[str, Any]) -> None:
-        """Publish one stored envelope (already JSON-ready) and wait for the broker's confirm."""
+        """Publish one stored envelope and wait for the broker's confirm: an outbox entry with its body as text
+        (kit/store.py `outbox_entry`), or a whole envelope, JSON-ready."""
+        body = envelope.get("body")
         await self.broker.publish(
-            json.dumps(envelope, ensure_ascii=False).encode(),
+            body.encode() if isinstance(body, str) else json.dumps(envelope, ensure_ascii=False).encode(),
             exchange=self.exchange,
             routing_key=envelope["type"],
             persist=True,

@@ -232,7 +232,7 @@ class Store:
         New documents are where outside load comes in (the intake): while the relay of this process is a
         whole batch behind, the insert first waits for it, up to `outbox_backpressure_seconds`, so that
         requests slow down rather than the events fall behind."""
-        outbox = [e.model_dump(mode="json") for e in events]
+        outbox = [outbox_entry(e) for e in events]
         if outbox and not self.outbox_caught_up.is_set() and self.settings.outbox_backpressure_seconds > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.outbox_caught_up.wait(), self.settings.outbox_backpressure_seconds)
@@ -248,7 +248,7 @@ class Store:
         A concurrent relay write (it only removes published events) is merged and retried; any other change
         raises ConcurrencyConflict.
         """
-        new_events = [e.model_dump(mode="json") for e in events]
+        new_events = [outbox_entry(e) for e in events]
         coll = self.db[collection]
         current_rev, current_outbox = doc.get(REVISION, 0), list(doc.get(OUTBOX, []))
         for _ in range(10):
@@ -288,6 +288,16 @@ class Store:
     def _signal(self, outbox: list) -> None:
         if outbox:
             self.outbox_signal.set()
+
+
+def outbox_entry(envelope: Envelope) -> dict[str, Any]:
+    """An event as its document keeps it until the relay has published it: what the relay and the bookkeeping
+    read (id, type, correlation id, sequence) beside the message body as the JSON text it is sent as. One string
+    rather than the envelope's fifty-odd fields: nx-27017 converts every field of a document it stores or returns,
+    and the relay then sends the text as it is instead of serializing the event again. Entries stored as the whole
+    envelope before (no `body`) are still published (kit/broker.py `EventBus.publish`)."""
+    return {"id": envelope.id, "type": envelope.type, "correlationid": envelope.correlationid,
+            "sequence": envelope.sequence, "body": envelope.model_dump_json()}
 
 
 def public(doc: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -421,7 +431,7 @@ class ChangeBatch(Batcher):
                 applied.append(change)
                 if decision is not None:
                     doc, events = decision
-                    new_events += [e.model_dump(mode="json") for e in events]
+                    new_events += [outbox_entry(e) for e in events]
                     outbox = [*(current or {}).get(OUTBOX, []), *new_events]
                     working = {**doc, OUTBOX: outbox}
                 change.result = working if decision is not None else None

@@ -13,7 +13,7 @@ from contracts.events import CandidateUpdated, Envelope
 from services.kit.broker import EventBus
 from services.kit.outbox import BATCH, OutboxRelay
 from services.kit.settings import ServiceSettings
-from services.kit.store import OUTBOX, OUTBOX_PENDING, Store
+from services.kit.store import OUTBOX, OUTBOX_PENDING, REVISION, WRITE_REVISION, Store
 from tests.support import captured, eventually
 
 
@@ -173,3 +173,25 @@ async def test_the_wait_is_bounded_and_a_failed_pass_lets_writers_go(parts):
         await failing.relay_once()
     assert store.outbox_caught_up.is_set()  # an outage does not hold up every insert
     await failing.lease.release()
+
+
+async def test_events_are_kept_as_their_message_text_and_entries_of_the_older_shape_still_go_out(parts, infra):
+    """An entry keeps the message body as the text sent, beside the fields the relay reads; a document stored when
+    entries were whole envelopes (no body) is published all the same."""
+    store, bus = parts
+    new_id, old_id = "text-" + uuid.uuid4().hex[:6], "whole-" + uuid.uuid4().hex[:6]
+    sent = event(new_id, 1)
+    await store.insert("docs", {"_id": new_id}, [sent])
+    [entry] = (await store["docs"].find_one({"_id": new_id}))[OUTBOX]
+    assert Envelope.model_validate_json(entry["body"]) == sent
+    assert (entry["id"], entry["type"], entry["sequence"]) == (sent.id, sent.type, 1)
+    older = event(old_id, 1)
+    await store["docs"].insert_one({"_id": old_id, REVISION: 1, WRITE_REVISION: 1,
+                                    OUTBOX: [older.model_dump(mode="json")], OUTBOX_PENDING: True})
+    relay = OutboxRelay(store, bus)
+    async with captured(infra, "knowledge.candidate.updated") as received:
+        assert await relay.relay_once() == 2
+        events = await published(received, {new_id, old_id}, 2)
+    assert {e["id"]: Envelope.model_validate(e) for e in events} == {sent.id: sent, older.id: older}
+    assert await store["docs"].count_documents({OUTBOX_PENDING: True}) == 0
+    await relay.lease.release()
