@@ -136,3 +136,21 @@ async def test_before_an_attempt_through_the_proxy_a_slow_name_is_left_to_the_pr
     private = SlowLookup(answer_after=0.0, address="10.0.0.5")
     assert await events.attempt_refusal(runtime(proxy="http://egress:3128"), "https://crm.example.com/x", private) \
         == "crm.example.com resolves to 10.0.0.5, a private address"
+
+
+async def test_an_attempt_straight_out_resolves_within_the_same_bound_and_still_refuses_a_private_address(slow):
+    """Without a proxy the connection resolves through GuardedResolver: on the lookup threads, given up at the
+    bound (not at the attempt's 15 s), and a name on a private address is refused, not connected to."""
+    resolver = events.GuardedResolver([], 0.2, slow)
+    result, ticks, elapsed = await ticks_during(resolver.resolve("slow.example.com", 443))
+    assert isinstance(result, events.NameTimeout) and isinstance(result, OSError), result
+    assert elapsed < 1.0 and ticks >= 5, (elapsed, ticks)
+    assert slow.threads <= {f"webhook-dns_{n}" for n in range(events.LOOKUP_THREADS)}
+
+    public = events.GuardedResolver([], 1.0, SlowLookup(answer_after=0.0, address="93.184.215.14"))
+    [entry] = await public.resolve("crm.example.com", 443)
+    assert (entry["hostname"], entry["host"], entry["port"], entry["family"]) == \
+        ("crm.example.com", "93.184.215.14", 443, socket.AF_INET)
+    private = events.GuardedResolver([], 1.0, SlowLookup(answer_after=0.0, address="10.0.0.5"))
+    with pytest.raises(events.AddressRefused, match="private address"):
+        await private.resolve("crm.example.com", 443)

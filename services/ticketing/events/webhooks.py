@@ -28,10 +28,10 @@
    connects: we check the literal address or what our resolver says the name is, and the proxy must refuse
    the same networks (deploy/README.md). A refused attempt is recorded with its reason and the delivery is
    `failed` at once: retrying will not change where the URL points, and an admin can redeliver it.
-4. Nothing here waits on the event loop: names are looked up on threads (`addresses_of`: a pool of its own,
+4. Nothing here waits on the event loop: names are looked up on threads (`address_infos`: a pool of its own,
    given up after `webhook_resolve_timeout_seconds`, so a slow DNS server answers a registration with a 422
-   within that bound and holds none of the loop's default executor; aiohttp's resolver, for an attempt straight
-   out, is inside the attempt's `webhook_timeout_seconds`), the attempts are aiohttp's, and what is computed
+   within that bound, and holds an attempt straight out, whose connection resolves through the same lookup, for
+   that bound too, and none of the loop's default executor), the attempts are aiohttp's, and what is computed
    per attempt (the signature over a body of a few hundred bytes) is small.
 """
 
@@ -166,18 +166,24 @@ def lookup_pool() -> ThreadPoolExecutor:
     return _lookups
 
 
-async def addresses_of(host: str, port: int, timeout: float,
-                       lookup: Callable[..., list] = socket.getaddrinfo) -> list[str]:
-    """What `host` resolves to, asked on the lookup threads and given up after `timeout` seconds (waiting for a
-    free thread included): raises NameTimeout then, socket.gaierror when the name does not resolve. `lookup` is
-    socket.getaddrinfo's signature (tests pass a slow one)."""
+async def address_infos(host: str, port: int, timeout: float, lookup: Callable[..., list] = socket.getaddrinfo,
+                        family: int = socket.AF_UNSPEC) -> list[tuple]:
+    """getaddrinfo's answer for `host`, asked on the lookup threads and given up after `timeout` seconds (waiting
+    for a free thread included): raises NameTimeout then, socket.gaierror when the name does not resolve.
+    `lookup` is socket.getaddrinfo's signature (tests pass a slow one)."""
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(timeout):
-            infos = await loop.run_in_executor(lookup_pool(), partial(lookup, host, port, type=socket.SOCK_STREAM))
+            return await loop.run_in_executor(
+                lookup_pool(), partial(lookup, host, port, family=family, type=socket.SOCK_STREAM))
     except TimeoutError:
         raise NameTimeout(f"no answer within {timeout:g} s") from None
-    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+async def addresses_of(host: str, port: int, timeout: float,
+                       lookup: Callable[..., list] = socket.getaddrinfo) -> list[str]:
+    """The addresses `host` resolves to (address_infos says how it is asked)."""
+    return list(dict.fromkeys(info[4][0] for info in await address_infos(host, port, timeout, lookup)))
 
 
 def _host_port(url: str) -> tuple[str, int]:
@@ -219,21 +225,26 @@ async def attempt_refusal(rt: Runtime, url: str, lookup: Callable[..., list] = s
 
 class GuardedResolver(aiohttp.abc.AbstractResolver):
     """aiohttp's resolution for callbacks sent straight out: a name any of whose addresses is not allowed
-    raises AddressRefused instead of connecting."""
+    raises AddressRefused instead of connecting. Names are asked like a registration's (`address_infos`: the
+    lookup threads, `timeout`), so a slow DNS server holds an attempt for that bound, not for the attempt's whole
+    timeout, and none of the threads aiohttp's own resolver would take from the loop's default executor."""
 
-    def __init__(self, allowed: Sequence[rules.Network]):
-        self.allowed = tuple(allowed)
-        self._resolver = aiohttp.ThreadedResolver()
+    def __init__(self, allowed: Sequence[rules.Network], timeout: float,
+                 lookup: Callable[..., list] = socket.getaddrinfo):
+        self.allowed, self.timeout, self.lookup = tuple(allowed), timeout, lookup
 
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET):
-        found = await self._resolver.resolve(host, port, family)
+        infos = await address_infos(host, port, self.timeout, self.lookup, family)
+        found = [{"hostname": host, "host": address[0], "port": address[1], "family": info_family, "proto": proto,
+                  "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV}
+                 for info_family, _, proto, _, address in infos]
         reason = rules.host_refusal(host, [entry["host"] for entry in found], self.allowed)
         if reason is not None:
             raise AddressRefused(reason)
         return found
 
     async def close(self) -> None:
-        await self._resolver.close()
+        pass  # the lookup threads are shared by the process
 
 
 def refused_in(error: BaseException) -> AddressRefused | None:
@@ -291,7 +302,8 @@ async def deliver_due(rt: Runtime) -> int:
 
     # straight out, the connection resolves through the guard; through a proxy, the proxy resolves (its own
     # address is ours to choose, and usually a private one)
-    resolver = None if settings.webhook_proxy else GuardedResolver(settings.webhook_allowed_networks)
+    resolver = None if settings.webhook_proxy else \
+        GuardedResolver(settings.webhook_allowed_networks, settings.webhook_resolve_timeout_seconds)
     connector = aiohttp.TCPConnector(limit=settings.webhook_concurrency, resolver=resolver)
     async with aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT}) as session:
         results = await asyncio.gather(*(run(k, g) for k, g in groups.items()), return_exceptions=True)
