@@ -26,6 +26,18 @@ async def register(infra, code: str, sequence: int = 1) -> None:
                                        sequence=sequence, correlationid="test"))
 
 
+async def known_product(infra, client, headers) -> str:
+    """A new product, registered by event, once the service accepts tickets of it."""
+    product = "p_" + uuid.uuid4().hex[:8]
+    await register(infra, product)
+
+    async def accepted():
+        return (await client.post("/v1/tickets", json=ticket(product), headers=headers)).status_code == 201
+
+    await eventually(accepted, what="the catalog knows the product")
+    return product
+
+
 def store_commands(text: str, command: str, collection: str) -> float:
     return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
                if sample.name == "ops_store_commands_total" and sample.labels.get("command") == command
@@ -57,14 +69,8 @@ async def test_an_api_only_process_learns_the_catalog_from_its_own_queue_and_rea
 async def test_concurrent_replays_of_one_key_create_one_ticket(infra):
     app = create(settings_for(Settings, infra, "ticketing-intake"))
     async with running(app) as client:
-        product = "p_" + uuid.uuid4().hex[:8]
-        await register(infra, product)
         intake = token(infra, "intake", sub="crm-replays")
-
-        async def accepted():
-            return (await client.post("/v1/tickets", json=ticket(product), headers=intake)).status_code == 201
-
-        await eventually(accepted, what="the catalog knows the product")
+        product = await known_product(infra, client, intake)
         key = {"Idempotency-Key": uuid.uuid4().hex, **intake}
         answers = await asyncio.gather(*(client.post("/v1/tickets", json=ticket(product, title="同一个请求"),
                                                      headers=key) for _ in range(8)))
@@ -78,17 +84,10 @@ async def test_concurrent_replays_of_one_key_create_one_ticket(infra):
 async def test_a_replay_sends_the_first_answer_as_it_was_sent_also_when_stored_in_the_older_shape(infra):
     """The first answer is kept as the JSON text it was sent as; a ticket stored when it was kept as fields
     replays the same answer."""
-    settings = settings_for(Settings, infra, "ticketing-first-answer")
-    app = create(settings)
+    app = create(settings_for(Settings, infra, "ticketing-first-answer"))
     async with running(app) as client:
-        product = "p_" + uuid.uuid4().hex[:8]
-        await register(infra, product)
         intake = token(infra, "intake", sub="crm-first-answer")
-
-        async def accepted():
-            return (await client.post("/v1/tickets", json=ticket(product), headers=intake)).status_code == 201
-
-        await eventually(accepted, what="the catalog knows the product")
+        product = await known_product(infra, client, intake)
         key = {"Idempotency-Key": uuid.uuid4().hex, **intake}
         first = await client.post("/v1/tickets", json=ticket(product, title="首次应答"), headers=key)
         assert first.status_code == 201 and first.headers["content-type"] == "application/json"
@@ -108,15 +107,8 @@ async def test_a_replay_sends_the_first_answer_as_it_was_sent_also_when_stored_i
 async def test_the_correlation_id_goes_from_the_request_into_the_event(infra):
     app = create(settings_for(Settings, infra, "ticketing-correlation"))
     async with running(app) as client, captured(infra, "ticket.opened") as received:
-        product = "p_" + uuid.uuid4().hex[:8]
-        await register(infra, product)
         staff = token(infra, "agent")
-
-        async def accepted():
-            r = await client.post("/v1/tickets", json=ticket(product), headers=staff)
-            return r if r.status_code == 201 else None
-
-        await eventually(accepted, what="the catalog knows the product")
+        product = await known_product(infra, client, staff)
         r = await client.post("/v1/tickets", json=ticket(product), headers={"X-Correlation-ID": "cid-42", **staff})
         assert r.status_code == 201 and r.headers["X-Correlation-ID"] == "cid-42"
         assert r.headers["Location"] == f"/v1/tickets/{r.json()['id']}" and r.headers["ETag"] == '"1"'
