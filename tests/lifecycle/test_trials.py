@@ -3,6 +3,7 @@ feedback tickets and trainings arriving by event; who may do what."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -13,6 +14,7 @@ from contracts.vocabulary import Kind
 from services.lifecycle.domain import trials
 from services.lifecycle.main import create
 from services.lifecycle.settings import Settings
+from services.lifecycle.store.trials import ProductStages, stages_of
 from tests.lifecycle.stages import new_product, put_in_stage
 from tests.support import database, eventually, publish, running, settings_for, token
 
@@ -231,3 +233,25 @@ def test_merge_feedback_is_idempotent_and_order_tolerant():
     assert trials.feedback_stage(opened, product, now - timedelta(days=1)) == "trial"
     assert trials.feedback_stage(opened, {**product, "stage": "commercial"}, None) is None
     assert trials.feedback_stage(opened, product, now + timedelta(days=1)) is None
+
+
+async def test_a_products_stage_is_held_for_its_ttl_and_a_transition_here_is_seen_at_once(app, infra):
+    """Trial feedback reads a product's stage from memory for a moment (store/trials.ProductStages): a change
+    written elsewhere is seen once the moment is over, one made through this process's API at once."""
+    async with running(app) as client:
+        rt = app.state.runtime
+        code = await new_product(client, infra, pm=PM, stage="trial")
+        stages = ProductStages(rt, ttl=0.3)
+        assert (await stages.get(code))["stage"] == "trial"
+        await put_in_stage(infra, code, "trial_commercial")  # another replica's write
+        assert (await stages.get(code))["stage"] == "trial"  # held
+        await asyncio.sleep(0.35)
+        assert (await stages.get(code))["stage"] == "trial_commercial"
+        assert await stages.get("p_unknown") is None
+
+        held = stages_of(rt)
+        assert (await held.get(code))["stage"] == "trial_commercial"
+        staged = await client.post(f"/v1/products/{code}/transitions", headers=token(infra, "admin"), json={
+            "to": "commercial", "override_reason": "测试：跳过门禁"})
+        assert staged.status_code in (200, 201), staged.text
+        assert (await held.get(code))["stage"] == "commercial"  # forgotten by the transition, read again

@@ -29,6 +29,7 @@ from services.lifecycle.events.catalog import registered_event
 from services.lifecycle.store.collections import DECISIONS, DOCUMENTS
 from services.lifecycle.store.documents import file_document
 from services.lifecycle.store.gates import entered_at, gather
+from services.lifecycle.store.trials import stages_of
 from services.lifecycle.store import records  # noqa: F401  (registers the timeline sources of these records)
 
 router = APIRouter(prefix="/v1", tags=["stages"])
@@ -187,6 +188,7 @@ async def transition(code: str, body: TransitionRequest, principal: Caller, rt: 
         await rt.store.replace(collection, new, [stage_changed(rt, new, step)])
     except ConcurrencyConflict as error:
         raise Problem(409, "conflict", "Conflict", f"{code!r} changed meanwhile; read it again.") from error
+    stages_of(rt).forget(code)  # this process's trial feedback judges by the new stage at once
     return transition_view(step)
 
 

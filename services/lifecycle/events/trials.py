@@ -12,14 +12,12 @@ from contracts.events import Envelope, TicketClosed, TicketOpened, TrainingRecor
 from services.kit.app import Runtime
 from services.kit.consumer import Subscription
 from services.lifecycle.domain import trials
-from services.lifecycle.store.collections import PRODUCTS, TRAININGS
+from services.lifecycle.store.collections import TRAININGS
 from services.lifecycle.store.gates import entered_at
-from services.lifecycle.store.trials import TRIAL_FEEDBACK
+from services.lifecycle.store.trials import TRIAL_FEEDBACK, stages_of
 
 FEEDBACK_EVENTS = ("ticket.opened", "ticket.closed")
 TRAININGS_QUEUE = "lifecycle.trainings"
-# what feedback_stage and entered_at read of a product: its documents and gate records stay in the store
-TRIAL_STAGE_FIELDS = {"stage": 1, "stage_entered_at": 1, "created_at": 1}
 FEEDBACK_KIND_VALUES = frozenset(kind.value for kind in trials.FEEDBACK_KINDS)
 
 
@@ -46,7 +44,7 @@ async def record_feedback(rt: Runtime, envelope: Envelope) -> None:
         await rt.store[TRIAL_FEEDBACK].find_one({"_id": ticket.ticket_id}, {"stage": 1})
     stage = current["stage"] if current else None
     if stage is None:
-        product = await rt.store[PRODUCTS].find_one({"_id": ticket.product_code}, TRIAL_STAGE_FIELDS)
+        product = await stages_of(rt).get(ticket.product_code)
         stage = trials.feedback_stage(ticket, product, entered_at(product) if product else None)
         if stage is None:
             return

@@ -3,6 +3,7 @@ product's timeline."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from services.kit.app import Runtime
 from services.lifecycle.domain import trials
 from services.lifecycle.store import documents as documents_store
-from services.lifecycle.store.collections import TRAININGS, TRIALS
+from services.lifecycle.store.collections import PRODUCTS, TRAININGS, TRIALS
 from services.lifecycle.store.timeline import Source, register
 
 TRIAL_FEEDBACK = "trial_feedback"  # _id = ticket id: a suggestion or complaint raised during a trial stage
@@ -60,3 +61,44 @@ async def feedback_counts(rt: Runtime, code: str, stage: str) -> dict[str, int]:
         out[doc["kind"]] = out.get(doc["kind"], 0) + 1
         out[doc["state"]] = out.get(doc["state"], 0) + 1
     return out
+
+
+# what feedback_stage and entered_at read of a product: its documents and gate records stay in the store
+TRIAL_STAGE_FIELDS = {"stage": 1, "stage_entered_at": 1, "created_at": 1}
+
+
+class ProductStages:
+    """Each product's stage and since when, as trial feedback reads them, held by this process for `ttl` seconds.
+
+    Every complaint and suggestion opened asks it (0.4 store reads a ticket at intake load, each a command that costs
+    nx-27017 more than the handler's own work), and a product's stage changes a few times in its life. A stage
+    change through this process is seen at once (`forget`); through another replica, within `ttl`. That widens by
+    `ttl` a window the handler always had: it judges a ticket by the stage when its event is handled, not when it
+    was opened."""
+
+    def __init__(self, rt: Runtime, ttl: float = 2.0):
+        self.rt, self.ttl = rt, ttl
+        self._held: dict[str, tuple[float, dict[str, Any] | None]] = {}
+
+    async def get(self, code: str) -> dict[str, Any] | None:
+        now = time.monotonic()
+        held = self._held.get(code)
+        if held is not None and held[0] > now:
+            return held[1]
+        product = await self.rt.store[PRODUCTS].find_one({"_id": code}, TRIAL_STAGE_FIELDS)
+        if len(self._held) > MAX_HELD:
+            self._held.clear()  # a province has hundreds of products: only unknown codes could grow it this far
+        self._held[code] = (now + self.ttl, product)
+        return product
+
+    def forget(self, code: str) -> None:
+        self._held.pop(code, None)
+
+
+MAX_HELD = 10_000
+
+
+def stages_of(rt: Runtime) -> ProductStages:
+    if "product_stages" not in rt.extras:
+        rt.extras["product_stages"] = ProductStages(rt)
+    return rt.extras["product_stages"]
