@@ -36,23 +36,34 @@ async def ask_for_the_catalog(rt: Runtime) -> None:
 
 
 async def keep_asking(rt: Runtime, held: Callable[[], Awaitable[bool]], *, first_wait: float = 2.0,
-                      longest_wait: float = 60.0) -> None:
-    """Ask for the catalog until `held()` says the answer is in, waiting twice as long after each ask, up to
-    `longest_wait`; run it as a task of its own from the service's start, cancelled at its stop.
+                      longest_wait: float = 60.0) -> asyncio.Task:
+    """Ask for the catalog now, then again in the background until `held()` says the answer is in, waiting twice
+    as long after each ask, up to `longest_wait`: the task returned, for the service to cancel at its stop.
 
     One ask is not enough on a fresh broker, where every service starts at once: lifecycle's announcements can go
     out before our queue exists, and our ask before lifecycle's queue for it exists, and the broker drops a message
     that no queue is bound to. Seen as a ticketing that refused every ticket ("unknown product") after `make run`
     had said it was ready, until it was restarted."""
-    wait = first_wait
-    while not await held():
-        try:
-            await ask_for_the_catalog(rt)
-            log.info("catalog.sync_requested", next_look_in_seconds=wait)
-        except Exception as error:  # noqa: BLE001 - the broker is away: the next round asks again
-            log.warning("catalog.sync_request_failed", error=repr(error)[:300])
-        await asyncio.sleep(wait)
-        wait = min(wait * 2, longest_wait)
+    await _ask(rt, first_wait)
+
+    async def again() -> None:
+        wait = first_wait
+        while True:
+            await asyncio.sleep(wait)
+            if await held():
+                return
+            wait = min(wait * 2, longest_wait)
+            await _ask(rt, wait)
+
+    return asyncio.create_task(again())
+
+
+async def _ask(rt: Runtime, next_look_in: float) -> None:
+    try:
+        await ask_for_the_catalog(rt)
+        log.info("catalog.sync_requested", next_look_in_seconds=next_look_in)
+    except Exception as error:  # noqa: BLE001 - the broker is away: the next round asks again
+        log.warning("catalog.sync_request_failed", error=repr(error)[:300])
 
 
 def product_names(rt: Runtime, *, queue: str, collection: str) -> Subscription:

@@ -50,7 +50,7 @@ async def learn_catalog(rt: Runtime) -> None:
             # the cache learns from this process's own queue, the stored copy from the worker's consumer
             return cache.holds_any() or await rt.store[CATALOG].find_one({}, {"_id": 1}) is not None
 
-        rt.extras["catalog_asking"] = asyncio.create_task(keep_asking(rt, held))
+        rt.extras["catalog_asking"] = await keep_asking(rt, held)
 
 
 async def on_stop(rt: Runtime) -> None:

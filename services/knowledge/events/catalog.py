@@ -4,8 +4,6 @@ product's vendor, which decides what a vendor reads (domain/articles.py `reach`)
 
 from __future__ import annotations
 
-import asyncio
-
 from services.kit.app import Runtime
 from services.kit import catalog
 from services.kit.catalog import SYNC_REQUESTED, product_names
@@ -31,5 +29,5 @@ async def ask_if_incomplete(rt: Runtime) -> bool:
     complete (kit/catalog.keep_asking); whether it had to ask."""
     if await complete(rt):
         return False
-    rt.extras["catalog_asking"] = asyncio.create_task(catalog.keep_asking(rt, lambda: complete(rt)))
+    rt.extras["catalog_asking"] = await catalog.keep_asking(rt, lambda: complete(rt))
     return True
