@@ -41,6 +41,9 @@ class DocumentCache:
             if merged is not None:
                 self._docs[doc["_id"]] = merged
 
+    def holds_any(self) -> bool:
+        return bool(self._docs)
+
     def apply(self, key: str, sequence: int, changes: Mapping[str, Any]) -> None:
         merged = merge_if_newer(self._docs.get(key), key, sequence, changes)
         if merged is not None:

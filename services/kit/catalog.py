@@ -8,7 +8,10 @@ announces every entry at each start, and with every change of its vendor) fills 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+
+import structlog
 
 from contracts.events import CatalogSyncRequested, Envelope, ProductRegistered
 from services.kit.app import Runtime
@@ -17,17 +20,50 @@ from services.kit.consumer import Subscription
 from services.kit.store import Store, eq
 
 
+log = structlog.get_logger()
+
 SYNC_REQUESTED = "catalog.sync_requested"
 
 
 async def ask_for_the_catalog(rt: Runtime) -> None:
     """Ask lifecycle to announce every catalog entry again (what a service does at start when its copy is missing
     or incomplete: on a fresh broker lifecycle may have announced it before our queue existed). Published directly,
-    no state goes with it: the next start asks again if it is still needed. The service lists SYNC_REQUESTED among
+    no state goes with it (`keep_asking` asks again until the answer is in). The service lists SYNC_REQUESTED among
     what it publishes."""
     request = rt.event(CatalogSyncRequested(requested_by=rt.settings.service_name), type=SYNC_REQUESTED,
                        subject="catalog", sequence=0)
     await rt.bus.publish(request.model_dump(mode="json"))
+
+
+async def keep_asking(rt: Runtime, held: Callable[[], Awaitable[bool]], *, first_wait: float = 2.0,
+                      longest_wait: float = 60.0) -> asyncio.Task:
+    """Ask for the catalog now, then again in the background until `held()` says the answer is in, waiting twice
+    as long after each ask, up to `longest_wait`: the task returned, for the service to cancel at its stop.
+
+    One ask is not enough on a fresh broker, where every service starts at once: lifecycle's announcements can go
+    out before our queue exists, and our ask before lifecycle's queue for it exists, and the broker drops a message
+    that no queue is bound to. Seen as a ticketing that refused every ticket ("unknown product") after `make run`
+    had said it was ready, until it was restarted."""
+    await _ask(rt, first_wait)
+
+    async def again() -> None:
+        wait = first_wait
+        while True:
+            await asyncio.sleep(wait)
+            if await held():
+                return
+            wait = min(wait * 2, longest_wait)
+            await _ask(rt, wait)
+
+    return asyncio.create_task(again())
+
+
+async def _ask(rt: Runtime, next_look_in: float) -> None:
+    try:
+        await ask_for_the_catalog(rt)
+        log.info("catalog.sync_requested", next_look_in_seconds=next_look_in)
+    except Exception as error:  # noqa: BLE001 - the broker is away: the next round asks again
+        log.warning("catalog.sync_request_failed", error=repr(error)[:300])
 
 
 def product_names(rt: Runtime, *, queue: str, collection: str) -> Subscription:

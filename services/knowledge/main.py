@@ -26,6 +26,8 @@ def create(settings: Settings | None = None) -> FastAPI:
             await catalog.ask_if_incomplete(rt)
 
     async def on_stop(rt: Runtime) -> None:
+        if (asking := rt.extras.get("catalog_asking")) is not None:
+            asking.cancel()
         await rt.extras["search"].stop()
 
     return create_app(ServiceSpec(

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from services.kit import replay
 from services.kit.app import Runtime, ServiceSpec, create_app
-from services.kit.catalog import SYNC_REQUESTED, ask_for_the_catalog
+from services.kit.catalog import SYNC_REQUESTED, keep_asking
 from services.kit.scheduler import PeriodicJob
 from services.kit.store import ensure_text_index
 from services.ticketing.api import attachments, flows, reminders
@@ -41,10 +41,21 @@ SENDS = (snapshots.SNAPSHOT, replay.COMPLETED)
 
 
 async def learn_catalog(rt: Runtime) -> None:
-    """Load the catalog cache; with no catalog yet, ask lifecycle to announce it (kit/catalog.py)."""
-    await catalog_of(rt).load()
-    if await rt.store[CATALOG].find_one({}, {"_id": 1}) is None:
-        await ask_for_the_catalog(rt)
+    """Load the catalog cache; with no catalog yet, ask lifecycle to announce it until it has (kit/catalog.py),
+    in the background: the service is up meanwhile and refuses tickets of products it does not know."""
+    cache = catalog_of(rt)
+    await cache.load()
+    if not cache.holds_any():
+        async def held() -> bool:
+            # the cache learns from this process's own queue, the stored copy from the worker's consumer
+            return cache.holds_any() or await rt.store[CATALOG].find_one({}, {"_id": 1}) is not None
+
+        rt.extras["catalog_asking"] = await keep_asking(rt, held)
+
+
+async def on_stop(rt: Runtime) -> None:
+    if (asking := rt.extras.get("catalog_asking")) is not None:
+        asking.cancel()
 
 
 async def on_start(rt: Runtime) -> None:
@@ -157,4 +168,5 @@ def create(settings: Settings | None = None) -> FastAPI:
         prepare=prepare,
         jobs=jobs,
         on_start=on_start,
+        on_stop=on_stop,
     ))

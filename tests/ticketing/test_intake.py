@@ -120,3 +120,22 @@ async def test_the_correlation_id_goes_from_the_request_into_the_event(infra):
         assert events[0]["correlationid"] == "cid-42"
         other = await client.get("/healthz")
         assert other.headers["X-Correlation-ID"] and other.headers["X-Correlation-ID"] != "cid-42"
+
+
+async def test_a_service_without_a_catalog_asks_again_until_it_has_one(infra):
+    """On a fresh broker an ask can be lost (lifecycle's queue for it may not exist yet): ticketing asks again,
+    waiting longer each time, and stops once the catalog came."""
+    async with captured(infra, "catalog.sync_requested") as asks:
+        app = create(settings_for(Settings, infra, "ticketing-asks-" + uuid.uuid4().hex[:6]))
+        async with running(app) as client:
+            async def asked_twice():
+                mine = [a for a in await asks() if a["data"]["requested_by"] == "ticketing"]
+                return mine if len(mine) >= 2 else None
+
+            await eventually(asked_twice, timeout=15, what="a second ask after the first went unanswered")
+            intake = token(infra, "intake", sub="crm-asks")
+            await known_product(infra, client, intake)  # lifecycle's announcement arrives
+            before = len(await asks())
+            await asyncio.sleep(4.5)  # past the next wait (2 s, then 4 s, ...)
+            assert len(await asks()) == before, "it kept asking after the catalog came"
+            assert app.state.runtime.extras["catalog_asking"].done()

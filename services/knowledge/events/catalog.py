@@ -4,15 +4,12 @@ product's vendor, which decides what a vendor reads (domain/articles.py `reach`)
 
 from __future__ import annotations
 
-import structlog
-
 from services.kit.app import Runtime
 from services.kit import catalog
 from services.kit.catalog import SYNC_REQUESTED, product_names
 from services.kit.consumer import Subscription
 from services.knowledge.store.collections import PRODUCTS
 
-log = structlog.get_logger()
 QUEUE = "knowledge.catalog"
 
 
@@ -20,12 +17,17 @@ def subscriptions(rt: Runtime) -> list[Subscription]:
     return [product_names(rt, queue=QUEUE, collection=PRODUCTS)]
 
 
-async def ask_if_incomplete(rt: Runtime) -> bool:
-    """At start: a catalog not held yet, or held from before the vendor was kept (entries without `vendor`, so
-    their vendors would read nothing), asks lifecycle to announce every entry again (kit/catalog.py)."""
+async def complete(rt: Runtime) -> bool:
+    """Whether the catalog is held, and not from before the vendor was kept (entries without `vendor`, whose
+    vendors would read nothing)."""
     held = await rt.store[PRODUCTS].find({}, {"vendor": 1}).to_list()
-    if held and all("vendor" in doc for doc in held):
+    return bool(held) and all("vendor" in doc for doc in held)
+
+
+async def ask_if_incomplete(rt: Runtime) -> bool:
+    """At start: an incomplete catalog asks lifecycle to announce every entry again, in the background until it is
+    complete (kit/catalog.keep_asking); whether it had to ask."""
+    if await complete(rt):
         return False
-    await catalog.ask_for_the_catalog(rt)
-    log.info("catalog.sync_requested", held=len(held))
+    rt.extras["catalog_asking"] = await catalog.keep_asking(rt, lambda: complete(rt))
     return True
