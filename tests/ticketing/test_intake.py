@@ -26,7 +26,7 @@ async def register(infra, code: str, sequence: int = 1) -> None:
                                        sequence=sequence, correlationid="test"))
 
 
-async def known_product(infra, client, headers) -> str:
+async def product_known(infra, client, headers) -> str:
     """A new product, registered by event, once the service accepts tickets of it."""
     product = "p_" + uuid.uuid4().hex[:8]
     await register(infra, product)
@@ -70,7 +70,7 @@ async def test_concurrent_replays_of_one_key_create_one_ticket(infra):
     app = create(settings_for(Settings, infra, "ticketing-intake"))
     async with running(app) as client:
         intake = token(infra, "intake", sub="crm-replays")
-        product = await known_product(infra, client, intake)
+        product = await product_known(infra, client, intake)
         key = {"Idempotency-Key": uuid.uuid4().hex, **intake}
         answers = await asyncio.gather(*(client.post("/v1/tickets", json=ticket(product, title="同一个请求"),
                                                      headers=key) for _ in range(8)))
@@ -87,7 +87,7 @@ async def test_a_replay_sends_the_first_answer_as_it_was_sent_also_when_stored_i
     app = create(settings_for(Settings, infra, "ticketing-first-answer"))
     async with running(app) as client:
         intake = token(infra, "intake", sub="crm-first-answer")
-        product = await known_product(infra, client, intake)
+        product = await product_known(infra, client, intake)
         key = {"Idempotency-Key": uuid.uuid4().hex, **intake}
         first = await client.post("/v1/tickets", json=ticket(product, title="首次应答"), headers=key)
         assert first.status_code == 201 and first.headers["content-type"] == "application/json"
@@ -108,7 +108,7 @@ async def test_the_correlation_id_goes_from_the_request_into_the_event(infra):
     app = create(settings_for(Settings, infra, "ticketing-correlation"))
     async with running(app) as client, captured(infra, "ticket.opened") as received:
         staff = token(infra, "agent")
-        product = await known_product(infra, client, staff)
+        product = await product_known(infra, client, staff)
         r = await client.post("/v1/tickets", json=ticket(product), headers={"X-Correlation-ID": "cid-42", **staff})
         assert r.status_code == 201 and r.headers["X-Correlation-ID"] == "cid-42"
         assert r.headers["Location"] == f"/v1/tickets/{r.json()['id']}" and r.headers["ETag"] == '"1"'
@@ -134,7 +134,7 @@ async def test_a_service_without_a_catalog_asks_again_until_it_has_one(infra):
 
             await eventually(asked_twice, timeout=15, what="a second ask after the first went unanswered")
             intake = token(infra, "intake", sub="crm-asks")
-            await known_product(infra, client, intake)  # lifecycle's announcement arrives
+            await product_known(infra, client, intake)  # lifecycle's announcement arrives
             before = len(await asks())
             await asyncio.sleep(4.5)  # past the next wait (2 s, then 4 s, ...)
             assert len(await asks()) == before, "it kept asking after the catalog came"

@@ -5,7 +5,6 @@ other replica's copy too)."""
 from __future__ import annotations
 
 import contextlib
-import uuid
 from datetime import UTC, datetime, timedelta
 
 from services.ticketing.domain.calendar import SHANGHAI
@@ -13,7 +12,7 @@ from services.ticketing.main import create
 from services.ticketing.settings import Settings
 from services.ticketing.store.sla_recalc import SLA_OPEN_REVISION
 from tests.support import captured, database, eventually, running, settings_for, token
-from tests.ticketing.test_intake import register, ticket
+from tests.ticketing.test_intake import product_known, ticket  # noqa: F401 (product_known: others import it from here)
 
 ADMIN_RULES = [
     {"kind": "consultation", "clock": "business", "respond": {"amount": 1, "unit": "hours"},
@@ -37,17 +36,6 @@ def instant(text: str) -> datetime:
 
 def service(infra, name: str, **overrides):
     return create(settings_for(Settings, infra, name, sla_recalculate_seconds=0.3, **overrides))
-
-
-async def product_known(infra, client, headers) -> str:
-    product = "p_" + uuid.uuid4().hex[:8]
-    await register(infra, product)
-
-    async def accepted():
-        return (await client.post("/v1/tickets", json=ticket(product), headers=headers)).status_code == 201
-
-    await eventually(accepted, what="the catalog knows the product")
-    return product
 
 
 @contextlib.asynccontextmanager
