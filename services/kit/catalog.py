@@ -23,6 +23,7 @@ from services.kit.store import Store, eq
 log = structlog.get_logger()
 
 SYNC_REQUESTED = "catalog.sync_requested"
+ASKING = "catalog_asking"  # rt.extras: the task of keep_asking
 
 
 async def ask_for_the_catalog(rt: Runtime) -> None:
@@ -36,9 +37,9 @@ async def ask_for_the_catalog(rt: Runtime) -> None:
 
 
 async def keep_asking(rt: Runtime, held: Callable[[], Awaitable[bool]], *, first_wait: float = 2.0,
-                      longest_wait: float = 60.0) -> asyncio.Task:
+                      longest_wait: float = 60.0) -> None:
     """Ask for the catalog now, then again in the background until `held()` says the answer is in, waiting twice
-    as long after each ask, up to `longest_wait`: the task returned, for the service to cancel at its stop.
+    as long after each ask, up to `longest_wait`; `stop_asking` at the service's stop ends it.
 
     One ask is not enough on a fresh broker, where every service starts at once: lifecycle's announcements can go
     out before our queue exists, and our ask before lifecycle's queue for it exists, and the broker drops a message
@@ -55,7 +56,12 @@ async def keep_asking(rt: Runtime, held: Callable[[], Awaitable[bool]], *, first
             wait = min(wait * 2, longest_wait)
             await _ask(rt, wait)
 
-    return asyncio.create_task(again())
+    rt.extras[ASKING] = asyncio.create_task(again())
+
+
+def stop_asking(rt: Runtime) -> None:
+    if (asking := rt.extras.get(ASKING)) is not None:
+        asking.cancel()
 
 
 async def _ask(rt: Runtime, next_look_in: float) -> None:

@@ -4,6 +4,7 @@ training sessions held (培训指导)."""
 from fastapi import FastAPI
 
 from services.kit.app import Runtime, ServiceSpec, create_app
+from services.kit.catalog import stop_asking
 from services.knowledge.api import candidates, faq, kcs, search, trainings
 from services.knowledge.api.routes import router
 from services.knowledge.events import catalog, handlers, packs
@@ -26,8 +27,7 @@ def create(settings: Settings | None = None) -> FastAPI:
             await catalog.ask_if_incomplete(rt)
 
     async def on_stop(rt: Runtime) -> None:
-        if (asking := rt.extras.get("catalog_asking")) is not None:
-            asking.cancel()
+        stop_asking(rt)
         await rt.extras["search"].stop()
 
     return create_app(ServiceSpec(

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from services.kit import replay
 from services.kit.app import Runtime, ServiceSpec, create_app
-from services.kit.catalog import SYNC_REQUESTED, keep_asking
+from services.kit.catalog import SYNC_REQUESTED, keep_asking, stop_asking
 from services.kit.scheduler import PeriodicJob
 from services.kit.store import ensure_text_index
 from services.ticketing.api import attachments, flows, reminders
@@ -50,12 +50,11 @@ async def learn_catalog(rt: Runtime) -> None:
             # the cache learns from this process's own queue, the stored copy from the worker's consumer
             return cache.holds_any() or await rt.store[CATALOG].find_one({}, {"_id": 1}) is not None
 
-        rt.extras["catalog_asking"] = await keep_asking(rt, held)
+        await keep_asking(rt, held)
 
 
 async def on_stop(rt: Runtime) -> None:
-    if (asking := rt.extras.get("catalog_asking")) is not None:
-        asking.cancel()
+    stop_asking(rt)
 
 
 async def on_start(rt: Runtime) -> None:

@@ -29,5 +29,5 @@ async def ask_if_incomplete(rt: Runtime) -> bool:
     complete (kit/catalog.keep_asking); whether it had to ask."""
     if await complete(rt):
         return False
-    rt.extras["catalog_asking"] = await catalog.keep_asking(rt, lambda: complete(rt))
+    await catalog.keep_asking(rt, lambda: complete(rt))
     return True
