@@ -1,6 +1,7 @@
 """Unit tests of the counters' pure rules (domain/counters.py): what a ticket contributes and where, how a later
 state corrects it, how a period is tiled, how figures come out of sums."""
 
+import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -32,7 +33,7 @@ def test_each_moment_counts_on_its_own_day():
     resolved = cells[("20260303", keys)]
     assert resolved["resolved"] == resolved["judged"] == resolved["reopened"] == 1 and "timely" not in resolved
     assert resolved[c.RESOLUTION_SECONDS] == 30 * 3600
-    assert resolved[c.HIST] == {str(c.hour_bucket(30)): 1}
+    assert resolved[c.HIST] == [c.hour_bucket(30), 1]  # a run of counts from its first bucket (`dense`)
     assert cells[("20260305", keys)] == {"closed": 1, "feedback": 1, "satisfied": 1}
 
 
@@ -81,8 +82,10 @@ def test_merging_to_zero_drops_the_cell():
     (("industry", "city"), ("city",), "CI"), (("industry", "city"), ("industry",), "I_C"),
     (("industry", "product_code"), ("product_code",), "P_I"), (("industry", "product_code"), ("industry",), "I_P"),
     (("channel", "industry"), ("channel", "industry"), "CH_I"),
-    (("channel", "industry", "city"), ("channel", "industry"), "ALL_C"),
-    (("channel", "industry", "city"), ("city", "industry"), "ALL_C"),
+    (("channel", "industry", "city"), ("channel", "industry"), "C_CH_I"),
+    (("channel", "industry", "city"), ("city", "industry"), "C_CH_I"),
+    (("channel", "industry", "product_code"), ("product_code", "industry"), "P_CH_I"),
+    (("channel", "industry", "cause", "product_code"), ("product_code",), "ALL"),
     (("channel", "industry", "cause"), ("channel",), "CH_I_CA"),
     (("product_code", "city", "channel"), ("product_code", "channel"), "ALL"),
     (("product_code", "city", "channel"), ("city", "channel"), "ALL_C"),
@@ -137,3 +140,58 @@ def test_p90_is_the_upper_edge_of_its_bucket():
     assert c.histogram_percentile(hist, 50) == 6.0   # the 5th is exactly 6 h: an edge is its bucket's upper end
     assert c.histogram_percentile({}, 90) is None
     assert c.histogram_percentile({str(len(c.HOUR_EDGES)): 1}, 90) == c.HOUR_EDGES[-1]
+
+
+def _as_counts(hist) -> dict[int, int]:
+    """A histogram in any of its shapes as {bucket: count}, without 0s: what the shapes must agree on."""
+    runs = c.dense(hist)
+    return {runs[0] + offset: count for offset, count in enumerate(runs[1:]) if count} if runs else {}
+
+
+def test_histograms_add_as_runs_of_counts_in_either_stored_shape():
+    rng = random.Random(3)
+    expected: dict[int, int] = {}
+    held: dict = {}
+    for _ in range(300):
+        buckets = {rng.randrange(len(c.HOUR_EDGES) + 1): rng.randint(1, 3) for _ in range(rng.randint(1, 6))}
+        sign = rng.choice([1, 1, -1])
+        shape = rng.choice(["run", "mapping"])
+        other = ({str(b): n for b, n in buckets.items()} if shape == "mapping"
+                 else c.dense({str(b): n for b, n in buckets.items()}))
+        c.add_measures(held, {c.HIST: other}, sign)
+        for bucket, count in buckets.items():
+            expected[bucket] = expected.get(bucket, 0) + sign * count
+            if not expected[bucket]:
+                del expected[bucket]
+        assert _as_counts(held.get(c.HIST)) == expected
+        runs = held.get(c.HIST, [])
+        assert not runs or (runs[1] and runs[-1])  # no 0 at either end
+        stored = c.compact(runs) if runs else None
+        assert _as_counts(stored) == expected  # what is stored reads back the same
+
+
+def test_a_sparse_histogram_is_stored_as_its_buckets_and_a_dense_one_as_a_run():
+    assert c.compact([60, 1]) == [60, 1]
+    assert c.compact([3, 1, 0, 0, 0, 2]) == {"3": 1, "7": 2}
+    assert c.compact([3, 1, 2, 0, 4]) == [3, 1, 2, 0, 4]
+    cells = c.merge_cells({}, {"x": {c.HIST: [3, 1]}})
+    cells = c.merge_cells(cells, {"x": {c.HIST: [40, 1]}})
+    assert cells == {"x": {c.HIST: {"3": 1, "40": 1}}}
+    assert c.merge_cells(cells, {"x": {"opened": 1}}) == {"x": {"opened": 1, c.HIST: {"3": 1, "40": 1}}}
+
+
+def test_a_query_accumulates_what_add_measures_sums():
+    rng = random.Random(5)
+    summed: dict = {}
+    accumulated: dict = {}
+    for _ in range(200):
+        cell = {"opened": rng.randint(0, 3), "closed": rng.randint(0, 2)}
+        if rng.random() < 0.7:
+            buckets = {str(rng.randrange(len(c.HOUR_EDGES) + 1)): rng.randint(1, 4) for _ in range(rng.randint(1, 5))}
+            cell[c.HIST] = buckets if rng.random() < 0.5 else c.dense(buckets)
+        c.add_measures(summed, cell)
+        c.accumulate(accumulated, cell)
+    assert _as_counts(accumulated[c.HIST]) == _as_counts(summed[c.HIST])
+    assert {k: v for k, v in accumulated.items() if k != c.HIST} == {k: v for k, v in summed.items() if k != c.HIST}
+    for pct in (50, 90, 99):
+        assert c.histogram_percentile(accumulated[c.HIST], pct) == c.histogram_percentile(summed[c.HIST], pct)

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
+from itertools import islice
+from operator import add, sub
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -47,12 +49,21 @@ SEPARATOR = "|"
 # - each larger pair twice, split by either of its dimensions, so that "the cities of a product" and "the
 #   products of a city" each read one small part;
 # - three dimensions or more: all six split by product, and again split by city; channel × industry × cause
-#   whole.
+#   whole; and product with any two of channel, industry and cause, split by product, likewise city split by
+#   city, in documents of their own (sharing the pairs' documents, the summary of one product took twice as
+#   long: nx-27017 decodes the whole document). A part of the all-dimensions cuboid holds every
+#   combination of the other five that a product's (a city's) tickets have had: at a million tickets a year,
+#   11,000 cells a month for the largest product, 0.4–0.7 s for a year of its channel × industry summary; a part
+#   of product × two of them holds at most 308, which is what such a query parses (bench/README.md, "Histograms
+#   as runs of counts, and a product's own three-dimension cuboids"). Product (city) with all three still reads
+#   its part of the all-dimensions cuboid: its own would hold up to 1,232 cells a part and add as many again to
+#   what a batch rewrites as the three-dimension ones (bench/cuboids.py).
 # So every form reads one document per tile for each value it asks of one dimension, but one: a breakdown by
 # product or by city filtered by two or more of channel, industry and cause and by neither product nor city (16
-# of the 448 forms, an analyst's) reads the all-dimensions cuboid's 17 city parts. Serving those too would take
+# of the 448 forms, an analyst's) reads 17 city parts (below). Serving those with one part would take
 # product (city) × channel × industry × cause split by industry and by cause: four more cuboids that would more
-# than double what a batch of the counters job rewrites (bench/cuboids.py).
+# than double what a batch of the counters job rewrites (bench/cuboids.py). A breakdown by city of those reads
+# the 17 parts of the city's cuboid of those dimensions, one by product those of the all-dimensions cuboid.
 # The cuboids split the same way share their documents (`FAMILY`): one document per period and value holds each
 # cuboid's cells in a field of its own, so that a batch writes one document where it touches several cuboids,
 # and a query parses only its cuboid's field. The unsplit ones keep documents of their own: nx-27017 decodes a
@@ -82,9 +93,15 @@ LAYOUT: dict[str, tuple[tuple[str, ...], str | None, str]] = {
     "P_CH": (_dims(_P, _CH, _K), _P, "byP"),
     "P_I": (_dims(_P, _I, _K), _P, "byP"),
     "P_CA": (_dims(_P, _CA, _K), _P, "byP"),
+    "P_CH_I": (_dims(_P, _CH, _I, _K), _P, "PX"),
+    "P_CH_CA": (_dims(_P, _CH, _CA, _K), _P, "PX"),
+    "P_I_CA": (_dims(_P, _I, _CA, _K), _P, "PX"),
     "CP": (_dims(_P, _C, _K), _C, "byC"),
     "CI": (_dims(_C, _I, _K), _C, "byC"),
     "C_CA": (_dims(_C, _CA, _K), _C, "byC"),
+    "C_CH_I": (_dims(_C, _CH, _I, _K), _C, "CX"),
+    "C_CH_CA": (_dims(_C, _CH, _CA, _K), _C, "CX"),
+    "C_I_CA": (_dims(_C, _I, _CA, _K), _C, "CX"),
     "CH_P": (_dims(_P, _CH, _K), _CH, "byCH"),
     "I_P": (_dims(_P, _I, _K), _I, "byI"),
     "I_C": (_dims(_C, _I, _K), _I, "byI"),
@@ -98,7 +115,7 @@ SPLIT: dict[str, str] = {name: split for name, (_, split, _) in LAYOUT.items() i
 FAMILY: dict[str, str] = {name: family for name, (_, _, family) in LAYOUT.items()}
 # What a change of the set means for a store counted before it: the counters job counts every ticket again
 # (store/counters.py `CountersJob.upgrade`).
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3  # 3: product (city) × two of channel, industry and cause
 GRAINS = ("d", "w", "m")
 # How many values a dimension has, for `reads` (product: the size of a province's catalog, about 30; city: the
 # 16 and "not given"). Only the choice between cuboids depends on it, never a figure.
@@ -114,7 +131,7 @@ HOUR_EDGES: tuple[float, ...] = tuple(
 HIST = "hist"
 RESOLUTION_SECONDS = "resolution_s"
 
-Measures = dict[str, Any]  # measure → number, and HIST → {bucket index (text): count}
+Measures = dict[str, Any]  # measure → number, and HIST → [first bucket, its count, the next's, …] (`dense`)
 Cell = tuple[str, tuple[str, ...]]  # (day as YYYYMMDD, the six dimension keys)
 
 
@@ -203,32 +220,117 @@ def contribution(ticket: Mapping[str, Any]) -> dict[Cell, Measures]:
             seconds = max(0.0, (_utc(resolved_at) - _utc(opened_at)).total_seconds())
             cell = cells[(day_text(local_day(resolved_at)), keys)]
             cell[RESOLUTION_SECONDS] = cell.get(RESOLUTION_SECONDS, 0) + round(seconds)
-            cell[HIST] = {str(hour_bucket(seconds / 3600)): 1}
+            cell[HIST] = [hour_bucket(seconds / 3600), 1]
     if ticket.get("closed_at") is not None:
         add(ticket["closed_at"], closed=1, feedback=int(ticket.get("satisfied") is not None),
             satisfied=int(ticket.get("satisfied") is True))
     return cells
 
 
+def dense(hist: Sequence[int] | Mapping[str, int] | None) -> list[int]:
+    """A histogram as a run of counts: [its first bucket's index, that bucket's count, the next's, …, its last's],
+    without buckets of 0 at either end ([] when empty). Stored, a histogram is either that or, when most of its
+    buckets are 0, {bucket index (text): count} (`compact`); both are read.
+
+    Why: a query sums the histograms of every cell it admits (the p90 of each group), and two runs add in one
+    `map` where two dictionaries add key by key in Python; a sparse one (a cell of a few tickets) parses faster
+    as the few buckets it has (bench/README.md, "Histograms as runs of counts")."""
+    if not hist:
+        return []
+    if isinstance(hist, Mapping):
+        return _add_hist([], hist, 1)
+    return list(hist)
+
+
+def compact(hist: list[int] | Mapping[str, int]) -> list[int] | dict[str, int]:
+    """How a run of counts is best stored: as it is, or as its buckets that are not 0 when they are fewer than
+    half of it (each costs a key and a count). A histogram already stored as its buckets stays so."""
+    if isinstance(hist, Mapping):
+        return dict(hist)
+    filled = len(hist) - 1 - hist.count(0)
+    if 2 * filled < len(hist) - 1:
+        first = hist[0]
+        return {str(first + offset): count for offset, count in enumerate(islice(hist, 1, None)) if count}
+    return hist
+
+
+def _trimmed(hist: list[int]) -> list[int]:
+    while len(hist) > 1 and not hist[-1]:
+        hist.pop()
+    zeros = 0
+    while zeros + 1 < len(hist) and not hist[zeros + 1]:
+        zeros += 1
+    if zeros:
+        hist = [hist[0] + zeros, *hist[zeros + 1:]]
+    return hist if len(hist) > 1 else []
+
+
+def _spanning(into: list[int], low: int, high: int) -> list[int]:
+    """`into` (a run, maybe []) with room for the buckets low..high: itself when it has it."""
+    if not into:
+        return [low] + [0] * (high - low + 1)
+    first, last = into[0], into[0] + len(into) - 2
+    if first <= low and last >= high:
+        return into
+    start, end = min(first, low), max(last, high)
+    spread = [start] + [0] * (end - start + 1)
+    spread[first - start + 1:last - start + 2] = islice(into, 1, None)
+    return spread
+
+
+def _add_hist(into: list[int], other: Sequence[int] | Mapping[str, int], sign: int) -> list[int]:
+    """`into += sign × other` (`into` a run of counts, `other` a run or a mapping), in place when `into` already
+    spans `other`'s buckets."""
+    if not other:
+        return into
+    if isinstance(other, Mapping):
+        buckets = [(int(bucket), count) for bucket, count in other.items()]
+        into = _spanning(into, min(buckets)[0], max(buckets)[0])
+        first = into[0] - 1
+        for bucket, count in buckets:
+            into[bucket - first] += sign * count
+    else:
+        size = len(other) - 1
+        into = _spanning(into, other[0], other[0] + size - 1)
+        at = other[0] - into[0] + 1
+        into[at:at + size] = map(add if sign > 0 else sub, islice(into, at, at + size), islice(other, 1, None))
+    return into if into[1] and into[-1] else _trimmed(into)
+
+
 def add_measures(into: Measures, other: Mapping[str, Any], sign: int = 1) -> None:
     """`into += sign × other`, dropping what becomes 0 so that documents stay small."""
     for name, value in other.items():
         if name == HIST:
-            hist = into.setdefault(HIST, {})
-            for bucket, count in value.items():
-                total = hist.get(bucket, 0) + sign * count
-                if total:
-                    hist[bucket] = total
-                else:
-                    hist.pop(bucket, None)
-            if not hist:
-                del into[HIST]
+            held = into.get(HIST)
+            hist = _add_hist(held if isinstance(held, list) else dense(held), value, sign)
+            if hist:
+                into[HIST] = hist
+            else:
+                into.pop(HIST, None)
         else:
             total = into.get(name, 0) + sign * value
             if total:
                 into[name] = total
             else:
                 into.pop(name, None)
+
+
+def accumulate(into: Measures, other: Mapping[str, Any]) -> None:
+    """`into += other` for a query's totals: as `add_measures`, but faster for summing many cells, keeping 0s and
+    the histogram as a run from bucket 0 over every bucket (one `map` or a few additions a cell)."""
+    for name, value in other.items():
+        if name == HIST:
+            hist = into.get(HIST)
+            if hist is None:
+                hist = into[HIST] = [0] * (len(HOUR_EDGES) + 2)  # [first bucket 0, bucket 0, …, past the last]
+            if isinstance(value, Mapping):
+                for bucket, count in value.items():
+                    hist[int(bucket) + 1] += count
+            elif value:
+                at, size = value[0] + 1, len(value) - 1
+                hist[at:at + size] = map(add, islice(hist, at, at + size), islice(value, 1, None))
+        else:
+            into[name] = into.get(name, 0) + value
 
 
 def difference(new: Mapping[Cell, Measures], old: Mapping[Cell, Measures]) -> dict[Cell, Measures]:
@@ -289,11 +391,14 @@ def roll_up(delta: Mapping[Cell, Measures]) -> dict[str, dict[str, dict[str, Mea
 
 
 def merge_cells(cells: dict[str, Measures], change: Mapping[str, Measures]) -> dict[str, Measures]:
+    """A bucket's cells with `change` added, each histogram in the shape it is best stored in (`compact`)."""
     for key, measures in change.items():
         merged = cells.setdefault(key, {})
         add_measures(merged, measures)
         if not merged:
             del cells[key]
+        elif HIST in merged:
+            merged[HIST] = compact(merged[HIST])
     return cells
 
 
@@ -395,19 +500,20 @@ def rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, RATE_DIGITS) if denominator else None
 
 
-def histogram_percentile(hist: Mapping[str, int], pct: int) -> float | None:
+def histogram_percentile(hist: Sequence[int] | Mapping[str, int], pct: int) -> float | None:
     """The upper edge of the bucket holding the nearest-rank `pct` percentile (None: no values; past the last
     edge: the last edge, as "at least")."""
-    counts = sorted((int(bucket), count) for bucket, count in hist.items() if count > 0)
-    total = sum(count for _, count in counts)
+    runs = dense(hist)
+    counts = [max(count, 0) for count in runs[1:]]
+    total = sum(counts)
     if not total:
         return None
     rank = max(1, -(-pct * total // 100))
     seen = 0
-    for bucket, count in counts:
+    for offset, count in enumerate(counts):
         seen += count
         if seen >= rank:
-            return float(HOUR_EDGES[min(bucket, len(HOUR_EDGES) - 1)])
+            return float(HOUR_EDGES[min(runs[0] + offset, len(HOUR_EDGES) - 1)])
     return float(HOUR_EDGES[-1])
 
 
@@ -428,7 +534,7 @@ def figures(period: Mapping[str, Any], carried_in: int) -> dict[str, Any]:
         "satisfaction_rate": rate(g("satisfied", 0), g("feedback", 0)),
         "resolution_hours": {
             "avg": round(g(RESOLUTION_SECONDS, 0) / 3600 / resolved, HOURS_DIGITS) if resolved else None,
-            "p90": histogram_percentile(g(HIST, {}), 90),
+            "p90": histogram_percentile(g(HIST, ()), 90),
         },
         "reopen_rate": rate(g("reopened", 0), resolved),
         "escalation_rate": {"tier2": rate(g("tier2", 0), opened), "tier3": rate(g("tier3", 0), opened)},

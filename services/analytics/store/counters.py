@@ -294,7 +294,7 @@ def sum_tiles(found: Mapping[tuple[str, str], list[dict[str, c.Measures]]], cubo
             for key, measures in cells.items():
                 if cell_filter.admits(cuboid, key):
                     target = sums.setdefault(c.key_of(cuboid, key, group) if group else "", {})
-                    c.add_measures(target, measures)
+                    c.accumulate(target, measures)
     return sums
 
 

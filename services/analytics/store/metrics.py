@@ -134,6 +134,6 @@ async def monthly_sums(store: Store, months: list[date], allowed: Mapping[str, f
             for key, measures in bucket.items():
                 if cells.admits(cuboid, key):
                     group = tuple(c.unescape(c.key_of(cuboid, key, d)) for d in groups)
-                    c.add_measures(per_group.setdefault(group, {}), measures)
+                    c.accumulate(per_group.setdefault(group, {}), measures)
         answer[month] = per_group
     return answer
