@@ -25,10 +25,10 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
-from itertools import islice
-from operator import add, sub
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import islice
+from operator import add, sub
 from typing import Any
 
 from services.analytics.domain.period import LOCAL_ZONE
