@@ -243,10 +243,11 @@ def dense(hist: Sequence[int] | Mapping[str, int] | None) -> list[int]:
 
 
 def compact(hist: list[int] | Mapping[str, int]) -> list[int] | dict[str, int]:
-    """How a run of counts is best stored: as it is, or as its buckets that are not 0 when they are fewer than
-    half of it (each costs a key and a count). A histogram already stored as its buckets stays so."""
+    """How a histogram is best stored: as a run of counts, or as its buckets that are not 0 when they are fewer
+    than half of the run (each costs a key and a count)."""
     if isinstance(hist, Mapping):
-        return dict(hist)
+        buckets = [int(bucket) for bucket in hist]
+        return dense(hist) if 2 * len(buckets) >= max(buckets) - min(buckets) + 1 else dict(hist)
     filled = len(hist) - 1 - hist.count(0)
     if 2 * filled < len(hist) - 1:
         first = hist[0]
@@ -297,12 +298,27 @@ def _add_hist(into: list[int], other: Sequence[int] | Mapping[str, int], sign: i
     return into if into[1] and into[-1] else _trimmed(into)
 
 
+def _add_sparse(into: dict[str, int] | None, other: Sequence[int] | Mapping[str, int], sign: int) -> dict[str, int]:
+    """`into += sign × other` for a histogram kept as its buckets (a cell of a few tickets, a contribution, a
+    batch's change): key by key, as cheap as the few buckets it has; `compact` makes it a run when it fills."""
+    into = {} if into is None else into
+    pairs = other.items() if isinstance(other, Mapping) else \
+        ((str(other[0] + offset), count) for offset, count in enumerate(islice(other, 1, None)) if count)
+    for bucket, count in pairs:
+        total = into.get(bucket, 0) + sign * count
+        if total:
+            into[bucket] = total
+        else:
+            into.pop(bucket, None)
+    return into
+
+
 def add_measures(into: Measures, other: Mapping[str, Any], sign: int = 1) -> None:
     """`into += sign × other`, dropping what becomes 0 so that documents stay small."""
     for name, value in other.items():
         if name == HIST:
             held = into.get(HIST)
-            hist = _add_hist(held if isinstance(held, list) else dense(held), value, sign)
+            hist = _add_hist(held, value, sign) if isinstance(held, list) else _add_sparse(held, value, sign)
             if hist:
                 into[HIST] = hist
             else:
