@@ -413,7 +413,7 @@ def merge_cells(cells: dict[str, Measures], change: Mapping[str, Measures]) -> d
         add_measures(merged, measures)
         if not merged:
             del cells[key]
-        elif HIST in merged:
+        elif HIST in measures and HIST in merged:  # an untouched histogram keeps the shape it was stored in
             merged[HIST] = compact(merged[HIST])
     return cells
 
