@@ -9,6 +9,7 @@ announces every entry at each start, and with every change of its vendor) fills 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 
 import structlog
@@ -24,37 +25,69 @@ log = structlog.get_logger()
 
 SYNC_REQUESTED = "catalog.sync_requested"
 ASKING = "catalog_asking"  # rt.extras: the task of keep_asking
+ASKS = "catalog_asks"  # rt.extras: Asks, this process's asks and whether one was answered
 
 
 async def ask_for_the_catalog(rt: Runtime) -> None:
     """Ask lifecycle to announce every catalog entry again (what a service does at start when its copy is missing
     or incomplete: on a fresh broker lifecycle may have announced it before our queue existed). Published directly,
-    no state goes with it (`keep_asking` asks again until the answer is in). The service lists SYNC_REQUESTED among
-    what it publishes."""
-    request = rt.event(CatalogSyncRequested(requested_by=rt.settings.service_name), type=SYNC_REQUESTED,
-                       subject="catalog", sequence=0)
+    no state goes with it (`keep_asking` asks again until the answer is in). The ask's correlation id is new and
+    this process's own: lifecycle's announcements in answer carry it, which tells `note_answer` that they came.
+    The service lists SYNC_REQUESTED among what it publishes."""
+    ask_id = f"catalog-ask-{uuid.uuid4()}"
+    asks_of(rt).sent.add(ask_id)
+    request = Envelope.wrap(CatalogSyncRequested(requested_by=rt.settings.service_name), type=SYNC_REQUESTED,
+                            source=rt.settings.service_name, subject="catalog", sequence=0, correlationid=ask_id)
     await rt.bus.publish(request.model_dump(mode="json"))
 
 
+class Asks:
+    """This process's asks for the catalog: their correlation ids, and whether an answer to one came."""
+
+    def __init__(self) -> None:
+        self.sent: set[str] = set()
+        self.answered = False
+
+
+def asks_of(rt: Runtime) -> Asks:
+    return rt.extras.setdefault(ASKS, Asks())
+
+
+def note_answer(rt: Runtime, envelope: Envelope) -> None:
+    """For every catalog announcement this process consumes: one carrying an ask's correlation id is lifecycle's
+    answer to it, so the whole catalog as lifecycle held it when it read the ask is on its way to our queues
+    (they existed before we asked), and every later change follows it."""
+    asks = asks_of(rt)
+    if not asks.answered and envelope.correlationid in asks.sent:
+        asks.answered = True
+
+
 async def keep_asking(rt: Runtime, held: Callable[[], Awaitable[bool]], *, first_wait: float = 2.0,
-                      longest_wait: float = 60.0) -> None:
-    """Ask for the catalog now, then again in the background until `held()` says the answer is in, waiting twice
-    as long after each ask, up to `longest_wait`; `stop_asking` at the service's stop ends it.
+                      longest_wait: float = 60.0, trust_held_after: int = 1) -> None:
+    """Ask for the catalog now, then again in the background, waiting twice as long after each ask, up to
+    `longest_wait`, until an answer to one of this process's asks came (`note_answer`) or, after
+    `trust_held_after` asks, `held()` says a copy is there; `stop_asking` at the service's stop ends it.
 
     One ask is not enough on a fresh broker, where every service starts at once: lifecycle's announcements can go
     out before our queue exists, and our ask before lifecycle's queue for it exists, and the broker drops a message
     that no queue is bound to. Seen as a ticketing that refused every ticket ("unknown product") after `make run`
-    had said it was ready, until it was restarted."""
+    had said it was ready, until it was restarted. A copy that is there is not proof either: the announcements
+    that came after our queue existed make a part that looks like a whole (seen as a ticketing that knew some
+    products and refused the rest), hence the answer. `held()` ends it without one where the answer may never
+    reach this process: another replica's consumer of a shared queue took it, or this role consumes no catalog."""
     await _ask(rt, first_wait)
+    asked = 1
 
     async def again() -> None:
+        nonlocal asked
         wait = first_wait
         while True:
             await asyncio.sleep(wait)
-            if await held():
+            if asks_of(rt).answered or (asked >= trust_held_after and await held()):
                 return
             wait = min(wait * 2, longest_wait)
             await _ask(rt, wait)
+            asked += 1
 
     rt.extras[ASKING] = asyncio.create_task(again())
 
@@ -75,6 +108,7 @@ async def _ask(rt: Runtime, next_look_in: float) -> None:
 def product_names(rt: Runtime, *, queue: str, collection: str) -> Subscription:
     async def on_product_registered(envelope: Envelope) -> None:
         product = envelope.payload(ProductRegistered)  # a payload that does not validate is poison: dead-lettered
+        note_answer(rt, envelope)
 
         def decide(current):
             if current is not None and current.get("name") == product.name and "vendor" in current and \

@@ -41,16 +41,19 @@ SENDS = (snapshots.SNAPSHOT, replay.COMPLETED)
 
 
 async def learn_catalog(rt: Runtime) -> None:
-    """Load the catalog cache; with no catalog yet, ask lifecycle to announce it until it has (kit/catalog.py),
-    in the background: the service is up meanwhile and refuses tickets of products it does not know."""
+    """Load the catalog cache and ask lifecycle to announce the catalog, in the background until the answer to
+    this process's own ask came (kit/catalog.py): the service is up meanwhile and refuses tickets of products it
+    does not know. Asked even with a copy at hand: on a fresh broker the copy can be a part of the catalog."""
     cache = catalog_of(rt)
     await cache.load()
-    if not cache.holds_any():
-        async def held() -> bool:
-            # the cache learns from this process's own queue, the stored copy from the worker's consumer
-            return cache.holds_any() or await rt.store[CATALOG].find_one({}, {"_id": 1}) is not None
 
-        await keep_asking(rt, held)
+    async def held() -> bool:
+        # the cache learns from this process's own queue, the stored copy from the worker's consumer
+        return cache.holds_any() or await rt.store[CATALOG].find_one({}, {"_id": 1}) is not None
+
+    # 4 asks (2 + 4 + 8 s apart) before a copy without an answer is taken as whole: an answer reaches every
+    # process through its own cache queue, so only a lifecycle that is away that long leaves it to the copy
+    await keep_asking(rt, held, trust_held_after=4)
 
 
 async def on_stop(rt: Runtime) -> None:

@@ -8,6 +8,7 @@ import structlog
 from contracts.events import Envelope, ProductRegistered, ProductStageChanged
 from services.kit.app import Runtime
 from services.kit.cache import merge_if_newer
+from services.kit.catalog import note_answer
 from services.kit.consumer import Subscription
 from services.ticketing.events import webhooks
 from services.ticketing.store.collections import CATALOG, catalog_of, duplicates_of
@@ -34,10 +35,12 @@ def product_changes(envelope: Envelope) -> tuple[str, dict]:
 def subscriptions(rt: Runtime) -> list[Subscription]:
     async def store_catalog_event(envelope: Envelope) -> None:
         code, changes = product_changes(envelope)
+        note_answer(rt, envelope)
         await apply_if_newer(rt, code, envelope.sequence, changes)
 
     async def cache_catalog_event(envelope: Envelope) -> None:
         code, changes = product_changes(envelope)
+        note_answer(rt, envelope)  # the answer to this process's ask for the catalog (main.learn_catalog)
         catalog_of(rt).apply(code, envelope.sequence, changes)
 
     async def index_for_duplicates(envelope: Envelope) -> None:
