@@ -76,18 +76,16 @@ async def keep_asking(rt: Runtime, held: Callable[[], Awaitable[bool]], *, first
     products and refused the rest), hence the answer. `held()` ends it without one where the answer may never
     reach this process: another replica's consumer of a shared queue took it, or this role consumes no catalog."""
     await _ask(rt, first_wait)
-    asked = 1
+    asks = asks_of(rt)
 
     async def again() -> None:
-        nonlocal asked
         wait = first_wait
         while True:
             await asyncio.sleep(wait)
-            if asks_of(rt).answered or (asked >= trust_held_after and await held()):
+            if asks.answered or (len(asks.sent) >= trust_held_after and await held()):
                 return
             wait = min(wait * 2, longest_wait)
             await _ask(rt, wait)
-            asked += 1
 
     rt.extras[ASKING] = asyncio.create_task(again())
 

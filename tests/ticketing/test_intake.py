@@ -28,10 +28,10 @@ async def register(infra, code: str, sequence: int = 1, correlationid: str = "te
                                        sequence=sequence, correlationid=correlationid))
 
 
-async def product_known(infra, client, headers) -> str:
+async def product_known(infra, client, headers, correlationid: str = "test") -> str:
     """A new product, registered by event, once the service accepts tickets of it."""
     product = "p_" + uuid.uuid4().hex[:8]
-    await register(infra, product)
+    await register(infra, product, correlationid=correlationid)
 
     async def accepted():
         return (await client.post("/v1/tickets", json=ticket(product), headers=headers)).status_code == 201
@@ -136,14 +136,8 @@ async def test_a_service_without_a_catalog_asks_again_until_it_has_one(infra):
 
             mine = await eventually(asked_twice, timeout=15, what="a second ask after the first went unanswered")
             assert len({a["correlationid"] for a in mine}) == len(mine), "each ask has its own correlation id"
-            product = "p_" + uuid.uuid4().hex[:8]
-            await register(infra, product, correlationid=mine[-1]["correlationid"])  # lifecycle's answer
             intake = token(infra, "intake", sub="crm-asks")
-
-            async def accepted():
-                return (await client.post("/v1/tickets", json=ticket(product), headers=intake)).status_code == 201
-
-            await eventually(accepted, what="the answer in the catalog")
+            await product_known(infra, client, intake, correlationid=mine[-1]["correlationid"])  # lifecycle's answer
             before = len(await asks())
             await asyncio.sleep(4.5)  # past the next wait (2 s, then 4 s, ...)
             assert len(await asks()) == before, "it kept asking after the catalog came"
@@ -168,14 +162,9 @@ async def test_a_service_holding_part_of_the_catalog_asks_until_its_own_ask_is_a
             await eventually(lambda: asked(1), what="an ask though a copy is held")
             await register(infra, "p_" + uuid.uuid4().hex[:8])  # a change announced meanwhile: no answer
             mine = await eventually(lambda: asked(2), timeout=15, what="asking on, the ask unanswered")
-            product = "p_" + uuid.uuid4().hex[:8]
-            await register(infra, product, correlationid=mine[0]["correlationid"])  # a late answer to the first ask
             intake = token(infra, "intake", sub="crm-part")
+            await product_known(infra, client, intake, correlationid=mine[0]["correlationid"])  # a late answer
 
-            async def accepted():
-                return (await client.post("/v1/tickets", json=ticket(product), headers=intake)).status_code == 201
-
-            await eventually(accepted, what="the answer in the catalog")
             async def done_asking():
                 return app.state.runtime.extras["catalog_asking"].done()
 

@@ -35,12 +35,11 @@ def product_changes(envelope: Envelope) -> tuple[str, dict]:
 def subscriptions(rt: Runtime) -> list[Subscription]:
     async def store_catalog_event(envelope: Envelope) -> None:
         code, changes = product_changes(envelope)
-        note_answer(rt, envelope)
         await apply_if_newer(rt, code, envelope.sequence, changes)
 
     async def cache_catalog_event(envelope: Envelope) -> None:
         code, changes = product_changes(envelope)
-        note_answer(rt, envelope)  # the answer to this process's ask for the catalog (main.learn_catalog)
+        note_answer(rt, envelope)  # every process has this queue: the answer to its ask comes here (main.learn_catalog)
         catalog_of(rt).apply(code, envelope.sequence, changes)
 
     async def index_for_duplicates(envelope: Envelope) -> None:
