@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 ARTIFACTS = Path(os.environ.get("OPS_TEST_ARTIFACTS") or Path(__file__).resolve().parent / "artifacts")
 ROLES = ("agent", "complaint_handler", "ops_engineer", "product_manager", "vendor", "account_manager", "analyst",
@@ -41,20 +42,39 @@ def sign_in(page: Page, console: str, role: str, sub: str, *, name: str | None =
 
 
 def choose_role(page: Page, role: str) -> None:
-    """Pick the sign-in form's role in its antd Select: open it, click the option ending with the claim value, and
-    check the Select shows it. On a loaded machine a click can land while the dropdown is still opening and leave the
-    default role (seen once in a fresh-clone run: signed in as agent, not admin), so the pick is made again."""
+    """Pick the sign-in form's role in its antd Select and check the Select shows it."""
     select = page.locator(".ant-select", has=page.get_by_role("combobox", name="角色"))
     chosen = re.compile(rf"\s{re.escape(role)}$")
-    for _ in range(3):
-        select.click()
-        page.locator(".ant-select-dropdown:visible .ant-select-item-option").filter(has_text=chosen).click()
+    pick_option(page, select, chosen, shown=select.locator(".ant-select-selection-item"))
+
+
+def pick_option(page: Page, select, option: re.Pattern | str, *, shown=None, typed: str | None = None,
+                attempts: int = 4) -> None:
+    """Open the antd Select `select` (typing `typed` into its search box, if given), click the option whose text
+    matches `option`, and check that `shown` (when given) then shows it.
+
+    On a loaded machine the pick can miss in two ways, both seen in fresh-clone runs: the click lands while the list is
+    still sliding open and leaves the old value (once: signed in as agent, not admin), or the list closes under the
+    click (a re-render of the form) and the click waits for an option that is gone. Each attempt is bounded and the
+    pick is made again with the list opened afresh."""
+    dropdown = page.locator(".ant-select-dropdown:visible")
+    for attempt in range(attempts):
+        last = attempt == attempts - 1
+        if not dropdown.count():
+            select.click()
+            if typed:
+                page.keyboard.type(typed)
         try:
-            expect(select.locator(".ant-select-selection-item")).to_have_text(chosen, timeout=2000)
+            dropdown.locator(".ant-select-item-option").filter(has_text=option).first.click(
+                timeout=None if last else 4000)
+            if shown is not None:
+                expect(shown).to_have_text(option, timeout=None if last else 2000)
             return
-        except AssertionError:
-            continue
-    expect(select.locator(".ant-select-selection-item")).to_have_text(chosen)
+        except (AssertionError, PlaywrightTimeoutError):
+            if last:
+                raise
+            page.keyboard.press("Escape")  # a list left open would be clicked shut by the next attempt's opening
+            expect(dropdown).to_have_count(0)
 
 
 def wait_until(check, timeout: float, what: str):

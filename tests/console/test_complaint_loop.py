@@ -12,7 +12,7 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.console.helpers import open_area, shot, sign_in
+from tests.console.helpers import open_area, pick_option, shot, sign_in
 
 pytestmark = pytest.mark.browser
 PRODUCT, PM = "mobile_office", "pm-01"
@@ -20,9 +20,7 @@ PRODUCT, PM = "mobile_office", "pm-01"
 
 def pick(page: Page, testid: str, text: str) -> None:
     """An antd Select: open it, type to filter (its list is virtual: only the options in view exist), pick."""
-    page.get_by_test_id(testid).click()
-    page.keyboard.type(text)
-    page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text=text).first.click()
+    pick_option(page, page.get_by_test_id(testid), text, typed=text)
 
 
 def press(page: Page, testid: str) -> None:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.console.helpers import file_ticket, open_area, shot, sign_in, wait_until
+from tests.console.helpers import file_ticket, open_area, pick_option, shot, sign_in, wait_until
 from tests.console.test_complaint_loop import pick
 
 pytestmark = pytest.mark.browser
@@ -27,8 +27,7 @@ KEPT_QUESTION = "移动办公怎样更换绑定的手机号码"
 
 def choose(page: Page, testid: str, option: str) -> None:
     """An antd Select without a search box: open it and click the option whose text is `option`."""
-    page.get_by_test_id(testid).click()
-    page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text=re.compile(rf"^{re.escape(option)}$")).click()
+    pick_option(page, page.get_by_test_id(testid), re.compile(rf"^{re.escape(option)}$"))
     # wait for the list to close: a next Select's options would otherwise be looked for in this closing one
     expect(page.locator(".ant-select-dropdown:visible")).to_have_count(0)
 
