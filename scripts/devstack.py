@@ -75,6 +75,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` different TCP ports, free right now on ``host``: each is held until all are picked, since the OS
+    may hand out a port again as soon as it is let go (two services of one stack were once given the same one)."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
+        for s in sockets:
+            s.bind((host, 0))
+        return [s.getsockname()[1] for s in sockets]
+
+
 def wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None, sleep=time.sleep) -> bool:
     """Wait until ``host:port`` accepts connections; False on timeout or when ``proc`` exits."""
     deadline = time.monotonic() + timeout

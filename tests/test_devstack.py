@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import http.server
 import os
@@ -71,6 +72,14 @@ def test_free_port_is_bindable():
     port = devstack.free_port()
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))
+
+
+def test_free_ports_are_different_and_each_bindable():
+    ports = devstack.free_ports(20)
+    assert len(set(ports)) == 20
+    with contextlib.ExitStack() as held:
+        for port in ports:
+            held.enter_context(socket.socket()).bind(("127.0.0.1", port))
 
 
 def test_wait_http_waits_for_200_and_times_out():

@@ -39,7 +39,8 @@ class RunPy:
 
     def __init__(self, infra, tmp_path: Path, *, ports: dict[str, int] | None = None, via_parent: bool = False):
         # the console gateway's too: its default 8000 is taken whenever a `make run` is up on the same machine
-        self.ports = {name: devstack.free_port() for name in (*SERVICES, "nx-27017", "console")} | (ports or {})
+        names = (*SERVICES, "nx-27017", "console")
+        self.ports = dict(zip(names, devstack.free_ports(len(names)))) | (ports or {})
         self.data_dir = tmp_path / "data"
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPS_")}
         env.update({f"OPS_{name.upper()}_PORT": str(self.ports[name]) for name in SERVICES})
