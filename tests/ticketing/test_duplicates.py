@@ -5,6 +5,7 @@ ticket outside the caller's scope or older than last week are not; a replay carr
 Each test names a customer group of its own, so that the tests of this module, which share a database, do not
 see each other's tickets."""
 
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -249,3 +250,28 @@ def test_the_group_key_names_product_and_group_and_a_group_code_decides():
     assert key != duplicates.group_key(PRODUCT, duplicates.group_of("济南市教育局", None))
     assert duplicates.group_of("济南市交通局", " JN-1 ") == duplicates.group_of("别名", "jn-1")
     assert key.isalnum()
+
+
+def test_a_ticket_in_the_index_takes_well_under_a_kilobyte_so_that_a_full_index_fits_a_process():
+    """The default bound (50,000 tickets, settings.duplicate_index_max_tickets) must fit within the 150 MiB a
+    service process may use (issue 7), beside everything else: at most 1 KB a ticket of realistic text, each with
+    a word of its own. Kept as a frozenset of each ticket's own strings, a ticket of these texts took 1.6 KB."""
+    texts = [("移动办公如何重置密码", "客户忘记移动办公登录密码，询问如何自助重置，短信验证码收不到"),
+             ("集团通讯录同步失败投诉", "客户投诉集团通讯录连续三天无法同步新员工，影响通知下发，要求尽快处理"),
+             ("外勤通定位异常", "外勤通签到时定位偏差超过两公里，多名员工无法正常打卡，影响考勤")]
+    count = 5000
+    prepared = [(f"ZX-20261201-{n:05d}", duplicates.group_key(PRODUCT, f"集团客户{n % 2000}"),
+                 duplicates.significant_words(title, f"{description}，工号{n}", f"集团客户{n % 2000}"))
+                for n, (title, description) in ((n, texts[n % len(texts)]) for n in range(count))]
+    assert all(len(words) > 10 for _, _, words in prepared)
+    index = recent(max_tickets=count)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n, (ticket_id, key, words) in enumerate(prepared):
+            index.opened(ticket_id, key, T0 + timedelta(seconds=n), "new", 1, words)
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(index) == count
+    assert used / count < 1000, f"{used / count:.0f} bytes a ticket"
