@@ -18,6 +18,7 @@ from pymongo import AsyncMongoClient
 
 from contracts.events import EXCHANGE, Envelope
 from services.kit.auth import mint_token
+from services.kit.broker import routed_headers
 
 T = TypeVar("T")
 
@@ -44,22 +45,24 @@ def token(infra, *roles: str, sub: str | None = None, **claims) -> dict[str, str
 
 
 async def publish(infra, *envelopes: Envelope | dict[str, Any] | bytes, routing_key: str | None = None) -> None:
-    """Publish onto the session's `ops.events` exchange as a producing service would (persistent), all on one
-    channel, so that several envelopes arrive as a burst."""
+    """Publish onto the session's `ops.events` exchange as a producing service would (persistent, with the headers
+    kit/broker.routed_headers gives it), all on one channel, so that several envelopes arrive as a burst."""
     connection = await aio_pika.connect(infra.amqp_url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.declare_exchange(f"{infra.namespace}.{EXCHANGE}", aio_pika.ExchangeType.TOPIC,
                                                   durable=True)
         for envelope in envelopes:
+            headers = {}
             if isinstance(envelope, Envelope):
-                key, body = envelope.type, envelope.model_dump_json().encode()
+                key, body, headers = envelope.type, envelope.model_dump_json().encode(), routed_headers(envelope.data)
             elif isinstance(envelope, dict):
                 key, body = routing_key or envelope["type"], json.dumps(envelope, ensure_ascii=False).encode()
+                headers = routed_headers(envelope.get("data"))
             else:
                 key, body = routing_key, envelope
-            await exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                                   routing_key=key)
+            await exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                                    headers=headers), routing_key=key)
 
 
 @asynccontextmanager

@@ -9,6 +9,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aiormq
@@ -24,6 +25,37 @@ from services.kit.settings import ServiceSettings
 log = structlog.get_logger()
 CONTENT_TYPE = "application/cloudevents+json"
 ADDRESSED = "to."  # routing keys of messages sent to one queue by name: `to.<queue>`
+# Fields of an event's payload that its message also carries as headers, so that the broker can keep from a
+# queue the events its consumer would drop unread (Skip).
+ROUTED_FIELDS = ("kind",)
+
+
+def routed_headers(data: Any) -> dict[str, str]:
+    """The message headers of an event whose payload is `data` (ROUTED_FIELDS that it has, as text)."""
+    if not isinstance(data, dict):
+        return {}
+    return {field: value for field in ROUTED_FIELDS if isinstance(value := data.get(field), str)}
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Events of `event_type` whose header `header` (one of ROUTED_FIELDS) is one of `values` are kept from a queue
+    by the broker: they never cost its consumer a delivery, a parse and an acknowledgement. Everything else of the
+    type reaches the queue, a message without the header (published before the header existed) included.
+
+    The topology (EventBus.declare_topology): the event type is routed from `ops.events` into a headers exchange
+    `<queue>.<event type>` instead of the queue; a message matching a skipped value goes on to `<queue>.skipped`,
+    an exchange bound to nothing, where it ends; any other message matches no binding and goes to the headers
+    exchange's alternate exchange `<queue>.kept`, which is bound to the queue. The names start with the queue's,
+    within what its service may configure (deploy/k8s/base/infra/rabbitmq-users.yaml)."""
+
+    event_type: str
+    header: str
+    values: tuple[str, ...]
+
+    def __post_init__(self):
+        if self.header not in ROUTED_FIELDS:
+            raise ValueError(f"{self.header!r} is not carried as a header; one of {ROUTED_FIELDS}")
 
 
 class Unroutable(Exception):
@@ -48,11 +80,17 @@ class EventBus:
         self.dead_letter_exchange = RabbitExchange(settings.name(DEAD_LETTER_EXCHANGE), type=ExchangeType.DIRECT,
                                                    durable=True)
         self.bindings: dict[str, tuple[RabbitQueue, list[str]]] = {}
+        self.skips: dict[str, tuple[Skip, ...]] = {}  # by queue name: what the broker keeps from it (Skip)
         self.retired: dict[str, tuple[list[str], Callable[[Envelope], Awaitable[None]]]] = {}
         self.process_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
-    def queue(self, base_name: str, routing_keys: list[str]) -> RabbitQueue:
+    def queue(self, base_name: str, routing_keys: list[str], skips: tuple[Skip, ...] = ()) -> RabbitQueue:
+        """A consumer's durable queue, bound to `routing_keys` at `declare_topology`; an event type with a Skip is
+        routed to it through the Skip's exchanges instead."""
         name = self.settings.name(base_name)
+        skipped = {skip.event_type for skip in skips}
+        # FastStream binds a subscriber's queue to its `routing_key` when the subscriber starts: never a skipped type
+        routing_keys = [key for key in routing_keys if key not in skipped]
         queue = RabbitQueue(
             name, QueueType.QUORUM, durable=True, routing_key=routing_keys[0] if routing_keys else "",
             arguments={
@@ -63,6 +101,8 @@ class EventBus:
             },
         )
         self.bindings[name] = (queue, routing_keys)
+        if skips:
+            self.skips[name] = skips
         return queue
 
     def process_queue(self, base_name: str, routing_keys: list[str]) -> RabbitQueue:
@@ -86,8 +126,28 @@ class EventBus:
             declared = await self.broker.declare_queue(queue)
             for key in keys:
                 await declared.bind(exchange, routing_key=key)
+            if name in self.skips:
+                await self._declare_skips(name, self.skips[name], declared, exchange)
         for name, (keys, handler) in self.retired.items():  # after the queues that took their work are bound
             await self._drain_and_delete(name, keys, handler)
+
+    async def _declare_skips(self, name: str, skips: tuple[Skip, ...], queue, exchange) -> None:
+        """The exchanges of Skip, bound before the queue's direct binding to the event type (that of a version
+        without the Skip) is taken away, so that none published meanwhile is missed (and none arrives twice: the
+        broker puts a message into a queue once, however many bindings lead there)."""
+        kept = await self.broker.declare_exchange(
+            RabbitExchange(f"{name}.kept", type=ExchangeType.FANOUT, durable=True))
+        skipped = await self.broker.declare_exchange(
+            RabbitExchange(f"{name}.skipped", type=ExchangeType.FANOUT, durable=True))
+        await queue.bind(kept)
+        for skip in skips:
+            sorter = await self.broker.declare_exchange(RabbitExchange(
+                f"{name}.{skip.event_type}", type=ExchangeType.HEADERS, durable=True,
+                arguments={"alternate-exchange": kept.name}))
+            for value in skip.values:
+                await skipped.bind(sorter, arguments={"x-match": "all", skip.header: value})
+            await sorter.bind(exchange, routing_key=skip.event_type)
+            await queue.unbind(exchange, routing_key=skip.event_type)
 
     def retire(self, base_name: str, routing_keys: list[str], handler: Callable[[Envelope], Awaitable[None]]) -> None:
         """Have `declare_topology` take a queue of an earlier version out of service (Subscription.replaces)."""
@@ -142,6 +202,7 @@ class EventBus:
             correlation_id=envelope.get("correlationid"),
             content_type=CONTENT_TYPE,
             message_type=envelope["type"],
+            headers=envelope.get("headers") if isinstance(body, str) else routed_headers(envelope.get("data")),
         )
 
     @staticmethod

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from contracts.events import Envelope
 from services.kit import metrics
-from services.kit.broker import EventBus
+from services.kit.broker import EventBus, Skip
 from services.kit.logging import bind_correlation_id
 
 log = structlog.get_logger()
@@ -52,6 +52,8 @@ class Subscription:
     # bound to: at start they are unbound, what they still hold goes through `handler`, and then they are
     # deleted (EventBus.retire). Their dead-letter queues stay for whoever reads them.
     replaces: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Events of `event_types` the handler would drop unread, kept from the queue by the broker (kit/broker.Skip).
+    skips: tuple[Skip, ...] = ()
 
 
 async def the_message(message: RabbitMessage) -> RabbitMessage:
@@ -66,7 +68,7 @@ def register(bus: EventBus, subscription: Subscription) -> None:
         return _register_per_process(bus, subscription)
     settings = bus.settings
     keys = [bus.address(settings.name(subscription.queue))] if subscription.direct else list(subscription.event_types)
-    queue = bus.queue(subscription.queue, keys)
+    queue = bus.queue(subscription.queue, keys, () if subscription.direct else subscription.skips)
     for old_queue, old_keys in subscription.replaces:
         bus.retire(old_queue, list(old_keys), subscription.handler)
 

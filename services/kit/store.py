@@ -92,6 +92,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.events import Envelope
 from services.kit import metrics
+from services.kit.broker import routed_headers
 from services.kit.settings import ServiceSettings
 
 OUTBOX = "_outbox"
@@ -295,9 +296,13 @@ def outbox_entry(envelope: Envelope) -> dict[str, Any]:
     read (id, type, correlation id, sequence) beside the message body as the JSON text it is sent as. One string
     rather than the envelope's fifty-odd fields: nx-27017 converts every field of a document it stores or returns,
     and the relay then sends the text as it is instead of serializing the event again. Entries stored as the whole
-    envelope before (no `body`) are still published (kit/broker.py `EventBus.publish`)."""
-    return {"id": envelope.id, "type": envelope.type, "correlationid": envelope.correlationid,
-            "sequence": envelope.sequence, "body": envelope.model_dump_json()}
+    envelope before (no `body`) are still published (kit/broker.py `EventBus.publish`), and so are those stored
+    before they kept the message's `headers` (kit/broker.py `routed_headers`), without them."""
+    entry = {"id": envelope.id, "type": envelope.type, "correlationid": envelope.correlationid,
+             "sequence": envelope.sequence, "body": envelope.model_dump_json()}
+    if headers := routed_headers(envelope.data):
+        entry["headers"] = headers
+    return entry
 
 
 def public(doc: Mapping[str, Any] | None) -> dict[str, Any] | None:

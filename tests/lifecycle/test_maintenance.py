@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from contracts.events import Envelope, TicketClosed, TicketOpened, TicketReopened, TicketResolved
+from services.kit import metrics
+from services.lifecycle.events.handlers import TICKETS_QUEUE
 from services.lifecycle.main import create
 from services.lifecycle.settings import Settings
 from services.lifecycle.store.maintenance import overdue_inspections
@@ -533,3 +535,29 @@ async def test_a_fault_ticket_reclassified_to_another_kind_is_counted_no_more(ap
                                          answer="已解答"))
         row = await eventually(lambda: total(1), what="the reclassified ticket left the fault figures")
         assert row["open"] == 1 and row["restored"] == 0
+
+
+async def test_a_consultation_s_opening_never_reaches_lifecycle_while_a_fault_s_does(infra):
+    """The broker keeps the openings no read model here records from lifecycle's queue (events/handlers.py,
+    kit/broker.Skip): the consultation, published first, is never delivered; the fault after it is recorded."""
+    settings = settings_for(Settings, infra, "lifecycle")
+    app = create(settings)
+    delivered = metrics.EVENTS_CONSUMED.labels(settings.service_name, settings.name(TICKETS_QUEUE), "ticket.opened",
+                                               "ok")
+    t0 = datetime(2026, 10, 6, 8, tzinfo=UTC)
+    async with running(app) as client:
+        product = await new_product(client, infra, pm="pm-f3")
+        before = delivered._value.get()
+        consultation, fault = f"ZX{uuid.uuid4().hex[:10]}", f"GZ{uuid.uuid4().hex[:10]}"
+        await publish(infra, fault_event(TicketOpened, "ticket.opened", consultation, product, sequence=1,
+                                         kind="consultation", opened_at=t0, title="如何开通", description="咨询"),
+                      fault_event(TicketOpened, "ticket.opened", fault, product, sequence=1, opened_at=t0,
+                                  title="无法登录", description="客户端报错"))
+        headers = token(infra, "analyst")
+
+        async def recorded():
+            body = (await client.get("/v1/maintenance/faults", params={"target": product}, headers=headers)).json()
+            return any(p["code"] == product and p["total"] == 1 for p in body["products"])
+
+        await eventually(recorded, what="the fault's opening reached lifecycle")
+        assert delivered._value.get() - before == 1  # the fault's alone
