@@ -145,9 +145,14 @@ async def test_a_calendar_change_moves_open_tickets_deadlines_in_the_background_
             return r if instant(r["sla"]["resolve_by"]) == sh(2026, 12, 9, 9, 0) else None
 
         after = await eventually(moved, what="the open complaint's deadline followed the calendar")
-        assert after["version"] == open_one["version"] + 1
+        assert after["version"] > open_one["version"]
         history = (await client.get(f"/v1/tickets/{open_one['id']}/history", headers=staff)).json()["items"]
-        entry = history[-1]
+        # one recalculation for the one change, found by its action rather than by the version: the breach job's
+        # first pass, at start, raises this complaint's passed deadlines (a version more) when a slow box runs it
+        # only after the filing (seen in a fresh-clone run)
+        recalculations = [h for h in history if h["action"] == "sla_recalculated"]
+        assert len(recalculations) == 1, history
+        entry = recalculations[0]
         assert entry["action"] == "sla_recalculated" and entry["actor"] == "system:sla"
         assert instant(entry["details"]["before"]["resolve_by"]) == sh(2026, 12, 8, 9, 0)
         assert instant(entry["details"]["after"]["resolve_by"]) == sh(2026, 12, 9, 9, 0)
