@@ -23,6 +23,7 @@ from contracts.events import DEAD_LETTER_EXCHANGE, EXCHANGE
 from contracts.vocabulary import Cause, Channel, Kind
 from services.analytics.main import create as create_analytics
 from services.analytics.settings import Settings as AnalyticsSettings
+from services.analytics.store.counters import DIRTY
 from services.kit.store import BOOKKEEPING
 from services.ticketing.domain.ticket import Actor, Customer, Ticket, event_type
 from services.ticketing.main import create as create_ticketing
@@ -145,11 +146,12 @@ async def read_model(db) -> dict[str, dict]:
 
 
 async def caught_up(infra, deployment: str, expected: dict[str, int], *, timeout: float) -> dict[str, dict]:
-    """The read model once it holds every ticket at its stored version."""
+    """The read model once it holds every ticket at its stored version, each counted by the counters job (`_counted`
+    is compared: a document read before the job's next pass would differ by that alone)."""
     async with database(infra, f"analytics-rebuild-{deployment}") as db:
         async def probe():
-            held = {d["_id"]: d.get("sequence") for d in await db.tickets.find({}, {"sequence": 1}).to_list()}
-            return held == expected
+            docs = await db.tickets.find({}, {"sequence": 1, DIRTY: 1}).to_list()
+            return {d["_id"]: d.get("sequence") for d in docs} == expected and not any(d.get(DIRTY) for d in docs)
 
         await eventually(probe, timeout=timeout, interval=1.0, what=f"{deployment} holds every ticket's version")
         return await read_model(db)
