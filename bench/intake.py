@@ -322,6 +322,13 @@ def main() -> int:
         if commands:
             per = "  ".join(f"{c} {n / max(accepted, 1):.3f}" for c, n in sorted(commands.items()))
             results.append(f"    {name:<10} {sum(commands.values()) / max(accepted, 1):6.3f}   ({per})")
+    results.append("  store answers: ms a command, mean (commands), the four longest in total; waiting at the store "
+                   "included, which is where another service's long command shows")
+    for name in SERVICES:
+        waits = stackmetrics.store_waits(metrics_before[name], metrics_after[name])
+        longest = sorted(waits.items(), key=lambda item: -item[1][1])[:4]
+        if longest:
+            results.append(f"    {name:<10} " + "  ".join(f"{c} {1000 * t / n:.1f} ({n:.0f})" for c, (n, t) in longest))
     results.append(f"  at load stop: outbox backlog {backlog:.0f} events, analytics read model {read_lag:.0f} "
                    f"behind; " + (f"caught up {caught_up:.2f} s after the load stopped" if caught_up is not None
                                   else f"NOT caught up within {args.catch_up_timeout:g} s"))

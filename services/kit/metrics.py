@@ -10,3 +10,8 @@ EVENTS_CONSUMED = Counter("ops_events_consumed_total", "Events consumed", ["serv
 # event, which `make bench-intake` divides by the tickets accepted.
 STORE_COMMANDS = Counter("ops_store_commands_total", "Commands sent to the document store",
                          ["service", "command", "collection"])
+# How long each took to answer as the process saw it, waiting at the store included: nx-27017 answers one command
+# at a time, so a long command of one service is time every other service's request waits (bench/intake.py).
+STORE_COMMAND_SECONDS = Histogram("ops_store_command_seconds", "Time from sending a store command to its answer",
+                                  ["service", "command", "collection"],
+                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))

@@ -159,11 +159,14 @@ def _write_concern(settings: ServiceSettings) -> dict:
 
 
 class CommandCounter(monitoring.CommandListener):
-    """Counts the commands this process sends to its store (`ops_store_commands_total`)."""
+    """Counts the commands this process sends to its store (`ops_store_commands_total`) and how long each took
+    to answer (`ops_store_command_seconds`)."""
 
     def __init__(self, service: str):
         self.service = service
         self._counters: dict[tuple[str, str], Any] = {}
+        self._timers: dict[tuple[str, str], Any] = {}
+        self._in_flight: dict[int, tuple[str, str]] = {}  # request id → (command, collection)
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         target = event.command.get(event.command_name)
@@ -172,12 +175,22 @@ class CommandCounter(monitoring.CommandListener):
         if counter is None:
             counter = self._counters[key] = metrics.STORE_COMMANDS.labels(self.service, *key)
         counter.inc()
+        self._in_flight[event.request_id] = key
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
+        self._time(event.request_id, event.duration_micros)
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+        self._time(event.request_id, event.duration_micros)
+
+    def _time(self, request_id: int, micros: int) -> None:
+        key = self._in_flight.pop(request_id, None)
+        if key is None:
+            return
+        timer = self._timers.get(key)
+        if timer is None:
+            timer = self._timers[key] = metrics.STORE_COMMAND_SECONDS.labels(self.service, *key)
+        timer.observe(micros / 1e6)
 
 
 class Store:

@@ -107,3 +107,20 @@ async def test_each_decision_runs_in_its_submitter_context(store):
     await asyncio.gather(*(asyncio.create_task(asked_by(f"cid-{i}")) for i in range(10)))
     stored = await store["counts"].find_one({"_id": doc_id})
     assert sorted(e["correlationid"] for e in stored[OUTBOX]) == sorted(f"cid-{i}" for i in range(10))
+
+
+async def test_every_command_is_timed_from_its_sending_to_its_answer(store):
+    """ops_store_command_seconds counts each answered command once, under its command and collection, with the time
+    it took (bench/intake.py reads it to show which commands hold the store)."""
+    service = store.settings.service_name
+
+    def timed(name: str) -> float:
+        return sum(s.value for m in REGISTRY.collect() for s in m.samples if s.name == name
+                   and s.labels.get("service") == service and s.labels.get("command") == "find"
+                   and s.labels.get("collection") == "timed")
+
+    before_count, before_seconds = timed("ops_store_command_seconds_count"), timed("ops_store_command_seconds_sum")
+    for _ in range(3):
+        assert await store["timed"].find_one({"_id": "none"}) is None
+    assert timed("ops_store_command_seconds_count") - before_count == 3
+    assert timed("ops_store_command_seconds_sum") > before_seconds
