@@ -58,6 +58,7 @@ async def learn_catalog(rt: Runtime) -> None:
 
 async def on_stop(rt: Runtime) -> None:
     stop_asking(rt)
+    await rt.extras["ticket_numbers"].stop()
 
 
 async def on_start(rt: Runtime) -> None:
