@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 import structlog
-from pymongo import UpdateMany, UpdateOne
+from pymongo import UpdateOne
 
 from services.kit import metrics
 from services.kit.broker import EventBus
@@ -21,6 +21,10 @@ from services.kit.store import OUTBOX, OUTBOX_PENDING, REVISION, WRITE_REVISION,
 
 log = structlog.get_logger()
 BATCH = 100
+# Documents emptied by one write. nx-27017 answers one command at a time and rewrites each document of an update
+# in turn (~1 ms apiece at intake load): an emptying of a whole batch held every insert of the service for as
+# long (77 ms a command at intake load, bench/intake.py's "store answers"), one of a chunk holds them for a part.
+CLEAR_CHUNK = 25
 
 
 class OutboxRelay:
@@ -70,8 +74,8 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish the pending events of up to BATCH documents per collection; returns how many were published.
 
-        Two store commands per batch in the usual case, whatever its size: one read of the pending outboxes
-        and one write that removes what was published (`_remove`). Documents are published concurrently (many
+        A few store commands per batch in the usual case: one read of the pending outboxes and a write per
+        CLEAR_CHUNK documents that removes what was published (`_remove`). Documents are published concurrently (many
         publisher confirms in flight on the one channel); the events of one document stay in order. The lease
         is renewed before each batch, so a pass never outlives it.
 
@@ -100,7 +104,7 @@ class OutboxRelay:
         count = 0
         results = await asyncio.gather(*(self._publish_document(doc) for doc in docs))
         whole: dict[int, list[dict]] = {}  # write revision → documents whose every event went out
-        writes: list[UpdateOne | UpdateMany] = []
+        writes: list[UpdateOne] = []
         failure: BaseException | None = None
         for doc, (published, error) in zip(docs, results, strict=True):
             count += len(published)
@@ -118,16 +122,20 @@ class OutboxRelay:
         """Remove what was published, with every event removal bumping the revision, so that a writer who read a
         document before it re-reads instead of writing the published events back (kit/store.py).
 
-        Usually one write: documents no writer touched since they were read (their write revision unchanged)
-        hold exactly what was published, and are emptied together, a write per revision. Documents a writer
+        Usually one write per CLEAR_CHUNK documents: those no writer touched since they were read (their write
+        revision unchanged) hold exactly what was published, and are emptied together. Documents a writer
         changed meanwhile (the emptying missed them) get their published events pulled out by id, atomically
         and unconditionally (a revision-guarded rewrite could lose to a hot document's writers again and again
         and publish its events twice), and their flag lowered only if nothing new arrived."""
         expected = sum(len(group) for group in whole.values())
-        emptied = [UpdateMany({"_id": {"$in": [d["_id"] for d in group]}, WRITE_REVISION: revision},
-                              {"$set": {OUTBOX: [], OUTBOX_PENDING: False}, "$inc": {REVISION: 1}})
-                   for revision, group in whole.items()]
-        if emptied and (await self.store[collection].bulk_write(emptied)).matched_count < expected:
+        matched = 0
+        for revision, group in whole.items():
+            for start in range(0, len(group), CLEAR_CHUNK):
+                ids = [d["_id"] for d in group[start:start + CLEAR_CHUNK]]
+                matched += (await self.store[collection].update_many(
+                    {"_id": {"$in": ids}, WRITE_REVISION: revision},
+                    {"$set": {OUTBOX: [], OUTBOX_PENDING: False}, "$inc": {REVISION: 1}})).matched_count
+        if matched < expected:
             writes = [w for revision, group in whole.items() for d in group
                       for w in self._pull(d["_id"], [e["id"] for e in d.get(OUTBOX, [])],
                                           {WRITE_REVISION: {"$ne": revision}})] + writes
