@@ -40,8 +40,7 @@ class Sequences:
             async with self._locks.hold(key):  # one reservation in flight per key; the others wait for it
                 number, end = self._next.get(key, (0, 0))
                 if number >= end:
-                    ahead = self._ahead.pop(key, None)
-                    top = await ahead if ahead is not None else await self._reserve(key)
+                    top = await self._reserved_ahead(key) or await self._reserve(key)
                     number, end = top - self.block + 1, top + 1
         self._next[key] = (number + 1, end)
         if end - number - 1 <= self.block // 2 and key not in self._ahead and self.block > 1:
@@ -52,6 +51,17 @@ class Sequences:
                                                          context=contextvars.Context())
             task.add_done_callback(_retrieved)
         return number
+
+    async def _reserved_ahead(self, key: str) -> int | None:
+        """The last number of the block reserved ahead for `key`; None if none was, or if that reservation failed
+        (the store was away a moment: the caller reserves again, now)."""
+        ahead = self._ahead.pop(key, None)
+        if ahead is None:
+            return None
+        try:
+            return await ahead
+        except Exception:  # noqa: BLE001 - reserved again by the caller, whose failure then is the one that counts
+            return None
 
     async def stop(self) -> None:
         """Cancel the reservations under way (their numbers, if the store took them, are skipped)."""
@@ -75,7 +85,7 @@ class Sequences:
 
 
 def _retrieved(task: asyncio.Task) -> None:
-    """A reservation made ahead that failed is not an error yet: the request that needs it awaits it and raises
-    (and the one after reserves again); marked retrieved, so that asyncio does not log it as never retrieved."""
+    """A reservation made ahead that failed is not an error yet (the request that needs the block reserves
+    again): marked retrieved, so that asyncio does not log it as never retrieved."""
     if not task.cancelled():
         task.exception()

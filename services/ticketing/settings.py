@@ -46,7 +46,8 @@ class Settings(ServiceSettings):
     # query per intake (store/duplicates.py). Off by default: it removes the query (1.2 -> 0.15 store commands per
     # ticket) but on the 2-core box, at saturation, the outbox relay then fell behind (bench/README.md, issue 8).
     duplicate_index: bool = False
-    # at most this many tickets in memory (~0.7 KiB each, domain/duplicates.RecentTickets); beyond it the oldest fall back to the store's query
+    # at most this many tickets in memory (~0.7 KiB each, domain/duplicates.RecentTickets); beyond it the oldest
+    # fall back to the store's query
     duplicate_index_max_tickets: int = 50_000
     # Whether each process also hears the intakes and changes of the other replicas (a queue of its own); one
     # process alone knows its own tickets without it.
