@@ -38,30 +38,29 @@ def total(values: dict, name: str, **labels) -> float:
                and all(dict(lbl).get(k, "").endswith(want) for k, want in labels.items()))
 
 
+def _command_deltas(before: dict, after: dict, names: tuple[str, ...]):
+    """(metric name, "command collection", change during the run) of the store-command metrics `names`."""
+    for key, value in after.items():
+        if key[0] in names and (delta := value - before.get(key, 0.0)):
+            labels = dict(key[1])  # builds older than the collection label: the command alone
+            yield key[0], f"{labels['command']} {labels.get('collection', '')}".strip(), delta
+
+
 def store_commands(before: dict, after: dict) -> dict[str, float]:
     """Commands sent during the run, by command and collection."""
     out: dict[str, float] = {}
-    for key, value in after.items():
-        if key[0] == "ops_store_commands_total":
-            delta = value - before.get(key, 0.0)
-            if delta:
-                labels = dict(key[1])
-                name = f"{labels['command']} {labels.get('collection', '')}".strip()  # older builds: no collection
-                out[name] = out.get(name, 0.0) + delta
+    for _, name, delta in _command_deltas(before, after, ("ops_store_commands_total",)):
+        out[name] = out.get(name, 0.0) + delta
     return out
 
 
 def store_waits(before: dict, after: dict) -> dict[str, tuple[float, float]]:
     """Commands answered during the run and the seconds their answers took, by command and collection."""
-    out: dict[str, list[float]] = {}
-    for key, value in after.items():
-        if key[0] in STORE_TIMES:
-            delta = value - before.get(key, 0.0)
-            if delta:
-                labels = dict(key[1])
-                entry = out.setdefault(f"{labels['command']} {labels['collection']}".strip(), [0.0, 0.0])
-                entry[0 if key[0].endswith("_count") else 1] += delta
-    return {name: (count, seconds) for name, (count, seconds) in out.items()}
+    out: dict[str, tuple[float, float]] = {}
+    for metric, name, delta in _command_deltas(before, after, STORE_TIMES):
+        count, seconds = out.get(name, (0.0, 0.0))
+        out[name] = (count + delta, seconds) if metric.endswith("_count") else (count, seconds + delta)
+    return out
 
 
 def unready(services: dict[str, int], base: str = "http://127.0.0.1") -> str | None:

@@ -14,6 +14,7 @@ import aio_pika
 import httpx
 import pytest
 from fastapi.routing import APIRoute
+from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 
 from contracts.events import EXCHANGE, Envelope
@@ -42,6 +43,12 @@ def token(infra, *roles: str, sub: str | None = None, **claims) -> dict[str, str
     """Authorization header for a principal with these roles (and city/products/vendor claims)."""
     return {"Authorization": "Bearer " + mint_token(infra.auth_secret, sub=sub or f"{roles[0]}-test",
                                                     roles=roles, **claims)}
+
+
+def metric_sum(name: str, **labels: str) -> float:
+    """The sum of this process's samples of metric `name` whose labels have the given values."""
+    return sum(sample.value for family in REGISTRY.collect() for sample in family.samples
+               if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()))
 
 
 async def publish(infra, *envelopes: Envelope | dict[str, Any] | bytes, routing_key: str | None = None) -> None:

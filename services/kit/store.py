@@ -164,18 +164,18 @@ class CommandCounter(monitoring.CommandListener):
 
     def __init__(self, service: str):
         self.service = service
-        self._counters: dict[tuple[str, str], Any] = {}
-        self._timers: dict[tuple[str, str], Any] = {}
-        self._in_flight: dict[int, tuple[str, str]] = {}  # request id → (command, collection)
+        self._metrics: dict[tuple[str, str], tuple[Any, Any]] = {}  # (command, collection) → (counter, timer)
+        self._in_flight: dict[int, Any] = {}  # request id → the timer of its command
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         target = event.command.get(event.command_name)
         key = (event.command_name, target if isinstance(target, str) else "")
-        counter = self._counters.get(key)
-        if counter is None:
-            counter = self._counters[key] = metrics.STORE_COMMANDS.labels(self.service, *key)
-        counter.inc()
-        self._in_flight[event.request_id] = key
+        pair = self._metrics.get(key)
+        if pair is None:
+            pair = self._metrics[key] = (metrics.STORE_COMMANDS.labels(self.service, *key),
+                                         metrics.STORE_COMMAND_SECONDS.labels(self.service, *key))
+        pair[0].inc()
+        self._in_flight[event.request_id] = pair[1]
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         self._time(event.request_id, event.duration_micros)
@@ -184,13 +184,9 @@ class CommandCounter(monitoring.CommandListener):
         self._time(event.request_id, event.duration_micros)
 
     def _time(self, request_id: int, micros: int) -> None:
-        key = self._in_flight.pop(request_id, None)
-        if key is None:
-            return
-        timer = self._timers.get(key)
-        if timer is None:
-            timer = self._timers[key] = metrics.STORE_COMMAND_SECONDS.labels(self.service, *key)
-        timer.observe(micros / 1e6)
+        timer = self._in_flight.pop(request_id, None)
+        if timer is not None:
+            timer.observe(micros / 1e6)
 
 
 class Store:

@@ -7,10 +7,10 @@ import asyncio
 import uuid
 
 import pytest
-from prometheus_client import REGISTRY
 
 from services.kit.settings import ServiceSettings
 from services.kit.store import Store
+from tests.support import metric_sum
 
 
 def make_store(infra, service: str) -> Store:
@@ -26,8 +26,7 @@ async def store(infra):
 
 
 def commands(service: str) -> float:
-    return sum(s.value for m in REGISTRY.collect() for s in m.samples
-               if s.name == "ops_store_commands_total" and s.labels.get("service") == service)
+    return metric_sum("ops_store_commands_total", service=service)
 
 
 def add(doc_id: str, value: int):
@@ -115,9 +114,7 @@ async def test_every_command_is_timed_from_its_sending_to_its_answer(store):
     service = store.settings.service_name
 
     def timed(name: str) -> float:
-        return sum(s.value for m in REGISTRY.collect() for s in m.samples if s.name == name
-                   and s.labels.get("service") == service and s.labels.get("command") == "find"
-                   and s.labels.get("collection") == "timed")
+        return metric_sum(name, service=service, command="find", collection="timed")
 
     before_count, before_seconds = timed("ops_store_command_seconds_count"), timed("ops_store_command_seconds_sum")
     for _ in range(3):

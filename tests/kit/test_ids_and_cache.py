@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from prometheus_client import REGISTRY
 
 from services.kit.cache import DocumentCache, merge_if_newer
 from services.kit.ids import Sequences
-from tests.support import eventually
+from tests.support import eventually, metric_sum
 
 
 async def test_two_replicas_hand_out_unique_numbers_reserving_a_block_at_a_time(store):
@@ -19,18 +18,16 @@ async def test_two_replicas_hand_out_unique_numbers_reserving_a_block_at_a_time(
     assert len(set(numbers)) == 50 and min(numbers) == 1
     assert numbers[::2] == sorted(numbers[::2]) and numbers[1::2] == sorted(numbers[1::2])  # each replica's increase
 
-    async def reserved():
-        return (await store["counters"].find_one({"_id": key}))["n"]
-
     # 25 numbers each from blocks of 10: three blocks per replica, and the fourth reserved ahead once half of the
     # third was handed out; one command per block
-    assert await eventually(lambda: eventually_equal(reserved, 80), what="the blocks reserved") == 80
+    await eventually(lambda: reserved(store, key, 80), what="the blocks reserved")
     await a.stop()
     await b.stop()
 
 
-async def eventually_equal(probe, value):
-    return value if await probe() == value else None
+async def reserved(store, key: str, top: int) -> bool:
+    """Whether the counter of `key` reached `top` (the last number of the blocks reserved)."""
+    return (await store["counters"].find_one({"_id": key}))["n"] == top
 
 
 async def test_the_next_block_is_reserved_before_the_current_one_runs_out(store):
@@ -39,21 +36,13 @@ async def test_the_next_block_is_reserved_before_the_current_one_runs_out(store)
     try:
         assert [await numbers.next(key) for _ in range(6)] == [1, 2, 3, 4, 5, 6]  # at 5, half: the next block is asked
 
-        async def reserved():
-            return (await store["counters"].find_one({"_id": key}))["n"]
-
-        await eventually(lambda: eventually_equal(reserved, 20), what="the next block reserved ahead")
-        before = commands(store.settings.service_name)
+        await eventually(lambda: reserved(store, key, 20), what="the next block reserved ahead")
+        before = metric_sum("ops_store_commands_total", service=store.settings.service_name)
         # the rest of the block and the first of the next: no request waits for the store (below half again)
         assert [await numbers.next(key) for _ in range(8)] == list(range(7, 15))
-        assert commands(store.settings.service_name) == before
+        assert metric_sum("ops_store_commands_total", service=store.settings.service_name) == before
     finally:
         await numbers.stop()
-
-
-def commands(service: str) -> float:
-    return sum(s.value for m in REGISTRY.collect() for s in m.samples
-               if s.name == "ops_store_commands_total" and s.labels.get("service") == service)
 
 
 async def test_block_of_one_skips_nothing(store):

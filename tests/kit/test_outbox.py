@@ -7,14 +7,13 @@ import asyncio
 import uuid
 
 import pytest
-from prometheus_client import REGISTRY
 
 from contracts.events import CandidateUpdated, Envelope
 from services.kit.broker import EventBus
 from services.kit.outbox import BATCH, OutboxRelay
 from services.kit.settings import ServiceSettings
 from services.kit.store import OUTBOX, OUTBOX_PENDING, REVISION, WRITE_REVISION, Store
-from tests.support import captured, eventually
+from tests.support import captured, eventually, metric_sum
 
 
 def event(doc_id: str, n: int) -> Envelope:
@@ -40,9 +39,7 @@ async def parts(infra):
 
 
 def commands(service: str) -> float:
-    return sum(s.value for m in REGISTRY.collect() for s in m.samples
-               if s.name == "ops_store_commands_total" and s.labels.get("service") == service
-               and s.labels.get("collection") == "docs")
+    return metric_sum("ops_store_commands_total", service=service, collection="docs")
 
 
 class Interposed:
