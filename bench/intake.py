@@ -286,8 +286,8 @@ def main() -> int:
 
     def lag() -> tuple[float, float]:
         # analytics first: what it applied by then was published before, so neither figure goes below zero
-        analytics = stackmetrics.scrape(http, SERVICES["analytics"])
-        ticketing = stackmetrics.scrape(http, SERVICES["ticketing"])
+        analytics = stackmetrics.scrape(http, SERVICES["analytics"], "ops_events_consumed_total")
+        ticketing = stackmetrics.scrape(http, SERVICES["ticketing"], "ops_events_published_total")
         opened = {"type": "ticket.opened"}
         applied_opened = {"type": "ticket.opened", "queue": "analytics.tickets", "outcome": "ok"}
         published = (stackmetrics.total(ticketing, "ops_events_published_total", **opened)

@@ -29,8 +29,15 @@ def counters(text: str) -> dict[tuple[str, tuple], float]:
     return values
 
 
-def scrape(http: httpx.Client, port: int) -> dict[tuple[str, tuple], float]:
-    return counters(http.get(f"http://127.0.0.1:{port}/metrics").text)
+def scrape(http: httpx.Client, port: int, *names: str) -> dict[tuple[str, tuple], float]:
+    """A service's counters; only the samples `names` when given (`name[]`: what a poll needs, not the ~60 KB
+    of every histogram, whose rendering cost the consumers a fifth of a core at the close loop's 20 polls/s)."""
+    return counters(http.get(f"http://127.0.0.1:{port}/metrics", params=only(*names)).text)
+
+
+def only(*names: str) -> list[tuple[str, str]]:
+    """The query of /metrics that asks for the samples `names` alone (all of them when none)."""
+    return [("name[]", name) for name in names]
 
 
 def total(values: dict, name: str, **labels) -> float:

@@ -13,10 +13,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import structlog
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from faststream.specification import AsyncAPI
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pymongo import IndexModel
 
 from contracts.events import EVENT_TYPES, Envelope, EventData
@@ -176,8 +176,12 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
-    async def prometheus_metrics():
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    async def prometheus_metrics(names: list[str] | None = Query(
+            None, alias="name[]",
+            description="Only these samples (as prometheus_client's own handlers take `name[]`), e.g. "
+                        "`ops_events_consumed_total`: all of them is ~60 KB and tens of ms to render")):
+        registry = REGISTRY.restricted_registry(names) if names else REGISTRY
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/asyncapi.json", tags=["operations"], summary="AsyncAPI description of the events")
     async def asyncapi():
