@@ -95,11 +95,15 @@ def jobs(rt: Runtime) -> list[PeriodicJob]:
             PeriodicJob("merge-recovery", rt.settings.merge_recovery_seconds, lambda: merges.recover(rt))]
 
 
+def settle(rt: Runtime) -> timedelta:
+    return timedelta(seconds=rt.settings.backfill_settle_seconds)
+
+
 def recalculation(rt: Runtime):
     """The recalculation job's pass: first, until done once, the open tickets stored before they carried
     `sla_open_revision` (which no range finds), then those behind the configuration."""
     unmarked = backfills.OneTime(rt.store, "sla_open_revision",
-                                 lambda: sla_recalc.recalculate_unmarked(rt.store, TICKETS, sla_of(rt).load))
+                                 lambda: sla_recalc.recalculate_unmarked(rt.store, TICKETS, sla_of(rt).load), settle(rt))
 
     async def recalculate() -> None:
         await unmarked()
@@ -116,9 +120,9 @@ def scheduled_jobs(rt: Runtime) -> list[PeriodicJob]:
     # breach job carries the list's as well: `breached=true` of the list is the stored flag plus this job's check
     # key, and a job of its own would take a lease every minute for as long as the service runs
     list_fields = backfills.OneTime(rt.store, listing.LIST_BACKFILL,
-                                    lambda: listing.backfill_pass(rt.store, TICKETS))
+                                    lambda: listing.backfill_pass(rt.store, TICKETS), settle(rt))
     check_fields = backfills.OneTime(rt.store, scheduled.CHECKS_BACKFILL,
-                                     lambda: scheduled.backfill_checks(rt.store, TICKETS))
+                                     lambda: scheduled.backfill_checks(rt.store, TICKETS), settle(rt))
 
     async def breaches() -> None:
         await list_fields()
@@ -132,7 +136,7 @@ def scheduled_jobs(rt: Runtime) -> list[PeriodicJob]:
     # tickets reminded before they kept when (GET /v1/reminders shows their update_due from then on), once
     walk: dict = {}
     reminded_at = backfills.OneTime(rt.store, "update_reminded_at",
-                                    lambda: scheduled.backfill_reminded_at(rt.store, TICKETS, walk))
+                                    lambda: scheduled.backfill_reminded_at(rt.store, TICKETS, walk), settle(rt))
 
     async def reminders() -> None:
         await reminded_at()

@@ -68,6 +68,9 @@ class Settings(ServiceSettings):
     auto_close_scan_seconds: float = Field(60.0, gt=0)
     # How often merges cut short by a dying process are looked for (events/merges.py: those a minute old).
     merge_recovery_seconds: float = Field(15.0, gt=0)
+    # A one-time backfill is recorded done only when its passes have found nothing left for this long
+    # (store/backfills.py): longer than a rolling deploy, whose older replicas still write the old shape.
+    backfill_settle_seconds: float = Field(3600.0, ge=0)
     # Replays (kit/replay.py, a consumer rebuilding a read model): tickets per page (read, sent and confirmed
     # before the cursor moves on) and how long one pass of the job sends pages before it hands its lease back.
     replay_page: int = Field(300, gt=0, le=2000)

@@ -2,17 +2,20 @@
 (store/backfills.py): open tickets without `sla_open_revision` follow a calendar change (store/sla_recalc.py),
 tickets reminded before they kept `update_reminded_at` show their `update_due` (store/scheduled.py), and tickets
 stored before the list's keys or the breach check key get them (store/listing.py).
-The service runs in the API role (no scheduler): the test runs each job's pass itself."""
+The service runs in the API role (no scheduler): the test runs each job's pass itself, and a backfill is done at its
+first pass that finds nothing left (no settle time) except where a test says otherwise."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from datetime import timedelta
 
 import pytest
 
 from services.ticketing.main import recalculation, scheduled_jobs
 from services.ticketing.store import listing, scheduled, sla_recalc
-from services.ticketing.store.backfills import BACKFILLS
+from services.ticketing.store.backfills import BACKFILLS, OneTime
 from services.ticketing.store.collections import TICKETS, from_document
 from services.ticketing.store.sla_config import sla_of
 from services.ticketing.store.sla_recalc import SLA_OPEN_REVISION
@@ -25,7 +28,7 @@ RECEIVED = "2026-12-01T09:00:00+08:00"  # a Tuesday: resolve_by 2026-12-08 09:00
 
 @pytest.fixture(scope="module")
 async def env(infra):
-    async with api_with_product(infra, "ticketing-backfills", "admin-b") as env:
+    async with api_with_product(infra, "ticketing-backfills", "admin-b", backfill_settle_seconds=0) as env:
         yield env
 
 
@@ -245,3 +248,47 @@ async def test_a_missing_field_is_found_as_none_on_both_stores_and_exists_false_
     exists_false = {d["_id"] for d in await probes.find({"f": {"$exists": False}}, {"_id": 1}).to_list()}
     nx = (await env["rt"].store.client.admin.command("serverStatus")).get("process") == "nx_27017"
     assert exists_false == ({"missing", "null"} if nx else {"missing"}), exists_false
+
+
+async def test_a_backfill_is_done_only_when_its_passes_found_nothing_left_for_the_settle_time(env):
+    """A rolling deploy: after the new version's first pass that finds nothing left, a replica of the version before
+    still writes a ticket in the old shape; the passes within the settle time reach it, the first clean pass after it
+    records the backfill done, and a later start then runs no pass at all."""
+    rt, name, passes = env["rt"], f"settle-probe-{uuid.uuid4().hex[:8]}", []
+
+    async def step() -> bool:
+        passes.append(1)
+        return await listing.backfill_pass(rt.store, TICKETS)
+
+    backfill = OneTime(rt.store, name, step, settle=timedelta(seconds=1.5))
+    await backfill()
+    record = await rt.store[BACKFILLS].find_one({"_id": name})
+    assert record is not None and record.get("clean_since") and "done_at" not in record, record
+    assert not backfill.done
+
+    old = await filed(env)
+    await without(env, old["id"], *listing.BACKFILLED)  # written by an older replica, after the first clean pass
+    await backfill()
+    assert set(listing.BACKFILLED) <= set(await stored(env, old["id"]))
+    assert not backfill.done and "done_at" not in await rt.store[BACKFILLS].find_one({"_id": name})
+
+    await asyncio.sleep(1.6)
+    await backfill()
+    assert backfill.done and (await rt.store[BACKFILLS].find_one({"_id": name})).get("done_at")
+    later_start, count = OneTime(rt.store, name, step, settle=timedelta(seconds=1.5)), len(passes)
+    await later_start()
+    assert later_start.done and len(passes) == count
+
+
+async def test_a_backfill_recorded_done_before_backfills_settled_stays_done(env):
+    """A record of the earlier form (`done_at` alone) is done: no pass runs for it again."""
+    rt, name, passes = env["rt"], f"settle-old-{uuid.uuid4().hex[:8]}", []
+    await rt.store[BACKFILLS].insert_one({"_id": name, "done_at": "20261201T000000.000000Z"})
+
+    async def step() -> bool:
+        passes.append(1)
+        return True
+
+    backfill = OneTime(rt.store, name, step, settle=timedelta(hours=1))
+    await backfill()
+    assert backfill.done and passes == []

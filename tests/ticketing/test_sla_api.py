@@ -39,10 +39,10 @@ def service(infra, name: str, **overrides):
 
 
 @contextlib.asynccontextmanager
-async def api_with_product(infra, name: str, admin_sub: str):
+async def api_with_product(infra, name: str, admin_sub: str, **settings):
     """An API-role ticketing (no scheduler of its own: a test runs the passes, with its own clock), an admin's
     headers and a product its catalog knows."""
-    app = create(settings_for(Settings, infra, name, role="api"))
+    app = create(settings_for(Settings, infra, name, role="api", **settings))
     async with running(app) as client:
         admin = token(infra, "admin", sub=admin_sub)
         product = await product_known(infra, client, admin)
