@@ -26,6 +26,9 @@ counters' own functions (contribution, roll-up, merge), without the read model o
 bucket documents as the job would and copies its month documents to the 11 months after, then queries. Only the
 forms a year of whole months tiles read what a million tickets would (summaries and breakdowns of all of it);
 those of days or weeks outside the counted month read nothing.
+`--phase upgrade` builds that year, then times what an upgrade of the cuboid set costs it: the counters job derives
+every cuboid from the all-dimensions one's day buckets (store/counters.py `CountersJob.derive`); only the counted
+month has day buckets, so the figure is a month's at a million tickets a year (a year: about twelve times it).
 This is a measurement, not a test: it asserts nothing about speed.
 """
 
@@ -197,8 +200,12 @@ async def run(args, mongo_url: str) -> None:
     cpu = Cpu(mongo_url)
     rng = random.Random(7)
     async with app.router.lifespan_context(app):
-        if args.phase == "year":
+        if args.phase in ("year", "upgrade"):
             await year_of_one_month(args, rt, rng)
+            if args.phase == "upgrade":
+                await upgrade(rt, cpu)
+                await rt.store.client.drop_database(settings.database)
+                return
         elif args.phase != "query":
             await load_and_count(args, rt, cpu, rng)
         if args.phase != "load":
@@ -234,6 +241,20 @@ async def year_of_one_month(args, rt, rng: random.Random) -> None:
     await rt.store[TICKETS].insert_one({"_id": "T-year-of-one-month"})  # what `queries` checks before it starts
     print(f"a year of counters from {args.tickets:,} tickets of one month: {len(docs):,} bucket documents in "
           f"{time.perf_counter() - started:.0f} s", flush=True)
+
+
+async def upgrade(rt, cpu: Cpu) -> None:
+    """`--phase upgrade`: the counters of the set before, as if: `meta.layout` the oldest the job derives from."""
+    meta = await rt.store[COUNTER_BATCHES].find_one({"_id": META})
+    await rt.store[COUNTER_BATCHES].replace_one({"_id": META}, {**meta, "layout": counters.SOURCE_SINCE_LAYOUT})
+    before = await rt.store[COUNTERS].count_documents({})
+    started, (own0, store0) = time.perf_counter(), cpu.now()
+    await CountersJob(rt.store, TICKETS).upgrade()
+    seconds, (own1, store1) = time.perf_counter() - started, cpu.now()
+    after = await rt.store[COUNTERS].count_documents({})
+    print(f"upgrade of the cuboid set, derived from the all-dimensions day buckets of one month: {seconds:.1f} s, "
+          f"CPU {own1 - own0:.1f} s here + {store1 - store0:.1f} s store; bucket documents {before:,} -> {after:,} "
+          f"(the month copies of the other 11 months have no day buckets to derive from: gone)", flush=True)
 
 
 async def load_and_count(args, rt, cpu: Cpu, rng: random.Random) -> None:
@@ -320,9 +341,10 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=5_000, help="later events of existing tickets, timed")
     parser.add_argument("--repeat", type=int, default=30, help="times each query runs")
     parser.add_argument("--inflight", type=int, default=256, help="events applied at once (a consumer's prefetch)")
-    parser.add_argument("--phase", choices=("all", "load", "query", "year"), default="all",
+    parser.add_argument("--phase", choices=("all", "load", "query", "year", "upgrade"), default="all",
                         help="load: load and count, keep the database; query: time the queries on a kept one; "
-                             "year: a year of counters from one month counted, then the queries")
+                             "year: a year of counters from one month counted, then the queries; upgrade: that "
+                             "year, then an upgrade of the cuboid set timed")
     parser.add_argument("--database", help="the database to load into or query (default: a new one, dropped)")
     args = parser.parse_args()
     if args.phase in ("load", "query") and not (args.database and os.environ.get("OPS_MONGO_URL")):

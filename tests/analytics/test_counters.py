@@ -1,6 +1,7 @@
 """Integration tests of the counters (store/counters.py) and the metrics read from them, on the real store and
 broker: the job's crash safety, breakdowns, time series, scope and bad input."""
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -228,3 +229,50 @@ async def test_products_are_labelled_with_the_catalog_name(client, infra, send):
     body = await caught_up(client, analyst, lambda b: [i["label"] for i in b["items"]] == ["移动办公"],
                            "/v1/metrics/breakdown", dimension="product_code", product_code=code)
     assert body["items"][0]["key"] == code
+
+
+async def test_a_store_counted_on_the_set_before_gets_the_new_cuboids_derived_without_counting_a_ticket(infra):
+    """From a set since `SOURCE_SINCE_LAYOUT`, an upgrade derives every other cuboid from the all-dimensions day
+    buckets: the buckets come out as the job counts them (every cell, every grain, weeks that span two months), the
+    tickets are not counted again, and an old family's bucket is gone."""
+    settings = settings_for(Settings, infra, "analytics", role="api")
+    app = create(settings.model_copy(update={"mongo_db": settings.mongo_db + "_derive_" + uuid.uuid4().hex[:6]}))
+    async with running(app):
+        rt = app.state.runtime
+        codes = [product() for _ in range(3)]
+        cities, channels = ["济南", "青岛", "烟台", "潍坊"], ["call_center", "account_manager", "customer"]
+        industries, causes = ["education", "finance", None], ["usage_misunderstanding", "product_defect", None]
+        for n in range(150):  # 75 days from 2026-03-02: three months, and weeks across their ends
+            at = OPENED_AT + timedelta(days=n // 2, hours=n % 7)
+            common = dict(opened_at=at, city=cities[n % 4], channel=channels[n % 3], industry=industries[n % 3],
+                          kind=["complaint", "consultation", "fault", "suggestion"][n % 4],
+                          respond_by=at + timedelta(hours=4), resolve_by=at + timedelta(days=7))
+            if n % 3:
+                await apply_ticket_event(rt, opened(f"TS-D{n}", codes[n % 3], **common))
+            else:
+                await apply_ticket_event(rt, closed(
+                    f"TS-D{n}", codes[n % 3], **common, cause=causes[n % 2], satisfied=n % 2 == 0,
+                    first_response_at=at + timedelta(hours=1), resolved_at=at + timedelta(hours=n % 50 + 1),
+                    closed_at=at + timedelta(days=1 + n % 3)))
+        await CountersJob(rt.store, "tickets").run()
+
+        def comparable(docs):
+            return {d["_id"]: {k: ({key: {**m, **({c.HIST: c.dense(m[c.HIST])} if c.HIST in m else {})}
+                                    for key, m in json.loads(v).items()} if k.startswith("c_") else v)
+                               for k, v in d.items() if k != "b"} for d in docs}
+
+        counted = comparable(await rt.store[COUNTERS].find({}).to_list())
+        assert {key.split("|")[2][:6] for key in counted if key.split("|")[1] == "d"} >= {"202603", "202604", "202605"}
+        # the set before: another family's bucket, and no other cuboid than the source kept
+        source = c.FAMILY[c.SOURCE_CUBOID]
+        for doc in await rt.store[COUNTERS].find({"fam": {"$nin": [source]}}, {"_id": 1}).to_list():
+            await rt.store[COUNTERS].delete_one({"_id": doc["_id"]})
+        await rt.store[COUNTERS].insert_one({"_id": "OLD|d|20260302", "fam": "OLD", "g": "d", "t": "20260302",
+                                             "c_OLD": "{}", "b": 1})
+        meta = await rt.store[COUNTER_BATCHES].find_one({"_id": META})
+        await rt.store[COUNTER_BATCHES].replace_one({"_id": META}, {**meta, "layout": c.SOURCE_SINCE_LAYOUT})
+
+        assert await CountersJob(rt.store, "tickets").run() == 0  # no ticket counted again
+        assert comparable(await rt.store[COUNTERS].find({}).to_list()) == counted
+        assert all(d.get("b") == meta["last_batch"] for d in await rt.store[COUNTERS].find({}, {"b": 1}).to_list())
+        assert (await rt.store[COUNTER_BATCHES].find_one({"_id": META}))["layout"] == c.LAYOUT_VERSION

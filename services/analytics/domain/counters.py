@@ -113,9 +113,13 @@ LAYOUT: dict[str, tuple[tuple[str, ...], str | None, str]] = {
 CUBOIDS: dict[str, tuple[str, ...]] = {name: dims for name, (dims, _, _) in LAYOUT.items()}
 SPLIT: dict[str, str] = {name: split for name, (_, split, _) in LAYOUT.items() if split}
 FAMILY: dict[str, str] = {name: family for name, (_, _, family) in LAYOUT.items()}
-# What a change of the set means for a store counted before it: the counters job counts every ticket again
-# (store/counters.py `CountersJob.upgrade`).
+# What a change of the set means for a store counted before it (store/counters.py `CountersJob.upgrade`): every
+# other cuboid is derived from the all-dimensions one's day buckets, which hold every figure at the finest grain,
+# or, from a set older than that cuboid's form (SOURCE_SINCE_LAYOUT), every ticket is counted again.
 LAYOUT_VERSION = 3  # 3: product (city) × two of channel, industry and cause
+# The all-dimensions cuboid split by product (family ALL, field c_ALL, cells keyed by all six dimensions) has had
+# this form since layout 2; a set that changes it must raise SOURCE_SINCE_LAYOUT to its own version.
+SOURCE_CUBOID, SOURCE_SINCE_LAYOUT = "ALL", 2
 GRAINS = ("d", "w", "m")
 # How many values a dimension has, for `reads` (product: the size of a province's catalog, about 30; city: the
 # 16 and "not given"). Only the choice between cuboids depends on it, never a figure.
@@ -391,19 +395,26 @@ def partition_of(cuboid: str, keys: tuple[str, ...]) -> str | None:
     return keys[DIMENSIONS.index(dimension)] if dimension else None
 
 
-def roll_up(delta: Mapping[Cell, Measures]) -> dict[str, dict[str, dict[str, Measures]]]:
-    """The change of every bucket document: document id → cuboid → cell key → measures, over every cuboid and
-    grain."""
+def roll_up(delta: Mapping[Cell, Measures],
+            cuboids: Iterable[str] = tuple(CUBOIDS)) -> dict[str, dict[str, dict[str, Measures]]]:
+    """The change of every bucket document: document id → cuboid → cell key → measures, over `cuboids` (every
+    one unless told) and every grain."""
     buckets: dict[str, dict[str, dict[str, Measures]]] = {}
+    cuboids = tuple(cuboids)
     for (day, keys), measures in delta.items():
         moment = parse_day(day)
         periods = {grain: period_text(moment, grain) for grain in GRAINS}
-        for cuboid in CUBOIDS:
+        for cuboid in cuboids:
             key, partition = cell_key(cuboid, keys), partition_of(cuboid, keys)
             for grain in GRAINS:
                 doc = buckets.setdefault(bucket_id(cuboid, grain, periods[grain], partition), {})
                 add_measures(doc.setdefault(cuboid, {}).setdefault(key, {}), measures)
     return buckets
+
+
+def derived_cuboids() -> tuple[str, ...]:
+    """What an upgrade of the set derives from the source cuboid's days: every cuboid but the source itself."""
+    return tuple(name for name in CUBOIDS if FAMILY[name] != FAMILY[SOURCE_CUBOID])
 
 
 def merge_cells(cells: dict[str, Measures], change: Mapping[str, Measures]) -> dict[str, Measures]:

@@ -122,8 +122,10 @@ class CountersJob:
     async def upgrade(self) -> None:
         """Bring a store counted under an older rule or cuboid set up to date, once per job.
 
-        - Another set of cuboids (`meta.layout`, domain/counters.py `LAYOUT_VERSION`): the old buckets are of no
-          use to the new set, so every ticket is counted again from nothing: its last-counted contribution
+        - Another set of cuboids (`meta.layout`, domain/counters.py `LAYOUT_VERSION`): every cuboid of the new set
+          is derived from the all-dimensions cuboid's day buckets (`derive`), which every set since
+          `SOURCE_SINCE_LAYOUT` keeps in the same form; no ticket is counted again. From an older set the old
+          buckets are of no use, so every ticket is counted again from nothing: its last-counted contribution
           forgotten, marked dirty, the old buckets removed. The figures are partial until the job has caught up
           (`lag.pending_tickets` says so). A store with nothing counted yet has nothing to redo.
         - An older contribution rule (`meta.rule`, `RULE`): the tickets it counted differently are marked dirty,
@@ -133,7 +135,9 @@ class CountersJob:
             return
         meta = await self.meta()
         counted_before = "first_day" in meta or meta.get("last_batch", 0) > 0
-        if meta.get("layout", 1) < c.LAYOUT_VERSION and counted_before:
+        if c.SOURCE_SINCE_LAYOUT <= meta.get("layout", 1) < c.LAYOUT_VERSION and counted_before:
+            await self.derive(meta)
+        elif meta.get("layout", 1) < c.LAYOUT_VERSION and counted_before:
             marked = await self.store[self.tickets].update_many(
                 {}, {"$set": {DIRTY: True}, "$unset": {COUNTED: ""}, "$inc": {REVISION: 1}})
             await self.store[COUNTERS].delete_many({})
@@ -146,6 +150,50 @@ class CountersJob:
             meta.update(rule=c.RULE, layout=c.LAYOUT_VERSION)
             await self.store[COUNTER_BATCHES].replace_one({"_id": META}, meta, upsert=True)
         self._rule_checked = True
+
+    async def derive(self, meta: Mapping[str, Any]) -> None:
+        """Every cuboid but the source built again from the source cuboid's day buckets, a month of them at a time
+        (`roll_up` of their cells, merged into what earlier months wrote: a week spans two months), each written
+        with the last batch's number, as if counted by it. The source's buckets and the tickets' `_counted` stay
+        as they are. Whatever an interrupted derivation wrote is removed first, so a crash only starts it over."""
+        started, counters = time.perf_counter(), self.store[COUNTERS]
+        source = c.FAMILY[c.SOURCE_CUBOID]
+        # by id, a chunk at a time: each command short (kit/store.py CHUNK), and `fam` read alone, not the cells
+        old = [d["_id"] for d in await counters.find({"fam": {"$nin": [source]}}, {"_id": 1}).to_list()]
+        for start in range(0, len(old), CHUNK):
+            await counters.delete_many({"_id": {"$in": old[start:start + CHUNK]}})
+        cuboids, field, written = c.derived_cuboids(), c.cells_field(c.SOURCE_CUBOID), 0
+        first, last = meta.get("first_day"), meta.get("last_day")
+        month = c.parse_day(first).replace(day=1) if first else None
+        while month is not None and month <= c.parse_day(last):
+            following = (month + timedelta(days=32)).replace(day=1)
+            days = [c.day_text(month + timedelta(days=n)) for n in range((following - month).days)]
+            delta: dict[c.Cell, c.Measures] = {}
+            for doc in await counters.find({"fam": eq(source), "g": eq("d"), "t": {"$in": days}},
+                                           {"t": 1, field: 1}).to_list():
+                for key, measures in (from_text(doc.get(field)) or {}).items():
+                    c.add_measures(delta.setdefault((doc["t"], tuple(key.split(c.SEPARATOR))), {}), measures)
+            written += await self.write_derived(c.roll_up(delta, cuboids), meta.get("last_batch", 0))
+            month = following
+        log.info("counters.layout_derived", layout=c.LAYOUT_VERSION, buckets=written, removed=len(old),
+                 seconds=round(time.perf_counter() - started, 1))
+
+    async def write_derived(self, buckets: Mapping[str, Mapping[str, Mapping[str, c.Measures]]], batch: int) -> int:
+        ids, stored = list(buckets), {}
+        for start in range(0, len(ids), CHUNK):
+            stored |= {d["_id"]: d for d in await self.store[COUNTERS].find({"_id": {"$in": ids[start:start + CHUNK]}})
+                       .to_list()}
+        writes = []
+        for bucket, change in buckets.items():
+            doc = stored.get(bucket) or {"_id": bucket, **c.bucket_fields(bucket)}
+            for cuboid, cells in change.items():
+                merged = c.merge_cells(from_text(doc.get(c.cells_field(cuboid))) or {}, cells)
+                if merged:
+                    doc[c.cells_field(cuboid)] = to_text(merged)
+            doc["b"] = batch
+            writes.append(ReplaceOne({"_id": bucket}, doc, upsert=True))
+        await bulk(self.store[COUNTERS], writes)
+        return len(writes)
 
     async def meta(self) -> dict[str, Any]:
         return await self.store[COUNTER_BATCHES].find_one({"_id": META}) or {"_id": META, "last_batch": 0}
