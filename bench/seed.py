@@ -45,7 +45,7 @@ from services.ticketing.domain import schedule  # noqa: E402
 from services.ticketing.domain.ticket import Actor, Customer, Ticket  # noqa: E402
 from services.ticketing.store.scheduled import SLA_MONITOR  # noqa: E402
 from services.ticketing.store.collections import (  # noqa: E402
-    CATALOG, COUNTERS, INDEXES, SEARCH_INDEX, TICKETS, to_document,
+    CATALOG, COUNTERS, INDEXES, SEARCH_INDEX, TICKETS, kept_answer, to_document,
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -223,7 +223,7 @@ def build_ticket(rng: random.Random, ticket_id: str, kind: Kind, opened: datetim
     keyed = rng.random() < 0.6
     extra = {"idempotency_key": f"seed:{ticket.id}" if keyed else f"none:{ticket.id}",
              "request_fingerprint": hashlib.sha256(f"seed:{ticket.id}".encode()).hexdigest(),
-             **({"first_answer": first_answer} if keyed else {}),
+             **(kept_answer(first_answer) if keyed else {}),
              "responded_late": ticket.responded_timely is False, "resolved_late": ticket.timely is False}
     doc = to_document(ticket, extra)
     # the store's own bookkeeping, as Store.insert/replace leave it once the relay has published everything

@@ -83,9 +83,9 @@ async def test_concurrent_replays_of_one_key_create_one_ticket(infra):
         assert [t["title"] for t in listed].count("同一个请求") == 1
 
 
-async def test_a_replay_sends_the_first_answer_as_it_was_sent_also_when_stored_in_the_older_shape(infra):
-    """The first answer is kept as the JSON text it was sent as; a ticket stored when it was kept as fields
-    replays the same answer."""
+async def test_a_replay_sends_the_first_answer_as_it_was_sent_also_when_stored_in_the_older_shapes(infra):
+    """The first answer is kept as the JSON text it was sent as, compressed, and a small part of the document; a
+    ticket stored when it was kept as plain text, or as fields before that, replays the same answer."""
     app = create(settings_for(Settings, infra, "ticketing-first-answer"))
     async with running(app) as client:
         intake = token(infra, "intake", sub="crm-first-answer")
@@ -99,8 +99,13 @@ async def test_a_replay_sends_the_first_answer_as_it_was_sent_also_when_stored_i
 
         tickets = app.state.runtime.store["tickets"]
         stored = await tickets.find_one({"_id": first.json()["id"]})
-        assert isinstance(stored["first_answer"], str)
-        await tickets.update_one({"_id": stored["_id"]}, {"$set": {"first_answer": first.json()}})  # the older shape
+        assert "first_answer" not in stored and len(stored["first_answer_z"]) < len(first.content) * 0.9
+        await tickets.update_one({"_id": stored["_id"]}, {"$set": {"first_answer": first.text},
+                                                          "$unset": {"first_answer_z": ""}})  # as plain text
+        plain = await client.post("/v1/tickets", json=ticket(product, title="首次应答"), headers=key)
+        assert plain.status_code == 201 and plain.headers["Idempotent-Replayed"] == "true"
+        assert plain.content == first.content
+        await tickets.update_one({"_id": stored["_id"]}, {"$set": {"first_answer": first.json()}})  # as fields
         older = await client.post("/v1/tickets", json=ticket(product, title="首次应答"), headers=key)
         assert older.status_code == 201 and older.headers["Idempotent-Replayed"] == "true"
         assert older.json() == first.json()

@@ -33,10 +33,14 @@ from services.ticketing.domain.ticket import (
 from services.ticketing.store import listing, scheduled, search
 from services.ticketing.domain.duplicates import significant_words
 from services.ticketing.store.collections import (
+    FIRST_ANSWER,
+    FIRST_ANSWER_Z,
     TICKETS,
     catalog_of,
     duplicates_of,
+    first_answer,
     from_document,
+    kept_answer,
     next_ticket_id,
     to_document,
 )
@@ -105,12 +109,12 @@ async def open_ticket(body: TicketIn, principal: Principal = Depends(authenticat
         except RuleViolation as error:
             raise invalid(error.field, error.message) from error
         answer = json_text({**out(ticket, principal).model_dump(mode="json"), "possible_duplicates": duplicates})
-        # The first answer is kept only for a replay, which needs a key: a third of the stored document that a
-        # ticket filed without one (from the console, say) would carry for nothing. Kept as the JSON text it was
-        # sent as, one string rather than a hundred fields: nx-27017 converts every field of a document it stores
-        # or returns, which made the answer cost the insert ~0.25 ms and each list page of 20 ~1.5 ms.
+        # The first answer is kept only for a replay, which needs a key: a ticket filed without one (from the
+        # console, say) would carry it for nothing. Kept as the JSON text it was sent as, compressed, one string
+        # rather than a hundred fields: nx-27017 converts every field of a document it stores or returns, which
+        # made the answer cost the insert ~0.25 ms and each list page of 20 ~1.5 ms (collections.kept_answer).
         doc = to_document(ticket, {"idempotency_key": key or f"none:{ticket.id}", "request_fingerprint": fingerprint,
-                                   **({"first_answer": answer} if key else {})})
+                                   **(kept_answer(answer) if key else {})})
         try:
             await rt.store.insert(TICKETS, doc, [rt.event(opened, type="ticket.opened", subject=ticket.id,
                                                           sequence=ticket.version)])
@@ -144,7 +148,7 @@ def replay(earlier: dict[str, Any], fingerprint: str) -> Response:
     if earlier.get("request_fingerprint") != fingerprint:
         raise Problem(409, "idempotency-key-reused", "Idempotency-Key reused",
                       f"This key already filed {earlier['_id']} with another body; use a new key for a new ticket.")
-    first = earlier["first_answer"]
+    first = first_answer(earlier)
     if not isinstance(first, str):  # stored as fields before it was kept as text
         first = json_text(first)
     return Response(first, status_code=201, media_type="application/json",
@@ -190,7 +194,8 @@ async def ticket_history(ticket_id: str, principal: Principal = Depends(authenti
 
 # Fields a list page never shows: the stored first answer (a copy of the whole ticket), the history and the
 # search words are most of a document's bytes.
-LIST_PROJECTION = {"first_answer": 0, "history": 0, "request_fingerprint": 0, listing.SEARCH_TEXT: 0, OUTBOX: 0}
+LIST_PROJECTION = {FIRST_ANSWER: 0, FIRST_ANSWER_Z: 0, "history": 0, "request_fingerprint": 0, listing.SEARCH_TEXT: 0,
+                   OUTBOX: 0}
 MAX_QUERY_WORDS = 12
 
 

@@ -10,12 +10,13 @@ from services.kit.replay import ReplaySource
 from services.kit.store import OUTBOX
 from services.ticketing.domain.ticket import Actor
 from services.ticketing.store import listing
+from services.ticketing.store.collections import FIRST_ANSWER, FIRST_ANSWER_Z
 
 SNAPSHOT = "ticket.snapshot"
 # What a snapshot does not need of a stored ticket: its texts and lists that no ticket event carries, and the
 # events it still owes (the most of a big ticket's document; the history stays, for who made the last change).
-PROJECTION = {field: 0 for field in ("notes", "attachments", "related_requesters", "first_answer", "customer",
-                                     "description", listing.SEARCH_TEXT, OUTBOX)}
+PROJECTION = {field: 0 for field in ("notes", "attachments", "related_requesters", FIRST_ANSWER, FIRST_ANSWER_Z,
+                                     "customer", "description", listing.SEARCH_TEXT, OUTBOX)}
 
 
 def snapshot(doc: dict[str, Any], request_id: str) -> Envelope:
