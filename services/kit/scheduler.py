@@ -2,8 +2,10 @@
 a time, whichever holds the job's lease (kit/lease.py). When that replica stops it releases the lease and another
 takes over at its next tick; when it dies, after the lease expires.
 
-A job must be idempotent and finish well within its lease: a replica that stalls past the lease can overlap
-with its successor once. Jobs run in the processes that consume events (`--role all` or `worker`).
+A job must be idempotent. While it runs, its lease is renewed every third of the lease (a counters backfill or a
+cuboid upgrade runs for minutes on a lease of 30 s); a replica whose renewal fails (the store away longer than the
+lease, a process stalled) has lost it to another one, and its run is cancelled rather than overlap with its
+successor's. Jobs run in the processes that consume events (`--role all` or `worker`).
 """
 
 from __future__ import annotations
@@ -58,10 +60,38 @@ class Scheduler:
         while not self._stopping.is_set():
             try:
                 if await lease.acquire():
-                    await job.run()
+                    await self._run_holding(job, lease)
             except Exception:  # noqa: BLE001 - a failed run is logged; the next tick tries again
                 log.exception("job.failed", job=job.name)
             try:
                 await asyncio.wait_for(self._stopping.wait(), job.every_seconds)
             except TimeoutError:
                 pass
+
+    @staticmethod
+    async def _run_holding(job: PeriodicJob, lease: Lease) -> None:
+        """`job.run()` while its lease is renewed; cancelled if the lease is lost meanwhile."""
+        run = asyncio.ensure_future(job.run())
+
+        async def keep() -> None:
+            while True:
+                await asyncio.sleep(lease.seconds / 3)
+                try:
+                    kept = await lease.keep()
+                except Exception:  # noqa: BLE001 - the store away a moment: the lease still runs, try again
+                    log.warning("job.lease_renewal_failed", job=job.name)
+                    continue
+                if not kept:
+                    log.warning("job.lease_lost", job=job.name)
+                    run.cancel()
+                    return
+
+        keeper = asyncio.ensure_future(keep())
+        try:
+            await run
+        except asyncio.CancelledError:
+            if keeper.done():  # cancelled for the lost lease, not by the scheduler's own stop
+                return
+            raise
+        finally:
+            keeper.cancel()

@@ -82,3 +82,43 @@ async def test_a_holder_at_work_keeps_its_lease_and_a_lost_lease_is_noticed(stor
     await asyncio.sleep(0.7)  # a holder that stalls past its lease loses it to another replica
     assert await Lease(store, name, 0.6, owner="other").acquire()
     assert not await holder.keep()
+
+
+async def test_a_run_longer_than_its_lease_keeps_it_and_a_run_that_lost_it_is_cancelled(store):
+    name = "long-" + uuid.uuid4().hex[:6]
+    runs: list[tuple[str, float, float]] = []
+
+    async def long_run():
+        started = time.monotonic()
+        await asyncio.sleep(1.5)  # three times its lease
+        runs.append(("a", started, time.monotonic()))
+
+    a = Scheduler(store, [PeriodicJob(name, 0.05, long_run, lease_seconds=0.5)], owner="replica-a")
+    others: list[tuple[str, float, float]] = []
+    b = Scheduler(store, [recording_job(name, others, "b", every=0.05)], owner="replica-b")
+    a.start()
+    await asyncio.sleep(0.2)
+    b.start()
+    await asyncio.sleep(1.6)
+    assert runs and others == []  # renewed while it ran: the other replica never started the same work
+    await a.stop()
+    await b.stop()
+
+    stolen = "stolen-" + uuid.uuid4().hex[:6]
+    cancelled = asyncio.Event()
+
+    async def stalls():
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    holder = Scheduler(store, [PeriodicJob(stolen, 30, stalls, lease_seconds=0.6)], owner="holder")
+    holder.start()
+    await asyncio.sleep(0.1)
+    # what another replica does once a stalled holder's lease has expired: it takes it
+    await store["_leases"].update_one({"_id": f"job:{stolen}"},
+                                      {"$set": {"owner": "successor", "expires": time.time() + 60}})
+    await asyncio.wait_for(cancelled.wait(), 2)  # the holder's run stops rather than overlap with its successor's
+    await holder.stop()
