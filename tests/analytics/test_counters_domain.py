@@ -200,36 +200,3 @@ def test_a_query_accumulates_what_add_measures_sums():
     assert {k: v for k, v in accumulated.items() if k != c.HIST} == {k: v for k, v in summed.items() if k != c.HIST}
     for pct in (50, 90, 99):
         assert c.histogram_percentile(accumulated[c.HIST], pct) == c.histogram_percentile(summed[c.HIST], pct)
-
-
-def test_derive_gives_what_roll_up_gives_every_cuboid_but_the_source():
-    """An upgrade of the set (`derive`) sums each cuboid from a smaller one already summed; stored (`merge_cells`)
-    its buckets equal those of `roll_up` over the same cells, source excepted, across months and weeks."""
-    rng = random.Random(11)
-    delta: dict = {}
-    for n in range(400):
-        moment = OPENED + timedelta(days=rng.randrange(70), hours=rng.randrange(10))
-        resolved = moment + timedelta(hours=rng.uniform(0.1, 300)) if rng.random() < 0.6 else None
-        state = ticket(ticket_id=f"TS-{n}", kind=rng.choice(["complaint", "consultation", "fault", "suggestion"]),
-                       channel=rng.choice(["call_center", "customer"]), product_code=rng.choice("abc"),
-                       city=rng.choice(["济南", "青岛", "烟台"]), industry=rng.choice([None, "education"]),
-                       cause=rng.choice([None, "product_defect"]), opened_at=moment, resolved_at=resolved,
-                       timely=resolved is not None and rng.random() < 0.8)
-        for cell, measures in c.contribution(state).items():
-            c.add_measures(delta.setdefault(cell, {}), measures)
-    source = {cell: measures for cell, measures in delta.items()}
-    cuboids = c.derived_cuboids()
-    assert c.SOURCE_CUBOID not in cuboids and "ALL_C" in cuboids and len(cuboids) == len(c.CUBOIDS) - 1
-
-    def stored(buckets):
-        return {bucket: {name: c.merge_cells({}, cells) for name, cells in by_cuboid.items() if name in cuboids}
-                for bucket, by_cuboid in buckets.items() if set(by_cuboid) & set(cuboids)}
-
-    expected, derived = stored(c.roll_up(source)), stored(c.derive(source, cuboids))
-    assert {b.split("|")[1] for b in derived} == set(c.GRAINS) and len(derived) > 100
-    assert derived.keys() == expected.keys()
-    for bucket in expected:
-        for name, cells in expected[bucket].items():
-            assert {k: {**m, **({c.HIST: c.dense(m[c.HIST])} if c.HIST in m else {})} for k, m in cells.items()} == \
-                {k: {**m, **({c.HIST: c.dense(m[c.HIST])} if c.HIST in m else {})}
-                 for k, m in derived[bucket][name].items()}, (bucket, name)

@@ -395,14 +395,16 @@ def partition_of(cuboid: str, keys: tuple[str, ...]) -> str | None:
     return keys[DIMENSIONS.index(dimension)] if dimension else None
 
 
-def roll_up(delta: Mapping[Cell, Measures]) -> dict[str, dict[str, dict[str, Measures]]]:
-    """The change of every bucket document: document id → cuboid → cell key → measures, over every cuboid and
-    grain."""
+def roll_up(delta: Mapping[Cell, Measures],
+            cuboids: Iterable[str] = tuple(CUBOIDS)) -> dict[str, dict[str, dict[str, Measures]]]:
+    """The change of every bucket document: document id → cuboid → cell key → measures, over `cuboids` (every
+    one unless told) and every grain."""
     buckets: dict[str, dict[str, dict[str, Measures]]] = {}
+    cuboids = tuple(cuboids)
     for (day, keys), measures in delta.items():
         moment = parse_day(day)
         periods = {grain: period_text(moment, grain) for grain in GRAINS}
-        for cuboid in CUBOIDS:
+        for cuboid in cuboids:
             key, partition = cell_key(cuboid, keys), partition_of(cuboid, keys)
             for grain in GRAINS:
                 doc = buckets.setdefault(bucket_id(cuboid, grain, periods[grain], partition), {})
@@ -413,34 +415,6 @@ def roll_up(delta: Mapping[Cell, Measures]) -> dict[str, dict[str, dict[str, Mea
 def derived_cuboids() -> tuple[str, ...]:
     """What an upgrade of the set derives from the source cuboid's days: every cuboid but the source itself."""
     return tuple(name for name in CUBOIDS if FAMILY[name] != FAMILY[SOURCE_CUBOID])
-
-
-def derive(source: Mapping[Cell, Measures], cuboids: Iterable[str]) -> dict[str, dict[str, dict[str, Measures]]]:
-    """What `roll_up` of the all-dimensions cells `source` gives `cuboids`, the same sums in fewer additions (an
-    upgrade of the set, store/counters.py `CountersJob.derive`): each cuboid's days summed from the smallest one
-    already summed that has all its dimensions (the source for the first), then its weeks and months from its own
-    days. The measures are a query's sums (`accumulate`): `merge_cells` gives them their stored shape."""
-    days: dict[str, dict[tuple[str, str], Measures]] = {}  # cuboid → (day, cell key) → measures
-    root = {(day, SEPARATOR.join(keys)): measures for (day, keys), measures in source.items()}
-    for name in sorted(cuboids, key=lambda n: -len(CUBOIDS[n])):
-        dims = CUBOIDS[name]
-        parent = min((p for p in days if set(dims) <= set(CUBOIDS[p])), key=lambda p: len(days[p]), default=None)
-        parent_dims, cells = (CUBOIDS[parent], days[parent]) if parent else (DIMENSIONS, root)
-        picks = [parent_dims.index(d) for d in dims]
-        summed: dict[tuple[str, str], Measures] = {}
-        for (day, key), measures in cells.items():
-            values = key.split(SEPARATOR)
-            accumulate(summed.setdefault((day, SEPARATOR.join(values[i] for i in picks)), {}), measures)
-        days[name] = summed
-    buckets: dict[str, dict[str, dict[str, Measures]]] = {}
-    for name, cells in days.items():
-        split = CUBOIDS[name].index(SPLIT[name]) if name in SPLIT else None
-        for (day, key), measures in cells.items():
-            moment, part = parse_day(day), key.split(SEPARATOR)[split] if split is not None else None
-            for grain in GRAINS:
-                doc = buckets.setdefault(bucket_id(name, grain, period_text(moment, grain), part), {})
-                accumulate(doc.setdefault(name, {}).setdefault(key, {}), measures)
-    return buckets
 
 
 def merge_cells(cells: dict[str, Measures], change: Mapping[str, Measures]) -> dict[str, Measures]:

@@ -153,9 +153,9 @@ class CountersJob:
 
     async def derive(self, meta: Mapping[str, Any]) -> None:
         """Every cuboid but the source built again from the source cuboid's day buckets, a month of them at a time
-        (domain `derive`: their roll-up, merged into what earlier months wrote, as a week spans two months), each
-        written with the last batch's number, as if counted by it. The source's buckets and the tickets' `_counted`
-        stay as they are. Whatever an interrupted derivation wrote is removed first: a crash only starts it over."""
+        (`roll_up` of their cells, merged into what earlier months wrote: a week spans two months), each written
+        with the last batch's number, as if counted by it. The source's buckets and the tickets' `_counted` stay
+        as they are. Whatever an interrupted derivation wrote is removed first, so a crash only starts it over."""
         started, counters = time.perf_counter(), self.store[COUNTERS]
         source = c.FAMILY[c.SOURCE_CUBOID]
         # by id, a chunk at a time: each command short (kit/store.py CHUNK), and `fam` read alone, not the cells
@@ -173,7 +173,7 @@ class CountersJob:
                                            {"t": 1, field: 1}).to_list():
                 for key, measures in (from_text(doc.get(field)) or {}).items():
                     c.add_measures(delta.setdefault((doc["t"], tuple(key.split(c.SEPARATOR))), {}), measures)
-            written += await self.write_derived(c.derive(delta, cuboids), meta.get("last_batch", 0))
+            written += await self.write_derived(c.roll_up(delta, cuboids), meta.get("last_batch", 0))
             month = following
         log.info("counters.layout_derived", layout=c.LAYOUT_VERSION, buckets=written, removed=len(old),
                  seconds=round(time.perf_counter() - started, 1))
