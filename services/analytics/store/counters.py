@@ -173,24 +173,33 @@ class CountersJob:
                                            {"t": 1, field: 1}).to_list():
                 for key, measures in (from_text(doc.get(field)) or {}).items():
                     c.add_measures(delta.setdefault((doc["t"], tuple(key.split(c.SEPARATOR))), {}), measures)
-            written += await self.write_derived(c.roll_up(delta, cuboids), meta.get("last_batch", 0))
+            written += await self.merge_buckets(c.roll_up(delta, cuboids), meta.get("last_batch", 0), again=True)
             month = following
         log.info("counters.layout_derived", layout=c.LAYOUT_VERSION, buckets=written, removed=len(old),
                  seconds=round(time.perf_counter() - started, 1))
 
-    async def write_derived(self, buckets: Mapping[str, Mapping[str, Mapping[str, c.Measures]]], batch: int) -> int:
+    async def merge_buckets(self, buckets: Mapping[str, Mapping[str, Mapping[str, c.Measures]]], number: int, *,
+                            again: bool = False) -> int:
+        """Add each bucket's change to its stored document and write it whole with the batch `number`; how many
+        were written. A bucket that already carries `number` was reached before a crash and is left alone, unless
+        `again` (the derivation adds a month after another under one number)."""
         ids, stored = list(buckets), {}
         for start in range(0, len(ids), CHUNK):
             stored |= {d["_id"]: d for d in await self.store[COUNTERS].find({"_id": {"$in": ids[start:start + CHUNK]}})
                        .to_list()}
         writes = []
         for bucket, change in buckets.items():
-            doc = stored.get(bucket) or {"_id": bucket, **c.bucket_fields(bucket)}
+            doc = stored.get(bucket) or {"_id": bucket, **c.bucket_fields(bucket), "b": 0}
+            if doc["b"] >= number and not again:
+                continue  # this batch reached the bucket before a crash
             for cuboid, cells in change.items():
-                merged = c.merge_cells(from_text(doc.get(c.cells_field(cuboid))) or {}, cells)
+                field = c.cells_field(cuboid)
+                merged = c.merge_cells(from_text(doc.get(field)) or {}, cells)
                 if merged:
-                    doc[c.cells_field(cuboid)] = to_text(merged)
-            doc["b"] = batch
+                    doc[field] = to_text(merged)
+                else:
+                    doc.pop(field, None)
+            doc["b"] = number
             writes.append(ReplaceOne({"_id": bucket}, doc, upsert=True))
         await bulk(self.store[COUNTERS], writes)
         return len(writes)
@@ -237,26 +246,8 @@ class CountersJob:
         return len(tickets)
 
     async def apply(self, journal: Mapping[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
-        n, buckets = journal["n"], c.roll_up(decode(journal["delta"]))
-        ids, stored = list(buckets), {}
-        for start in range(0, len(ids), CHUNK):
-            stored |= {d["_id"]: d for d in await self.store[COUNTERS].find({"_id": {"$in": ids[start:start + CHUNK]}})
-                       .to_list()}
-        writes = []
-        for bucket, change in buckets.items():
-            doc = stored.get(bucket) or {"_id": bucket, **c.bucket_fields(bucket), "b": 0}
-            if doc["b"] >= n:
-                continue  # this batch reached the bucket before a crash
-            for cuboid, cells in change.items():
-                field = c.cells_field(cuboid)
-                merged = c.merge_cells(from_text(doc.get(field)) or {}, cells)
-                if merged:
-                    doc[field] = to_text(merged)
-                else:
-                    doc.pop(field, None)
-            doc["b"] = n
-            writes.append(ReplaceOne({"_id": bucket}, doc, upsert=True))
-        await bulk(self.store[COUNTERS], writes)
+        n = journal["n"]
+        await self.merge_buckets(c.roll_up(decode(journal["delta"])), n)
         counted = from_text(journal["counted"])
         if counted:
             await self.record_counted(counted, journal["revisions"])
