@@ -103,7 +103,8 @@ def recalculation(rt: Runtime):
     """The recalculation job's pass: first, until done once, the open tickets stored before they carried
     `sla_open_revision` (which no range finds), then those behind the configuration."""
     unmarked = backfills.OneTime(rt.store, "sla_open_revision",
-                                 lambda: sla_recalc.recalculate_unmarked(rt.store, TICKETS, sla_of(rt).load), settle(rt))
+                                 lambda: sla_recalc.recalculate_unmarked(rt.store, TICKETS, sla_of(rt).load),
+                                 settle(rt))
 
     async def recalculate() -> None:
         await unmarked()
