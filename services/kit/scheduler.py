@@ -3,9 +3,10 @@ a time, whichever holds the job's lease (kit/lease.py). When that replica stops 
 takes over at its next tick; when it dies, after the lease expires.
 
 A job must be idempotent. While it runs, its lease is renewed every third of the lease (a counters backfill or a
-cuboid upgrade runs for minutes on a lease of 30 s); a replica whose renewal fails (the store away longer than the
-lease, a process stalled) has lost it to another one, and its run is cancelled rather than overlap with its
-successor's. Jobs run in the processes that consume events (`--role all` or `worker`).
+cuboid upgrade runs for minutes on a lease of 30 s). A renewal that finds the lease taken (the process stalled, or
+the store was away, past the lease's expiry, and another replica took it meanwhile) cancels the run rather than let
+it overlap with its successor's any longer; a renewal the store cannot answer is tried again at the next third.
+Jobs run in the processes that consume events (`--role all` or `worker`).
 """
 
 from __future__ import annotations
